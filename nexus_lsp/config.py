@@ -1,0 +1,152 @@
+"""Settings (protocol §7): pydantic models with the wire's camelCase names.
+
+:func:`parse_settings` never raises on bad input: it returns the settings with every
+invalid field left at its default, plus one message per problem naming the field
+(``session.maxIterations: Input should be greater than 0``), so the LSP layer can
+show them with ``window/showMessage`` and keep serving.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "CodeActionSetting",
+    "EditSettings",
+    "LoggingSettings",
+    "ProviderSettings",
+    "SessionSettings",
+    "Settings",
+    "parse_settings",
+]
+
+LogStream = Literal["context", "verbose", "raw"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class ProviderSettings(_Model):
+    kind: Literal["openai", "anthropic"] = "openai"
+    base_url: str = "http://127.0.0.1:11434/v1"
+    model: str = "qwen2.5-coder:7b"
+    # Name of the environment variable holding the key; the key itself never
+    # appears in settings, files or logs.
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_seconds: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+
+
+class SessionSettings(_Model):
+    max_iterations: int = Field(default=10, ge=1)
+    tool_timeout_seconds: float = Field(default=60.0, gt=0)
+    max_parallel_tools: int = Field(default=4, ge=1)
+    system_prompt: str | None = None
+    context_tokens: int = Field(default=128_000, ge=1_000)
+    max_tool_output_chars: int = Field(default=20_000, ge=200)
+
+
+class LoggingSettings(_Model):
+    streams: tuple[LogStream, ...] = ("context", "verbose", "raw")
+    markdown_truncate: int = Field(default=2000, ge=0)
+    # Events kept per session in nexus.db (oldest dropped first).
+    event_retention: int = Field(default=50_000, ge=0)
+
+
+class EditSettings(_Model):
+    fallback_to_disk: bool = True
+    confirm: bool = False
+
+
+class CodeActionSetting(_Model):
+    title: str = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+
+
+DEFAULT_CODE_ACTIONS = (
+    CodeActionSetting(title="Nexus: Explain this code", prompt="Explain what this code does."),
+    CodeActionSetting(
+        title="Nexus: Fix this code",
+        prompt="Find and fix bugs in this code. Edit the file in place.",
+    ),
+)
+
+
+class Settings(_Model):
+    provider: ProviderSettings = ProviderSettings()
+    session: SessionSettings = SessionSettings()
+    logging: LoggingSettings = LoggingSettings()
+    edits: EditSettings = EditSettings()
+    code_actions: tuple[CodeActionSetting, ...] = DEFAULT_CODE_ACTIONS
+
+
+def parse_settings(raw: object, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Validate ``raw`` (the ``nexus`` settings object) over ``base``.
+
+    Returns the settings and a list of problems, each naming a field. Invalid
+    fields keep their value from ``base`` (the defaults when not given).
+    """
+    base = base or Settings()
+    if raw is None:
+        return base, []
+    if not isinstance(raw, dict):
+        return base, [f"nexus: expected an object, got {type(raw).__name__}"]
+    merged = _deep_merge(base.model_dump(by_alias=True, mode="json"), raw)
+    problems: list[str] = []
+    for _ in range(50):  # each round removes at least one invalid field
+        try:
+            return Settings.model_validate(merged), problems
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = tuple(error["loc"])
+                problems.append(f"{_dotted(loc)}: {error['msg']}")
+                _reset(merged, loc, base.model_dump(by_alias=True, mode="json"))
+    return base, [*problems, "nexus: too many invalid settings; defaults kept"]
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _reset(data: dict[str, Any], loc: tuple[Any, ...], defaults: dict[str, Any]) -> None:
+    """Put the default back at ``loc`` (or drop the key when it has none)."""
+    node: Any = data
+    default: Any = defaults
+    # A problem inside a list item resets the whole list.
+    for i, key in enumerate(loc):
+        if isinstance(key, int) or not isinstance(node, dict):
+            break
+        if i == len(loc) - 1 or not isinstance(node.get(key), dict):
+            if isinstance(default, dict) and key in default:
+                node[key] = copy.deepcopy(default[key])
+            else:
+                node.pop(key, None)
+            return
+        node = node[key]
+        default = default.get(key) if isinstance(default, dict) else None
+    # Reached a list index: reset the list that contains it.
+    parent_loc = loc[: next(i for i, k in enumerate(loc) if isinstance(k, int))]
+    _reset(data, parent_loc, defaults)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for key in loc:
+        if isinstance(key, int):
+            parts[-1:] = [f"{parts[-1]}[{key}]"] if parts else [f"[{key}]"]
+        else:
+            parts.append(str(key))
+    return ".".join(parts) or "nexus"

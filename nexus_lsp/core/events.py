@@ -1,0 +1,198 @@
+"""Session events: everything a turn does, as typed values.
+
+The session emits these to its sinks (``Session.add_sink``). The LSP layer turns
+them into ``nexus/session/update`` notifications and ``$/progress``; the store
+turns them into rows and transcripts. This is the one documented interface
+beyond the eight legacy callbacks (which the session builds on the same events).
+
+Order within one turn::
+
+    TurnStarted
+    MessageAppended(user)
+    ( ContentDelta | ReasoningChanged | ToolCallRequested )*      # one model stream
+    MessageAppended(assistant)
+    [ BatchStarted
+        ( ToolCallStatus(running) ToolCallStatus(final) BatchProgress )*
+      BatchEnded
+      MessageAppended(tool)* ]                                     # one per call
+    ... repeated per iteration ...
+    TurnEnded                                                      # exactly once
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from nexus_lsp.core.messages import Message, ToolCall, ToolResult, ToolStatus, Usage
+
+__all__ = [
+    "BatchEnded",
+    "BatchOutcome",
+    "BatchProgress",
+    "BatchStarted",
+    "ContentDelta",
+    "ContextTruncated",
+    "EventSink",
+    "MessageAppended",
+    "ReasoningChanged",
+    "SessionEvent",
+    "StopReason",
+    "ToolCallRecord",
+    "ToolCallRequested",
+    "ToolCallStatus",
+    "ToolRunStatus",
+    "TurnEnded",
+    "TurnError",
+    "TurnResult",
+    "TurnStarted",
+]
+
+StopReason = Literal["endTurn", "maxIterations", "cancelled", "error"]
+ToolRunStatus = Literal["running", "completed", "failed", "cancelled", "skipped"]
+BatchOutcome = Literal["completed", "halted", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnError:
+    """Why a turn ended with ``stopReason: "error"``; ``code`` is a protocol §2 code."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    """One tool call of a turn and how it ended (the ``toolCalls`` of a send result)."""
+
+    call: ToolCall
+    status: ToolStatus
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    session_id: str
+    turn_id: int
+    stop_reason: StopReason
+    content: str
+    tool_calls: tuple[ToolCallRecord, ...] = ()
+    usage: Usage | None = None
+    error: TurnError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStarted:
+    turn_id: int
+    prompt: str
+    type: Literal["turnStarted"] = "turnStarted"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageAppended:
+    """A message entered the history at position ``index`` (0 is the system prompt)."""
+
+    turn_id: int
+    index: int
+    message: Message
+    type: Literal["messageAppended"] = "messageAppended"
+
+
+@dataclass(frozen=True, slots=True)
+class ContextTruncated:
+    """Messages at these history positions no longer go to the model."""
+
+    turn_id: int
+    indexes: tuple[int, ...]
+    type: Literal["contextTruncated"] = "contextTruncated"
+
+
+@dataclass(frozen=True, slots=True)
+class ContentDelta:
+    turn_id: int
+    text: str
+    type: Literal["content"] = "content"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningChanged:
+    """Reasoning started (``active``), continued (``text``) or stopped."""
+
+    turn_id: int
+    active: bool
+    text: str | None = None
+    type: Literal["reasoning"] = "reasoning"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRequested:
+    """The model asked for a tool; its status is ``pending``."""
+
+    turn_id: int
+    call: ToolCall
+    type: Literal["toolCall"] = "toolCall"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStatus:
+    turn_id: int
+    call: ToolCall
+    status: ToolRunStatus
+    output: str | None = None
+    error: str | None = None
+    locations: tuple[str, ...] = ()  # workspace-relative paths the tool touched
+    type: Literal["toolCallUpdate"] = "toolCallUpdate"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStarted:
+    turn_id: int
+    batch_index: int  # 0-based within the turn
+    calls: tuple[ToolCall, ...]
+    parallel: bool
+    type: Literal["batchStarted"] = "batchStarted"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchProgress:
+    turn_id: int
+    batch_index: int
+    result: ToolResult
+    done: int
+    total: int
+    type: Literal["batchProgress"] = "batchProgress"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEnded:
+    turn_id: int
+    batch_index: int
+    outcome: BatchOutcome
+    halted_at: str | None = None  # the tool name that failed, when outcome == "halted"
+    type: Literal["batchEnded"] = "batchEnded"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnded:
+    turn_id: int
+    result: TurnResult
+    type: Literal["turnEnded"] = "turnEnded"
+
+
+SessionEvent = (
+    TurnStarted
+    | MessageAppended
+    | ContextTruncated
+    | ContentDelta
+    | ReasoningChanged
+    | ToolCallRequested
+    | ToolCallStatus
+    | BatchStarted
+    | BatchProgress
+    | BatchEnded
+    | TurnEnded
+)
+
+# A sink may be sync or async. One that raises is logged and never breaks the turn.
+EventSink = Callable[[SessionEvent], Awaitable[None] | None]
