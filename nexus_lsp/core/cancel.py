@@ -22,7 +22,7 @@ T = TypeVar("T")
 CancelCallback = Callable[[str], object]
 
 
-class Cancelled(Exception):  # noqa: N818 - reads as a state, like asyncio.CancelledError
+class Cancelled(Exception):
     """Raised by :meth:`CancellationToken.raise_if_cancelled` and :func:`race`.
 
     Deliberately not an ``asyncio.CancelledError``: a cancelled *turn* is a normal
