@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = ["CancellationToken", "Cancelled", "race"]
 
@@ -128,8 +128,9 @@ async def race(awaitable: Awaitable[T], token: CancellationToken) -> T:
     token.raise_if_cancelled()
     work: asyncio.Future[T] = asyncio.ensure_future(awaitable)
     waiter = asyncio.ensure_future(token.wait())
+    both: set[asyncio.Future[Any]] = {work, waiter}
     try:
-        await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
         work.cancel()
         waiter.cancel()
