@@ -1,0 +1,309 @@
+"""Session: one conversation with a model, run one turn at a time.
+
+A turn (:meth:`Session.send`) goes:
+
+1. append the user message; 2. fit the context to the budget; 3. stream the
+model's answer (text and reasoning are emitted as they arrive); 4. if it asked
+for tools, run them as a :class:`~nexus_lsp.session.batch.ToolBatch` and go back
+to 2 — at most ``session.maxIterations`` times; 5. emit ``TurnEnded`` and return
+the :class:`~nexus_lsp.core.events.TurnResult`.
+
+Three modes: ``use_context=False`` answers the prompt alone (system prompt plus
+prompt, nothing kept in the history); ``use_tools=False`` is a multi-turn chat
+without tools; the default is multi-turn with the tool loop.
+
+Cancellation (``cancel_token`` or :meth:`Session.cancel`) is awaited, not polled:
+
+- during the stream, the provider's HTTP response is closed at once; the text
+  streamed so far is kept in the history as an assistant message marked
+  ``cancelled``;
+- during a batch, running tools are interrupted; every call without a result is
+  answered ``cancelled``;
+- the turn then ends with stop reason ``cancelled``, and the history is valid for
+  the next ``send``.
+
+Provider failures (after the provider's retries) and a stream that ends without
+completing end the turn with stop reason ``error``; they are never raised.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from nexus_lsp.config import SessionSettings
+from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
+from nexus_lsp.core.events import (
+    ContentDelta,
+    ContextTruncated,
+    EventSink,
+    MessageAppended,
+    ReasoningChanged,
+    SessionEvent,
+    StopReason,
+    ToolCallRecord,
+    ToolCallRequested,
+    TurnEnded,
+    TurnError,
+    TurnResult,
+    TurnStarted,
+)
+from nexus_lsp.core.messages import Message, ToolCall, ToolResult, Usage
+from nexus_lsp.core.stream import ReasoningDelta, StreamComplete, TextDelta
+from nexus_lsp.errors import ProviderError, SessionBusy, ToolsUnavailable
+from nexus_lsp.providers.base import Provider
+from nexus_lsp.session.batch import ToolBatch
+from nexus_lsp.session.callbacks import SessionCallbacks
+from nexus_lsp.session.context import Context
+from nexus_lsp.skills.base import SkillRegistry
+
+__all__ = ["Session", "new_session_id"]
+
+log = logging.getLogger(__name__)
+
+
+def new_session_id() -> str:
+    """Sortable by creation time, unique enough for one workspace."""
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class _Turn:
+    """What one turn has gathered so far."""
+
+    id: int
+    context: Context
+    token: CancellationToken
+    persistent: bool
+    text: list[str] = field(default_factory=list)  # the current model answer's deltas
+    last_text: str = ""
+    records: list[ToolCallRecord] = field(default_factory=list)
+    usage: Usage | None = None
+    reasoning: bool = False
+
+
+class Session:
+    """A conversation: its context, its provider and skills, and its turns."""
+
+    def __init__(
+        self,
+        *,
+        provider: Provider,
+        settings: SessionSettings,
+        system_prompt: str = "",
+        registry: SkillRegistry | None = None,
+        session_id: str | None = None,
+        title: str = "",
+        history: Sequence[Message] = (),
+        out_of_context: Sequence[int] = (),
+        turn_count: int = 0,
+    ) -> None:
+        self.id = session_id or new_session_id()
+        self.title = title
+        self.provider = provider
+        self.settings = settings
+        self.registry = registry
+        self.context = Context(
+            system_prompt,
+            budget_tokens=settings.context_tokens,
+            history=history,
+            out_of_context=out_of_context,
+            tools=registry.definitions() if registry else (),
+        )
+        self.turn_count = turn_count
+        self.callbacks = SessionCallbacks()
+        self._sinks: list[EventSink] = []
+        self._turn: _Turn | None = None
+
+    def __repr__(self) -> str:
+        state = f"running turn {self._turn.id}" if self._turn else "idle"
+        return (
+            f"<Session {self.id} {state}, {self.turn_count} turns, "
+            f"{len(self.context)} messages, model {self.provider.model!r}>"
+        )
+
+    @property
+    def running(self) -> bool:
+        return self._turn is not None
+
+    @property
+    def history(self) -> list[Message]:
+        return self.context.messages
+
+    def add_sink(self, sink: EventSink) -> Callable[[], None]:
+        """Receive every event; returns a function that stops it."""
+        self._sinks.append(sink)
+        return lambda: self._sinks.remove(sink) if sink in self._sinks else None
+
+    def cancel(self, reason: str = "cancelled") -> bool:
+        """Cancel the running turn; False when none runs."""
+        return self._turn.token.cancel(reason) if self._turn else False
+
+    def add_cancelled_tools(self, calls: Sequence[ToolCall]) -> list[int]:
+        """Answer tool calls cancelled from outside the session (e.g. by a UI).
+
+        Each of ``calls`` still without a result in the history gets a ``cancelled``
+        result; returns the history indexes written. Not allowed while a turn runs.
+        """
+        if self._turn is not None:
+            raise SessionBusy(self.id)
+        pending = {call_id for _, call_id, _ in self.context.pending_tool_calls()}
+        written: list[int] = []
+        for call in calls:
+            if call.id in pending:
+                result = ToolResult(
+                    call.id, call.name, status="cancelled",
+                    error=f"{call.name}: cancelled: cancelled by the user",
+                )
+                written.append(self.context.append(result.to_message()))
+        return written
+
+    async def send(
+        self,
+        prompt: str,
+        *,
+        cancel_token: CancellationToken | None = None,
+        use_tools: bool | None = None,
+        use_context: bool = True,
+    ) -> TurnResult:
+        """Run one turn. ``use_tools`` defaults to whether the session has skills."""
+        if self._turn is not None:
+            raise SessionBusy(self.id)
+        if use_tools is None:
+            use_tools = self.registry is not None
+        if use_tools and self.registry is None:
+            raise ToolsUnavailable(
+                f"session {self.id} has no skill registry; send with use_tools=False"
+            )
+        context = self.context if use_context else Context(
+            self.context.system_prompt,
+            budget_tokens=self.settings.context_tokens,
+            tools=self.context.tools,
+        )
+        turn = _Turn(
+            self.turn_count + 1, context, cancel_token or CancellationToken(), use_context
+        )
+        self._turn = turn
+        self.turn_count = turn.id
+        try:
+            await self._emit(TurnStarted(turn.id, prompt))
+            await self._append(turn, Message.user(prompt))
+            stop, error = await self._loop(turn, use_tools)
+        finally:
+            self._turn = None
+        result = TurnResult(
+            self.id, turn.id, stop, turn.last_text, tuple(turn.records), turn.usage, error
+        )
+        await self._emit(TurnEnded(turn.id, result))
+        return result
+
+    async def _loop(self, turn: _Turn, use_tools: bool) -> tuple[StopReason, TurnError | None]:
+        tools = turn.context.tools if use_tools else []
+        for iteration in range(self.settings.max_iterations):
+            dropped = turn.context.truncate()
+            if dropped and turn.persistent:
+                await self._emit(ContextTruncated(turn.id, dropped))
+            request = turn.context.request_messages()
+            try:
+                complete = await race(self._stream(turn, request, tools), turn.token)
+            except Cancelled:
+                await self._keep_partial_answer(turn)
+                return "cancelled", None
+            except ProviderError as exc:
+                log.warning("turn %d of session %s: %s", turn.id, self.id, exc)
+                await self._keep_partial_answer(turn)
+                return "error", TurnError(exc.code, str(exc))
+            if complete is None:
+                log.error(
+                    "turn %d of session %s: the model stream ended without completing",
+                    turn.id, self.id,
+                )
+                await self._keep_partial_answer(turn)
+                return "error", TurnError(
+                    "providerProtocol", "the model's stream ended before the answer was complete"
+                )
+            turn.context.record_usage(complete.usage, len(request))
+            turn.usage = _add_usage(turn.usage, complete.usage)
+            message = complete.message
+            turn.last_text = message.content
+            await self._append(turn, message)
+            if not message.tool_calls:
+                return "endTurn", None
+            for call in message.tool_calls:
+                await self._emit(ToolCallRequested(turn.id, call))
+            batch = ToolBatch(
+                message.tool_calls,
+                registry=self.registry if use_tools else None,
+                turn_id=turn.id,
+                index=iteration,
+                max_parallel=self.settings.max_parallel_tools,
+                emit=self._emit,
+            )
+            results, outcome = await batch.run(turn.token)
+            for call, result in zip(message.tool_calls, results, strict=True):
+                turn.records.append(ToolCallRecord(call, result.status, result.error))
+                await self._append(turn, result.to_message())
+            if outcome == "cancelled":
+                return "cancelled", None
+        return "maxIterations", None
+
+    async def _stream(
+        self, turn: _Turn, request: list[Message], tools: Sequence[object]
+    ) -> StreamComplete | None:
+        """Consume one model stream, emitting deltas; None if it never completed."""
+        turn.text = []
+        definitions = turn.context.tools if tools else []
+        async for event in self.provider.stream(request, definitions, turn.token):
+            if isinstance(event, TextDelta):
+                await self._end_reasoning(turn)
+                turn.text.append(event.text)
+                await self._emit(ContentDelta(turn.id, event.text))
+            elif isinstance(event, ReasoningDelta):
+                if not turn.reasoning:
+                    turn.reasoning = True
+                    await self._emit(ReasoningChanged(turn.id, True))
+                await self._emit(ReasoningChanged(turn.id, True, event.text))
+            elif isinstance(event, StreamComplete):
+                await self._end_reasoning(turn)
+                return event
+        await self._end_reasoning(turn)
+        return None
+
+    async def _end_reasoning(self, turn: _Turn) -> None:
+        if turn.reasoning:
+            turn.reasoning = False
+            await self._emit(ReasoningChanged(turn.id, False))
+
+    async def _keep_partial_answer(self, turn: _Turn) -> None:
+        """Keep what the model had said when its stream was cut, marked cancelled."""
+        await self._end_reasoning(turn)
+        text = "".join(turn.text)
+        turn.text = []
+        if text or turn.token.cancelled:
+            turn.last_text = text
+            await self._append(turn, Message(role="assistant", content=text, cancelled=True))
+
+    async def _append(self, turn: _Turn, message: Message) -> None:
+        index = turn.context.append(message)
+        if turn.persistent:
+            await self._emit(MessageAppended(turn.id, index, message))
+
+    async def _emit(self, event: SessionEvent) -> None:
+        self.callbacks.dispatch(event)
+        for sink in tuple(self._sinks):
+            try:
+                outcome = sink(event)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception:
+                log.exception("session event sink %r raised on %s; ignored", sink, event.type)
+
+
+def _add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
+    if more is None:
+        return total
+    return more if total is None else total + more

@@ -1,0 +1,201 @@
+"""Skills: tools the model can call, and the registry that runs them.
+
+A skill declares its ``name``, ``description``, its arguments as a pydantic model
+(the JSON schema the provider sees comes from it) and whether it is read-only.
+:meth:`SkillRegistry.run` is the one place a tool call becomes a
+:class:`~nexus_lsp.core.messages.ToolResult`; every failure becomes a tool error
+in ONE format, ``<tool>: <kind>: <detail>`` (see :class:`~nexus_lsp.errors.ToolError`):
+
+===================  ==========================================================
+kind                 when
+===================  ==========================================================
+``unknownTool``      no skill of that name
+``invalidJson``      the model's arguments are not a JSON object
+``invalidArguments`` the arguments do not validate (the field is named)
+``failed``           the skill raised (its message, or the exception's type)
+``timeout``          the skill ran past ``session.toolTimeoutSeconds``
+``refused``          a path outside the workspace, or a write under .git/.nexus
+``rejected``         the editor did not apply the edit (its reason)
+===================  ==========================================================
+
+Arguments whose name starts with ``_`` (such as ``_parallel``) are instructions to
+the session, stripped before validation. A skill with ``blocking = True`` has a
+synchronous :meth:`Skill.run_blocking` that runs in a worker thread, so it never
+stalls the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
+from nexus_lsp.core.messages import ToolCall, ToolDefinition, ToolResult
+from nexus_lsp.errors import ToolError
+
+__all__ = [
+    "Skill",
+    "SkillArguments",
+    "SkillOutput",
+    "SkillRegistry",
+    "truncate_output",
+]
+
+log = logging.getLogger(__name__)
+
+A = TypeVar("A", bound="SkillArguments")
+
+
+class SkillArguments(BaseModel):
+    """Base for a skill's arguments: unknown fields are an error the model can fix."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SkillOutput:
+    """What a skill returns: text for the model, and the paths it touched."""
+
+    text: str
+    locations: tuple[str, ...] = ()
+
+
+class Skill(ABC, Generic[A]):
+    """One tool. Subclasses set the class attributes and override ``run``
+    (or ``run_blocking`` with ``blocking = True``)."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    arguments: ClassVar[type[SkillArguments]]
+    read_only: ClassVar[bool] = False
+    blocking: ClassVar[bool] = False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} read_only={self.read_only}>"
+
+    def definition(self) -> ToolDefinition:
+        schema = self.arguments.model_json_schema(by_alias=True)
+        schema.pop("title", None)
+        return ToolDefinition(self.name, self.description, schema)
+
+    async def run(self, args: A, token: CancellationToken) -> SkillOutput:
+        return await asyncio.to_thread(self.run_blocking, args)
+
+    def run_blocking(self, args: A) -> SkillOutput:
+        raise NotImplementedError(f"{type(self).__name__} must override run or run_blocking")
+
+
+def truncate_output(text: str, limit: int) -> str:
+    """Bound ``text`` to about ``limit`` characters, saying what was cut."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit)
+    cut = cut if cut > limit // 2 else limit
+    return f"{text[:cut]}\n[output truncated: {cut:,} of {len(text):,} characters shown]"
+
+
+class SkillRegistry:
+    """The skills a session offers, and the one place tool calls are run."""
+
+    def __init__(
+        self,
+        skills: Iterable[Skill[Any]] = (),
+        *,
+        timeout_seconds: float = 60.0,
+        max_output_chars: int = 20_000,
+    ) -> None:
+        self._skills: dict[str, Skill[Any]] = {}
+        self.timeout_seconds = timeout_seconds
+        self.max_output_chars = max_output_chars
+        for skill in skills:
+            self.register(skill)
+
+    def __repr__(self) -> str:
+        return f"<SkillRegistry {sorted(self._skills)}>"
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._skills
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._skills)
+
+    def register(self, skill: Skill[Any]) -> None:
+        if skill.name in self._skills:
+            raise ValueError(f"a skill named {skill.name!r} is already registered")
+        self._skills[skill.name] = skill
+
+    def definitions(self) -> list[ToolDefinition]:
+        return [skill.definition() for skill in self._skills.values()]
+
+    def is_read_only(self, name: str) -> bool:
+        skill = self._skills.get(name)
+        return skill is not None and skill.read_only
+
+    async def run(self, call: ToolCall, token: CancellationToken) -> tuple[ToolResult, SkillOutput]:
+        """Run one call. Never raises except :class:`Cancelled` (the turn was cancelled)."""
+        try:
+            output = await self._run(call, token)
+        except Cancelled:
+            raise
+        except ToolError as exc:
+            return self._failed(call, exc.for_tool(call.name)), SkillOutput("")
+        except Exception as exc:
+            log.exception("tool %s (%s) raised", call.name, call.id)
+            detail = str(exc) or type(exc).__name__
+            return self._failed(call, f"{call.name}: failed: {detail}"), SkillOutput("")
+        text = truncate_output(output.text, self.max_output_chars)
+        return ToolResult(call.id, call.name, output=text), output
+
+    async def _run(self, call: ToolCall, token: CancellationToken) -> SkillOutput:
+        skill = self._skills.get(call.name)
+        if skill is None:
+            known = ", ".join(sorted(self._skills)) or "none"
+            raise ToolError("unknownTool", f"no tool named {call.name!r} (available: {known})")
+        if call.arguments_error is not None:
+            raise ToolError(
+                "invalidJson",
+                f"the arguments are not a valid JSON object ({call.arguments_error}); "
+                "call the tool again with valid JSON arguments",
+            )
+        args = strip_session_arguments(call.arguments)
+        try:
+            parsed = skill.arguments.model_validate(args)
+        except ValidationError as exc:
+            raise ToolError("invalidArguments", _describe_validation(exc)) from None
+        try:
+            return await race(
+                asyncio.wait_for(skill.run(parsed, token), self.timeout_seconds), token
+            )
+        except TimeoutError:
+            raise ToolError(
+                "timeout", f"did not finish within {self.timeout_seconds:g} seconds"
+            ) from None
+
+    @staticmethod
+    def _failed(call: ToolCall, text: str) -> ToolResult:
+        return ToolResult(call.id, call.name, error=text, status="failed")
+
+
+def strip_session_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Drop ``_``-prefixed arguments: they steer the session, not the tool."""
+    return {k: v for k, v in arguments.items() if not k.startswith("_")}
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    parts: list[str] = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"]) or "arguments"
+        parts.append(f"{field}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def calls_request_parallel(calls: Sequence[ToolCall]) -> bool:
+    """True when any call carries ``"_parallel": true``."""
+    return any(call.arguments.get("_parallel") is True for call in calls)

@@ -1,0 +1,193 @@
+"""DiskWorkspace: the :class:`~nexus_lsp.skills.workspace.Workspace` on the file system.
+
+Serves headless use and tests, and is the base the LSP layer builds on (it adds
+open buffers and ``workspace/applyEdit``). Every path is confined to the
+workspace root: ``..`` leading out, absolute paths elsewhere and symlinks that
+resolve outside are refused; writes under ``.git/`` or ``.nexus/`` are refused.
+Writes are atomic (temporary file in the same folder, fsync, rename) and UTF-8.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from nexus_lsp.core.cancel import CancellationToken
+from nexus_lsp.errors import PathRefused, ToolError
+from nexus_lsp.skills.workspace import (
+    DeleteFile,
+    DirEntry,
+    FileChange,
+    RenameFile,
+    TextReplacement,
+    WriteText,
+)
+
+__all__ = ["DiskWorkspace", "NotUtf8", "minimal_replacement", "write_atomic"]
+
+PROTECTED_DIRS = frozenset({".git", ".nexus"})
+SKIPPED_DIRS = frozenset({".git", ".nexus", "node_modules", ".venv", "__pycache__", ".mypy_cache"})
+MAX_READ_BYTES = 16 * 1024 * 1024
+MAX_LISTED_FILES = 20_000
+
+
+class NotUtf8(ToolError):
+    """The file is not valid UTF-8. ``lossy`` is its text with U+FFFD replacements,
+    for tools that may show it with a note; tools that write must not use it."""
+
+    def __init__(self, path: str, position: int, lossy: str) -> None:
+        super().__init__(
+            "failed", f"{path} is not valid UTF-8 (first bad byte at offset {position:,})"
+        )
+        self.lossy = lossy
+
+
+class DiskWorkspace:
+    """A workspace rooted at ``root`` on disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {str(self.root)!r}>"
+
+    def resolve(self, path: str, *, for_write: bool = False) -> Path:
+        shown = path
+        if path.startswith("file:"):
+            path = unquote(urlparse(path).path)
+        if not path or "\x00" in path:
+            raise PathRefused(shown or "''", "not a valid path")
+        candidate = Path(path)
+        if not candidate.is_absolute():
+            candidate = self.root / candidate
+        # realpath follows every symlink that exists, so a link leading out is caught.
+        resolved = Path(os.path.realpath(candidate))
+        try:
+            relative = resolved.relative_to(self.root)
+        except ValueError:
+            raise PathRefused(shown, "outside the workspace folder") from None
+        if for_write and PROTECTED_DIRS.intersection(relative.parts):
+            raise PathRefused(shown, "writes under .git/ and .nexus/ are not allowed")
+        return resolved
+
+    def relative(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix() or "."
+        except ValueError:
+            return path.as_posix()
+
+    async def read_text(self, path: Path) -> str:
+        return await asyncio.to_thread(self._read_disk, path)
+
+    def _read_disk(self, path: Path) -> str:
+        rel = self.relative(path)
+        if path.is_dir():
+            raise ToolError("failed", f"{rel} is a directory")
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise ToolError("failed", f"{rel}: no such file") from None
+        if size > MAX_READ_BYTES:
+            raise ToolError(
+                "failed", f"{rel} is too large to read ({size:,} bytes; limit {MAX_READ_BYTES:,})"
+            )
+        data = path.read_bytes()
+        if b"\x00" in data[:8192]:
+            raise ToolError("failed", f"{rel} looks like a binary file ({size:,} bytes)")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise NotUtf8(rel, exc.start, data.decode("utf-8", errors="replace")) from None
+
+    async def list_directory(self, path: Path) -> list[DirEntry]:
+        return await asyncio.to_thread(self._list, path)
+
+    def _list(self, path: Path) -> list[DirEntry]:
+        if not path.is_dir():
+            raise ToolError("failed", f"{self.relative(path)}: not a directory")
+        with os.scandir(path) as entries:
+            found = [DirEntry(e.name, e.is_dir()) for e in entries]
+        return sorted(found, key=lambda e: (not e.is_dir, e.name.lower()))
+
+    def files(self, path: Path) -> list[Path]:
+        if path.is_file():
+            return [path]
+        found: list[Path] = []
+        for folder, dirs, names in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+            found.extend(Path(folder, name) for name in sorted(names))
+            if len(found) >= MAX_LISTED_FILES:
+                break
+        return found[:MAX_LISTED_FILES]
+
+    async def apply(self, change: FileChange, label: str, cancel_token: CancellationToken) -> None:
+        cancel_token.raise_if_cancelled()
+        await asyncio.to_thread(self.apply_to_disk, change)
+
+    def apply_to_disk(self, change: FileChange) -> None:
+        """Carry out a change on disk (also the LSP layer's fallback)."""
+        if isinstance(change, WriteText):
+            write_atomic(change.path, change.content)
+        elif isinstance(change, DeleteFile):
+            if not change.path.is_file():
+                raise ToolError("failed", f"{self.relative(change.path)}: no such file")
+            change.path.unlink()
+        elif isinstance(change, RenameFile):
+            if change.new_path.exists():
+                raise ToolError("failed", f"{self.relative(change.new_path)} already exists")
+            change.new_path.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(change.path, change.new_path)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 so that readers see the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o7777 if path.exists() else None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".nexus-tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def minimal_replacement(old: str, new: str) -> tuple[TextReplacement, ...]:
+    """The one smallest replacement turning ``old`` into ``new`` (none when equal).
+
+    Prefix and suffix are compared in blocks (C-speed slice equality), then
+    character by character inside the first differing block: linear time with a
+    small constant, even on multi-megabyte documents.
+    """
+    if old == new:
+        return ()
+    limit = min(len(old), len(new))
+    prefix = _common_length(old, new, limit, from_end=False)
+    suffix = _common_length(old, new, limit - prefix, from_end=True)
+    return (TextReplacement(prefix, len(old) - suffix, new[prefix : len(new) - suffix]),)
+
+
+_BLOCK = 4096
+
+
+def _common_length(a: str, b: str, limit: int, *, from_end: bool) -> int:
+    def block(s: str, start: int, stop: int) -> str:
+        return s[len(s) - stop : len(s) - start] if from_end else s[start:stop]
+
+    def char(s: str, i: int) -> str:
+        return s[len(s) - 1 - i] if from_end else s[i]
+
+    n = 0
+    while n + _BLOCK <= limit and block(a, n, n + _BLOCK) == block(b, n, n + _BLOCK):
+        n += _BLOCK
+    while n < limit and char(a, n) == char(b, n):
+        n += 1
+    return n
