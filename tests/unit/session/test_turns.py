@@ -229,7 +229,8 @@ async def test_events_follow_the_documented_order(make_session: SessionFactory) 
         "batchStarted", "toolCallUpdate", "toolCallUpdate", "batchProgress", "batchEnded",
         "messageAppended", "content", "messageAppended", "turnEnded",
     ]
-    assert isinstance(events[4], ToolCallRequested) and events[4].call.arguments == {"path": "a.txt"}
+    assert isinstance(events[4], ToolCallRequested)
+    assert events[4].call.arguments == {"path": "a.txt"}
     assert isinstance(events[5], BatchStarted) and isinstance(events[9], BatchEnded)
 
 

@@ -64,7 +64,11 @@ async def run(registry: SkillRegistry, name: str, **args: object) -> ToolResult:
     ],
 )
 async def test_the_confinement_corpus_is_refused(
-    ws: RecordingWorkspace, registry: SkillRegistry, tmp_path: Path, tool: str, args: dict[str, object]
+    ws: RecordingWorkspace,
+    registry: SkillRegistry,
+    tmp_path: Path,
+    tool: str,
+    args: dict[str, object],
 ) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
