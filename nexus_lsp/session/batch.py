@@ -61,6 +61,11 @@ class ToolBatch:
         mode = "parallel" if self.parallel else "sequential"
         return f"<ToolBatch {self.index} of turn {self.turn_id}: {len(self.calls)} calls, {mode}>"
 
+    @property
+    def finished(self) -> dict[str, ToolResult]:
+        """Results of the calls that have finished so far, by call id."""
+        return dict(self._results)
+
     async def run(self, token: CancellationToken) -> tuple[list[ToolResult], BatchOutcome]:
         await self._emit(BatchStarted(self.turn_id, self.index, self.calls, self.parallel))
         halted_at: str | None = None

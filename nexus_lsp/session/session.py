@@ -28,6 +28,7 @@ completing end the turn with stop reason ``error``; they are never raised.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import secrets
@@ -84,6 +85,7 @@ class _Turn:
     records: list[ToolCallRecord] = field(default_factory=list)
     usage: Usage | None = None
     reasoning: bool = False
+    batch: ToolBatch | None = None  # the batch running now, if any
 
 
 class Session:
@@ -193,13 +195,38 @@ class Session:
             await self._emit(TurnStarted(turn.id, prompt))
             await self._append(turn, Message.user(prompt))
             stop, error = await self._loop(turn, use_tools)
+        except asyncio.CancelledError:
+            # The task running this turn was cancelled (e.g. pygls on $/cancelRequest):
+            # close the turn as a cancel would, so the history stays valid and
+            # TurnEnded still goes out, then let the cancellation continue.
+            turn.token.cancel("the turn's task was cancelled")
+            await self._close_interrupted(turn)
+            await self._end(turn, "cancelled", None)
+            raise
         finally:
             self._turn = None
+        return await self._end(turn, stop, error)
+
+    async def _end(self, turn: _Turn, stop: StopReason, error: TurnError | None) -> TurnResult:
         result = TurnResult(
             self.id, turn.id, stop, turn.last_text, tuple(turn.records), turn.usage, error
         )
         await self._emit(TurnEnded(turn.id, result))
         return result
+
+    async def _close_interrupted(self, turn: _Turn) -> None:
+        """Keep the partial answer and answer every tool call left without a result."""
+        if turn.text:
+            await self._keep_partial_answer(turn)
+        finished = turn.batch.finished if turn.batch else {}
+        for index, call_id, name in turn.context.pending_tool_calls():
+            call = next(c for c in turn.context.messages[index].tool_calls if c.id == call_id)
+            result = finished.get(call_id) or ToolResult(
+                call_id, name, status="cancelled",
+                error=f"{name}: cancelled: the turn was cancelled before it finished",
+            )
+            turn.records.append(ToolCallRecord(call, result.status, result.error))
+            await self._append(turn, result.to_message())
 
     async def _loop(self, turn: _Turn, use_tools: bool) -> tuple[StopReason, TurnError | None]:
         tools = turn.context.tools if use_tools else []
@@ -226,6 +253,7 @@ class Session:
                 return "error", TurnError(
                     "providerProtocol", "the model's stream ended before the answer was complete"
                 )
+            turn.text = []  # the answer is complete: it goes in as a whole message
             turn.context.record_usage(complete.usage, len(request))
             turn.usage = _add_usage(turn.usage, complete.usage)
             message = complete.message
@@ -243,7 +271,9 @@ class Session:
                 max_parallel=self.settings.max_parallel_tools,
                 emit=self._emit,
             )
+            turn.batch = batch
             results, outcome = await batch.run(turn.token)
+            turn.batch = None
             for call, result in zip(message.tool_calls, results, strict=True):
                 turn.records.append(ToolCallRecord(call, result.status, result.error))
                 await self._append(turn, result.to_message())

@@ -214,3 +214,51 @@ async def test_tools_cancelled_from_outside_can_be_reported(
     assert session.history[-1].tool_call_id == "ext1"
     assert "cancelled" in session.history[-1].content
     assert_valid_history(session.history)
+
+
+async def test_cancelling_the_task_mid_stream_still_ends_the_turn(
+    make_session: SessionFactory,
+) -> None:
+    """What pygls does on $/cancelRequest: the handler's task gets CancelledError."""
+    session, provider, events = make_session(
+        FakeAnswer(text=["half"], stall=True), FakeAnswer(text=["next"])
+    )
+    task = asyncio.create_task(session.send("q"))
+    await provider.stalled.wait()
+    task.cancel()
+    try:
+        await task
+        raise AssertionError("the task's cancellation must propagate")
+    except asyncio.CancelledError:
+        pass
+    ended = [e for e in events if e.type == "turnEnded"]
+    assert len(ended) == 1 and ended[0].result.stop_reason == "cancelled"  # type: ignore[union-attr]
+    assert session.history[-1].content == "half" and session.history[-1].cancelled
+    assert not session.running
+    assert (await session.send("again")).stop_reason == "endTurn"
+
+
+async def test_cancelling_the_task_mid_batch_keeps_finished_results(
+    make_session: SessionFactory, wait_skill: WaitSkill
+) -> None:
+    calls = [
+        ToolCall("r1", "read_file", {"path": "a.txt"}),
+        ToolCall("w1", "wait", {"name": "w1", "_parallel": True}),
+    ]
+    session, _, events = make_session(FakeAnswer(text=["Doing."], tool_calls=calls))
+    task = asyncio.create_task(session.send("q"))
+    await wait_skill.all_started.wait()
+    await asyncio.sleep(0.01)  # let read_file finish
+    task.cancel()
+    try:
+        await task
+        raise AssertionError("the task's cancellation must propagate")
+    except asyncio.CancelledError:
+        pass
+    assert_valid_history(session.history)
+    results = {m.tool_call_id: m for m in session.history if m.role == "tool"}
+    assert "alpha" in results["r1"].content and not results["r1"].is_error
+    assert "cancelled" in results["w1"].content
+    assistant = [m for m in session.history if m.role == "assistant"]
+    assert [m.content for m in assistant] == ["Doing."]  # not kept twice
+    assert [e.type for e in events].count("turnEnded") == 1
