@@ -1,0 +1,103 @@
+--- The user commands (:NexusAsk, :NexusCancel, :NexusNew, :NexusSessions,
+--- :NexusLog, :NexusChat): argument and range handling, then nexus.session.
+--- plugin/nexus.lua defines the commands and loads this module on first use.
+local session = require("nexus.session")
+
+local M = {}
+
+--- The selected lines as prompt context: path, line numbers and the text.
+---@param bufnr integer
+---@param line1 integer 1-based, inclusive
+---@param line2 integer
+---@param root string
+---@return string
+function M.selection_context(bufnr, line1, line2, root)
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  local path
+  if name == "" then
+    path = "[unnamed buffer]"
+  else
+    name = vim.fs.normalize(name)
+    path = vim.startswith(name, root .. "/") and name:sub(#root + 2) or name
+  end
+  local lines = vim.api.nvim_buf_get_lines(bufnr, line1 - 1, line2, false)
+  local fence = "```"
+  for _, line in ipairs(lines) do
+    -- A fence longer than any backtick run inside keeps the block intact.
+    local run = line:match("^%s*(`+)")
+    if run and #run >= #fence then
+      fence = string.rep("`", #run + 1)
+    end
+  end
+  local where = line1 == line2 and string.format("line %d", line1)
+    or string.format("lines %d-%d", line1, line2)
+  return table.concat({
+    string.format("Selected %s of `%s`:", where, path),
+    "",
+    fence .. (vim.bo[bufnr].filetype or ""),
+    table.concat(lines, "\n"),
+    fence,
+  }, "\n")
+end
+
+--- :[range]NexusAsk [prompt]
+---@param opts table command callback argument (args, range, line1, line2)
+function M.ask(opts)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local ws = session.current(bufnr)
+  local context
+  if opts.range and opts.range > 0 and vim.bo[bufnr].buftype == "" then
+    context = M.selection_context(bufnr, opts.line1, opts.line2, ws.root)
+  end
+  local function go(prompt)
+    if type(prompt) ~= "string" or vim.trim(prompt) == "" then
+      return
+    end
+    if context then
+      prompt = prompt .. "\n\n" .. context
+    end
+    session.ask(ws, prompt)
+  end
+  local args = opts.args or ""
+  if vim.trim(args) ~= "" then
+    go(args)
+  else
+    vim.ui.input({ prompt = "Ask Nexus: " }, go)
+  end
+end
+
+function M.cancel()
+  session.cancel(session.current())
+end
+
+function M.new()
+  session.new(session.current())
+end
+
+function M.sessions()
+  session.pick(session.current())
+end
+
+--- :NexusChat: show the chat of this workspace (and move into it).
+function M.chat()
+  session.current().chat:open(true)
+end
+
+--- :[mods]NexusLog: open the current session's Markdown transcript.
+---@param opts table|nil
+function M.log(opts)
+  local ws = session.current()
+  local path = session.transcript(ws)
+  if not path then
+    vim.notify("nexus: no session yet in this workspace (ask something first)", vim.log.levels.WARN)
+    return
+  end
+  if not vim.uv.fs_stat(path) then
+    vim.notify("nexus: no transcript yet at " .. path, vim.log.levels.WARN)
+    return
+  end
+  local mods = opts and opts.mods or ""
+  vim.cmd(string.format("%s split %s", mods, vim.fn.fnameescape(path)))
+end
+
+return M

@@ -1,0 +1,239 @@
+--- `:checkhealth nexus`: Neovim version, the plugin options, the server command
+--- and its version, the shape of the server settings (the server validates the
+--- rest and reports it with window/showMessage), the API key variable, and the
+--- running servers.
+local config = require("nexus.config")
+local protocol = require("nexus.protocol")
+
+local M = {}
+
+local health = vim.health
+
+local function is_list(value)
+  return type(value) == "table" and (next(value) == nil or vim.islist(value))
+end
+
+-- Field name -> expected Lua type (or a checker returning an error string).
+local function one_of(...)
+  local allowed = { ... }
+  return function(value)
+    if not vim.tbl_contains(allowed, value) then
+      return "expected one of " .. table.concat(allowed, ", ") .. ", got " .. vim.inspect(value)
+    end
+  end
+end
+
+local function positive_integer(value)
+  if type(value) ~= "number" or value < 1 or value % 1 ~= 0 then
+    return "expected a positive integer, got " .. vim.inspect(value)
+  end
+end
+
+local function positive_number(value)
+  if type(value) ~= "number" or value <= 0 then
+    return "expected a positive number, got " .. vim.inspect(value)
+  end
+end
+
+local function http_url(value)
+  if type(value) ~= "string" or not value:match("^https?://") then
+    return "expected an http(s) URL, got " .. vim.inspect(value)
+  end
+end
+
+local function streams(value)
+  if not is_list(value) then
+    return "expected a list, got " .. vim.inspect(value)
+  end
+  for _, stream in ipairs(value) do
+    if not vim.tbl_contains({ "context", "verbose", "raw" }, stream) then
+      return "unknown stream " .. vim.inspect(stream) .. " (context, verbose, raw)"
+    end
+  end
+end
+
+local function code_actions(value)
+  if not is_list(value) then
+    return "expected a list, got " .. vim.inspect(value)
+  end
+  for i, action in ipairs(value) do
+    if type(action) ~= "table" or type(action.title) ~= "string" or type(action.prompt) ~= "string" then
+      return string.format("item %d: expected { title = string, prompt = string }", i)
+    end
+  end
+end
+
+local schema = {
+  provider = {
+    kind = one_of("openai", "anthropic"),
+    baseUrl = http_url,
+    model = "string",
+    apiKeyEnv = "string",
+    timeoutSeconds = positive_number,
+    maxRetries = "number",
+  },
+  session = {
+    maxIterations = positive_integer,
+    toolTimeoutSeconds = positive_number,
+    maxParallelTools = positive_integer,
+    systemPrompt = "string",
+    contextTokens = positive_integer,
+    maxToolOutputChars = positive_integer,
+  },
+  logging = { streams = streams, markdownTruncate = "number", eventRetention = "number" },
+  edits = { fallbackToDisk = "boolean", confirm = "boolean" },
+  codeActions = code_actions,
+}
+
+--- Basic shape checks of the server settings (protocol section 7).
+---@param settings any
+---@return string[] problems, each naming the field
+function M.check_settings(settings)
+  local problems = {}
+  local function check(value, spec, path)
+    if type(spec) == "function" then
+      local problem = spec(value)
+      if problem then
+        problems[#problems + 1] = path .. ": " .. problem
+      end
+    elseif type(spec) == "string" then
+      if type(value) ~= spec then
+        problems[#problems + 1] =
+          string.format("%s: expected a %s, got %s", path, spec, vim.inspect(value))
+      end
+    elseif type(value) ~= "table" or (is_list(value) and next(value) ~= nil) then
+      problems[#problems + 1] = string.format("%s: expected a table, got %s", path, vim.inspect(value))
+    else
+      for key, item in pairs(value) do
+        local name = path == "" and tostring(key) or path .. "." .. tostring(key)
+        if spec[key] == nil then
+          problems[#problems + 1] = name .. ": unknown setting"
+        else
+          check(item, spec[key], name)
+        end
+      end
+    end
+  end
+  check(settings, schema, "")
+  table.sort(problems)
+  return problems
+end
+
+--- The server command with --version instead of a transport flag.
+---@param cmd string[]
+---@return string[]
+function M.version_command(cmd)
+  local out = {}
+  for _, part in ipairs(cmd) do
+    if part ~= "--stdio" then
+      out[#out + 1] = part
+    end
+  end
+  out[#out + 1] = "--version"
+  return out
+end
+
+local function check_server(opts)
+  local exe = opts.cmd[1]
+  if vim.fn.executable(exe) ~= 1 then
+    health.error(
+      string.format("server command not found: %s", exe),
+      { "Install it: pip install nexus-lsp (or set `cmd` in require('nexus').setup{})" }
+    )
+    return
+  end
+  health.ok(string.format("server command found: %s", vim.fn.exepath(exe)))
+  local cmd = M.version_command(opts.cmd)
+  local ok, proc = pcall(vim.system, cmd, { text = true, env = opts.cmd_env })
+  if not ok then
+    health.error(string.format("could not run %s: %s", table.concat(cmd, " "), proc))
+    return
+  end
+  local result = proc:wait(10000)
+  local output = vim.trim((result.stdout or "") .. (result.stderr or ""))
+  if result.code == 0 and output ~= "" then
+    health.ok("server version: " .. vim.split(output, "\n", { plain = true })[1])
+  else
+    health.error(
+      string.format("`%s` failed (exit %s): %s", table.concat(cmd, " "), tostring(result.code), output),
+      { "Check that `cmd` starts nexus-lsp" }
+    )
+  end
+end
+
+local function check_settings(opts)
+  local problems = M.check_settings(opts.settings)
+  if #problems == 0 then
+    health.ok("settings have the expected shape (the server checks values and reports the rest)")
+  else
+    for _, problem in ipairs(problems) do
+      health.error("settings." .. problem, { "See :help nexus-settings" })
+    end
+  end
+  local provider = type(opts.settings.provider) == "table" and opts.settings.provider or {}
+  local key_env = type(provider.apiKeyEnv) == "string" and provider.apiKeyEnv or "OPENAI_API_KEY"
+  local value = vim.env[key_env]
+  if value and value ~= "" then
+    health.ok(string.format("API key variable %s is set", key_env))
+  else
+    health.warn(string.format("API key variable %s is not set", key_env), {
+      "Local models (Ollama, llama.cpp, vLLM) need none.",
+      "Otherwise export it before starting Neovim, or set settings.provider.apiKeyEnv.",
+    })
+  end
+end
+
+local function check_clients()
+  local clients = vim.lsp.get_clients({ name = "nexus" })
+  if #clients == 0 then
+    health.info("no nexus server running (it starts on the first :NexusAsk)")
+  end
+  for _, client in ipairs(clients) do
+    local caps = client.server_capabilities or {}
+    local nexus = caps.experimental and caps.experimental.nexus
+    local version = type(nexus) == "table" and nexus.protocolVersion or nil
+    if version == protocol.PROTOCOL_VERSION then
+      health.ok(string.format("server running for %s (protocol %d)", client.root_dir, version))
+    elseif client.initialized then
+      health.warn(
+        string.format("server for %s speaks protocol %s, the plugin %d", client.root_dir, tostring(version), protocol.PROTOCOL_VERSION),
+        { "Update nexus-lsp and the plugin together" }
+      )
+    else
+      health.info(string.format("server for %s is starting", client.root_dir))
+    end
+  end
+end
+
+function M.check()
+  health.start("nexus: Neovim and options")
+  if vim.fn.has("nvim-0.10") == 1 then
+    health.ok("Neovim " .. tostring(vim.version()))
+  else
+    health.error("Neovim 0.10 or newer is required")
+  end
+  local problems = config.validate(config.options)
+  if #problems == 0 then
+    health.ok("plugin options are valid")
+  else
+    for _, problem in ipairs(problems) do
+      health.error("option " .. problem, { "See :help nexus-setup" })
+    end
+  end
+
+  local opts = config.options
+  health.start("nexus: server")
+  if type(opts.cmd) == "table" and type(opts.cmd[1]) == "string" then
+    check_server(opts)
+  end
+
+  health.start("nexus: settings")
+  if type(opts.settings) == "table" then
+    check_settings(opts)
+  end
+
+  health.start("nexus: running servers")
+  check_clients()
+end
+
+return M

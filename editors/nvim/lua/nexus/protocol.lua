@@ -1,0 +1,65 @@
+--- Wire names of Nexus protocol v1, mirrored from nexus_lsp/wire.py.
+---
+--- These strings are permanent. tests/editors/test_nvim_plugin.py compares this
+--- table with wire.py, so a rename on either side fails the suite.
+local M = {}
+
+M.PROTOCOL_VERSION = 1
+
+-- Requests (client -> server)
+M.SESSION_NEW = "nexus/session/new"
+M.SESSION_SEND = "nexus/session/send"
+M.SESSION_LIST = "nexus/session/list"
+M.SESSION_LOAD = "nexus/session/load"
+M.SESSION_DELETE = "nexus/session/delete"
+
+-- Notifications
+M.SESSION_CANCEL = "nexus/session/cancel" -- client -> server
+M.SESSION_UPDATE = "nexus/session/update" -- server -> client
+
+-- nexus/session/update kinds
+M.UPDATE_TURN_START = "turnStart"
+M.UPDATE_CONTENT = "content"
+M.UPDATE_REASONING = "reasoning"
+M.UPDATE_TOOL_CALL = "toolCall"
+M.UPDATE_TOOL_CALL_UPDATE = "toolCallUpdate"
+M.UPDATE_TURN_END = "turnEnd"
+
+-- workspace/executeCommand commands
+M.COMMAND_ASK = "nexus.ask"
+M.COMMAND_CANCEL = "nexus.cancel"
+
+-- Built-in tools
+M.TOOL_READ_FILE = "read_file"
+M.TOOL_LIST_DIRECTORY = "list_directory"
+M.TOOL_SEARCH_TEXT = "search_text"
+M.TOOL_WRITE_FILE = "write_file"
+M.TOOL_EDIT_FILE = "edit_file"
+M.TOOL_DELETE_FILE = "delete_file"
+M.TOOL_RENAME_FILE = "rename_file"
+
+-- JSON-RPC error codes and data.reason values
+M.REQUEST_CANCELLED = -32800
+M.INVALID_PARAMS = -32602
+M.REQUEST_FAILED = -32803
+M.REASON_UNKNOWN_SESSION = "unknownSession"
+M.REASON_SESSION_BUSY = "sessionBusy"
+
+-- The settings section read with workspace/configuration
+M.SETTINGS_SECTION = "nexus"
+
+-- The .nexus folder
+M.NEXUS_DIR = ".nexus"
+M.DB_FILE = "nexus.db"
+M.SESSIONS_DIR = "sessions"
+M.CONTEXT_MD = "context.md"
+M.VERBOSE_MD = "verbose.md"
+M.RAW_JSONL = "raw.jsonl"
+
+-- Stop reasons of a turn (protocol section 2)
+M.STOP_END_TURN = "endTurn"
+M.STOP_MAX_ITERATIONS = "maxIterations"
+M.STOP_CANCELLED = "cancelled"
+M.STOP_ERROR = "error"
+
+return M

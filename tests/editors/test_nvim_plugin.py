@@ -1,0 +1,182 @@
+"""The Neovim plugin's pieces in a real headless Neovim, without a server.
+
+Chat rendering, option validation, the settings shape checks of :checkhealth,
+the selection context of a ranged :NexusAsk, lazy loading, the protocol names
+module against ``nexus_lsp/wire.py``, and the help file's tags and links.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from nexus_lsp import wire
+
+PLUGIN_DIR = Path(__file__).resolve().parents[2] / "editors" / "nvim"
+# `nvim` is the fixture of tests/editors/conftest.py (its `Nvim` class).
+Nvim = Any
+
+SETTINGS = {
+    "provider": {
+        "kind": "openai",
+        "baseUrl": "http://127.0.0.1:9/v1",
+        "model": "scripted",
+        "apiKeyEnv": "NEXUS_TEST_KEY",
+    },
+    "session": {"maxIterations": 4},
+    "logging": {"streams": ["context"]},
+    "edits": {"fallbackToDisk": True},
+    "codeActions": [{"title": "Explain", "prompt": "Explain it."}],
+}
+
+
+async def test_chat_rendering_options_and_helpers(nvim: Nvim, tmp_path: Path) -> None:
+    report = (await nvim.run("unit.lua", cwd=tmp_path, settings=SETTINGS)).report
+
+    # Lazy: plugin/nexus.lua only defines commands.
+    assert report["loaded_at_start"] == []
+    assert all(report["commands"].values()), report["commands"]
+
+    assert report["chat"] == [
+        "# Nexus",
+        "",
+        "## You",
+        "",
+        "Rename foo",
+        "please",
+        "",
+        "## Nexus",
+        "",
+        "> Thinking about it",
+        "> step two",
+        "",
+        "I'll edit it.",
+        "Now",
+        "",
+        "- [failed] edit_file a.py: oldText not found",
+        "- [completed] rename_file b.py -> c.py",
+        "- [skipped] mcp_tool",
+        "",
+        "Done.",
+        "",
+        "_done · 12 in / 5 out tokens_",
+        "",
+        "## You",
+        "",
+        "again",
+        "",
+        "## Nexus",
+        "",
+        "_stopped: tool iteration limit reached_",
+        "",
+        "**Error:** providerAuth: bad key",
+    ]
+    # Reasoning rows (0-based) are dimmed.
+    assert report["dimmed_rows"] == [9, 10]
+    assert report["chat_name"] == "nexus://chat//tmp/unit-root"
+    assert report["chat_modifiable"] is False
+    assert report["chat_buftype"] == "nofile"
+
+    assert report["history"] == [
+        "# Loaded title",
+        "",
+        "## You",
+        "",
+        "old question",
+        "",
+        "## Nexus",
+        "",
+        "Reading.",
+        "",
+        "- [done] read_file x.py",
+        "",
+        "It says text.",
+    ]
+
+    [message] = report["bad_options_messages"]
+    assert "write_on_edit: expected a boolean, got string" in message["msg"]
+    assert 'chat.position: expected right, left, above, below, tab or current, got "middle"' in (
+        message["msg"]
+    )
+    assert report["options_after_bad"] == {
+        "write_on_edit": False,
+        "position": "right",
+        "cmd": ["my-nexus", "--stdio"],
+    }
+
+    assert report["settings_ok"] == []
+    assert report["settings_bad"] == [
+        "codeActions: item 1: expected { title = string, prompt = string }",
+        "extra: unknown setting",
+        'logging.streams: unknown stream "debug" (context, verbose, raw)',
+        'provider.baseUrl: expected an http(s) URL, got "ftp://h"',
+        'provider.kind: expected one of openai, anthropic, got "x"',
+        'provider.maxRetries: expected a number, got "3"',
+        "session.maxIterations: expected a positive integer, got 1.5",
+    ]
+    assert report["version_command"] == ["nexus-lsp", "--version"]
+
+    # The selection: relative path, line numbers, the text in a fence that a
+    # backtick line inside cannot close.
+    assert report["context"] == (
+        "Selected lines 2-3 of `src/app.py`:\n\n````python\nb = 2\n```\n````"
+    )
+    assert report["context_single"] == "Selected line 4 of `src/app.py`:\n\n```python\nc = 3\n```"
+    assert report["format_session"] == "Fix the parser  [2025-01-02 04:05, 3 turns] interrupted"
+
+
+async def test_protocol_module_mirrors_wire_py(nvim: Nvim, tmp_path: Path) -> None:
+    lua = (await nvim.run("unit.lua", cwd=tmp_path, settings=SETTINGS)).report["protocol"]
+    python = {
+        name: value
+        for name, value in vars(wire).items()
+        if name.isupper() and isinstance(value, str | int)
+    }
+    assert python, "no constants found in nexus_lsp.wire"
+    for name, value in python.items():
+        assert lua.get(name) == value, f"protocol.lua {name}: {lua.get(name)!r} != {value!r}"
+    # The Lua module adds only the stop reasons (protocol §2), which wire.py leaves to pydantic.
+    extra = set(lua) - set(python)
+    assert extra == {"STOP_END_TURN", "STOP_MAX_ITERATIONS", "STOP_CANCELLED", "STOP_ERROR"}
+
+
+HELP_CHECK = """
+local dir = assert(vim.env.NEXUS_HELP_DIR)
+vim.cmd("helptags " .. vim.fn.fnameescape(dir))
+vim.opt.runtimepath:prepend(vim.fs.dirname(dir))
+local ok, err = pcall(vim.cmd, "help nexus-commands")
+local opened = ok and vim.fn.expand("%:t") or err
+io.stdout:write(vim.json.encode({ opened = opened, runtime = vim.env.VIMRUNTIME }), "\\n")
+"""
+
+
+async def test_help_file_has_valid_tags_and_links(nvim: Nvim, tmp_path: Path) -> None:
+    # helptags writes a `tags` file: work on a copy so none lands in the repository.
+    copy = tmp_path / "plugin"
+    shutil.copytree(PLUGIN_DIR / "doc", copy / "doc")
+    script = tmp_path / "help.lua"
+    script.write_text(HELP_CHECK)
+    run = await nvim.run(script, cwd=tmp_path, env={"NEXUS_HELP_DIR": str(copy / "doc")})
+    assert run.report["opened"] == "nexus.txt"
+    assert not (PLUGIN_DIR / "doc" / "tags").exists()
+
+    tags = {line.split("\t")[0] for line in (copy / "doc" / "tags").read_text().splitlines()}
+    expected = {
+        "nexus", "nexus.txt", "nexus-setup", "nexus-options", "nexus-settings",
+        "nexus-commands", ":NexusAsk", ":NexusCancel", ":NexusNew", ":NexusSessions",
+        ":NexusLog", ":NexusChat", "nexus-chat", "nexus-edits", "nexus-progress",
+        "nexus-health", "nexus-api", "nexus-events", "nexus-highlights", "nexus.setup()",
+    }  # fmt: skip
+    assert expected <= tags, expected - tags
+
+    # Every |link| resolves to our tags or to Neovim's own help.
+    runtime_tags = {
+        line.split("\t")[0]
+        for line in (Path(run.report["runtime"]) / "doc" / "tags").read_text().splitlines()
+    }
+    text = (PLUGIN_DIR / "doc" / "nexus.txt").read_text()
+    links = set(re.findall(r"\|([^|\s]+)\|", text))
+    unresolved = {link for link in links if link not in tags and link not in runtime_tags}
+    assert not unresolved, unresolved
