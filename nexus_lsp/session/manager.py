@@ -1,0 +1,238 @@
+"""SessionManager: the sessions of one workspace, live and stored.
+
+It is what the LSP layer talks to (and anything else that serves a workspace):
+it creates sessions with their provider, skills and composed system prompt,
+resumes stored ones from ``.nexus``, runs turns with the store recording every
+event, and makes sure the store is flushed before a turn's result is returned.
+No LSP here: the LSP layer passes its Workspace implementation and an event sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from nexus_lsp.config import ProviderSettings, Settings
+from nexus_lsp.core.cancel import CancellationToken
+from nexus_lsp.core.events import EventSink, TurnResult
+from nexus_lsp.core.messages import Message
+from nexus_lsp.errors import SessionBusy, UnknownSession
+from nexus_lsp.providers import create_provider
+from nexus_lsp.providers.base import Provider, RawLogger
+from nexus_lsp.session.prompt import compose_system_prompt
+from nexus_lsp.session.session import Session, new_session_id
+from nexus_lsp.skills import Workspace, builtin_registry
+from nexus_lsp.storage import SessionRecord, SessionStore
+
+__all__ = ["LoadResult", "ProviderFactory", "SessionManager"]
+
+log = logging.getLogger(__name__)
+
+ProviderFactory = Callable[[ProviderSettings, RawLogger | None], Provider]
+TITLE_CHARS = 60
+
+
+def _default_provider_factory(settings: ProviderSettings, raw: RawLogger | None) -> Provider:
+    return create_provider(settings, raw_logger=raw)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """A session made live again, with what ``nexus/session/load`` reports."""
+
+    session: Session
+    messages: list[Message]
+    repaired: bool
+
+
+class SessionManager:
+    """Every session of one workspace; one store, one provider per live session."""
+
+    def __init__(
+        self,
+        root: Path,
+        settings: Settings,
+        workspace: Workspace,
+        store: SessionStore,
+        provider_factory: ProviderFactory = _default_provider_factory,
+    ) -> None:
+        self.root = root
+        self.settings = settings
+        self.workspace = workspace
+        self.store = store
+        self._provider_factory = provider_factory
+        self._sessions: dict[str, Session] = {}
+        self._provider_settings: dict[str, ProviderSettings] = {}
+        self._loading: dict[str, asyncio.Lock] = {}
+
+    def __repr__(self) -> str:
+        running = sum(s.running for s in self._sessions.values())
+        return f"<SessionManager {str(self.root)!r}: {len(self._sessions)} live, {running} running>"
+
+    async def new_session(
+        self, title: str | None = None, system_prompt: str | None = None, model: str | None = None
+    ) -> Session:
+        session_id = new_session_id()
+        provider_settings = self._provider_settings_for(model)
+        prompt = compose_system_prompt(
+            self.root, self.settings.session.system_prompt, system_prompt
+        )
+        title = (title or "").strip() or "New session"
+        await self.store.create_session(
+            session_id, title=title, model=provider_settings.model, system_prompt=prompt,
+            settings=self.settings.model_dump(by_alias=True, mode="json"),
+        )
+        return self._make_live(session_id, title, prompt, provider_settings)
+
+    async def get(self, session_id: str) -> Session:
+        """The live session, resuming it from the store when needed."""
+        return (await self.load(session_id)).session
+
+    async def load(self, session_id: str) -> LoadResult:
+        live = self._sessions.get(session_id)
+        if live is not None:
+            return LoadResult(live, live.history, repaired=False)
+        lock = self._loading.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            if session_id in self._sessions:  # loaded while we waited
+                live = self._sessions[session_id]
+                return LoadResult(live, live.history, repaired=False)
+            loaded = await self.store.load_session(session_id)  # raises UnknownSession
+            record = loaded.record
+            session = self._make_live(
+                session_id, record.title, loaded.system_prompt,
+                self._provider_settings_for(record.model),
+                history=loaded.messages[1:], out_of_context=loaded.out_of_context,
+                turn_count=record.turn_count,
+            )
+            return LoadResult(session, loaded.messages, loaded.repaired)
+
+    async def send(
+        self,
+        session_id: str | None,
+        prompt: str,
+        *,
+        cancel_token: CancellationToken | None = None,
+        sink: EventSink | None = None,
+    ) -> TurnResult:
+        """Run one turn; a new session (titled from the prompt) when ``session_id`` is None.
+
+        ``sink`` receives this turn's events only. The store is flushed before this
+        returns — also when the turn is cancelled or the caller's task is.
+        """
+        if session_id is None:
+            session = await self.new_session(title=_title_from(prompt))
+        else:
+            session = await self.get(session_id)
+        if session.running:
+            raise SessionBusy(session.id)
+        await self._refresh_provider(session)
+        remove = session.add_sink(sink) if sink is not None else None
+        try:
+            return await session.send(prompt, cancel_token=cancel_token)
+        finally:
+            if remove is not None:
+                remove()
+            await self.store.flush()
+
+    def session(self, session_id: str) -> Session | None:
+        """The live session with that id, if any (no loading)."""
+        return self._sessions.get(session_id)
+
+    async def list_sessions(self) -> list[SessionRecord]:
+        return await self.store.list_sessions()
+
+    async def delete(self, session_id: str) -> bool:
+        live = self._sessions.get(session_id)
+        if live is not None and live.running:
+            raise SessionBusy(session_id)
+        if live is not None:
+            del self._sessions[session_id]
+            self._provider_settings.pop(session_id, None)
+            await live.provider.aclose()
+        return await self.store.delete_session(session_id)
+
+    def cancel(self, session_id: str, reason: str = "cancelled by the user") -> bool:
+        live = self._sessions.get(session_id)
+        if live is None:
+            raise UnknownSession(session_id)
+        return live.cancel(reason)
+
+    def cancel_all(self, reason: str) -> int:
+        return sum(s.cancel(reason) for s in self._sessions.values())
+
+    def update_settings(self, settings: Settings) -> None:
+        """New settings: sessions take them from their next turn on."""
+        self.settings = settings
+        self.store.set_logging(settings.logging)
+        for session in self._sessions.values():
+            session.settings = settings.session
+            if session.registry is not None:
+                session.registry.timeout_seconds = settings.session.tool_timeout_seconds
+                session.registry.max_output_chars = settings.session.max_tool_output_chars
+
+    async def aclose(self) -> None:
+        """Cancel running turns, wait briefly for them to close, release everything."""
+        if self.cancel_all("the server is shutting down"):
+            for _ in range(100):  # the turns' own tasks finish them; give them a moment
+                if not any(s.running for s in self._sessions.values()):
+                    break
+                await asyncio.sleep(0.01)
+        for session in self._sessions.values():
+            try:
+                await session.provider.aclose()
+            except Exception:
+                log.exception("closing the provider of session %s failed", session.id)
+        self._sessions.clear()
+        await self.store.aclose()
+
+    def _make_live(
+        self,
+        session_id: str,
+        title: str,
+        prompt: str,
+        provider_settings: ProviderSettings,
+        *,
+        history: list[Message] | None = None,
+        out_of_context: frozenset[int] = frozenset(),
+        turn_count: int = 0,
+    ) -> Session:
+        provider = self._provider_factory(provider_settings, self.store.raw_logger(session_id))
+        session = Session(
+            provider=provider,
+            settings=self.settings.session,
+            system_prompt=prompt,
+            registry=builtin_registry(self.workspace, self.settings.session),
+            session_id=session_id,
+            title=title,
+            history=history or (),
+            out_of_context=sorted(out_of_context),
+            turn_count=turn_count,
+        )
+        session.add_sink(self.store.sink(session_id))
+        self._sessions[session_id] = session
+        self._provider_settings[session_id] = provider_settings
+        return session
+
+    def _provider_settings_for(self, model: str | None) -> ProviderSettings:
+        provider = self.settings.provider
+        return provider.model_copy(update={"model": model}) if model else provider
+
+    async def _refresh_provider(self, session: Session) -> None:
+        """After a settings change, the next turn talks to the newly configured endpoint."""
+        current = self._provider_settings[session.id]
+        wanted = self.settings.provider.model_copy(update={"model": current.model})
+        if wanted == current:
+            return
+        old = session.provider
+        session.provider = self._provider_factory(wanted, self.store.raw_logger(session.id))
+        self._provider_settings[session.id] = wanted
+        await old.aclose()
+
+
+def _title_from(prompt: str) -> str:
+    line = next((ln.strip() for ln in prompt.splitlines() if ln.strip()), "")
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
