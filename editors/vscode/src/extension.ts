@@ -1,0 +1,261 @@
+/**
+ * Extension entry point (VS Code layer): commands, the status bar item, the
+ * API key, and the wiring of {@link NexusServer} to the chat view.
+ *
+ * Everything protocol-shaped lives in `session.ts`/`chatState.ts`/`render.ts`;
+ * this module only translates VS Code gestures into calls on them.
+ */
+
+import * as vscode from 'vscode';
+import { CHAT_VIEW_ID, ChatViewProvider } from './chatView';
+import { DEFAULT_SELECTION_QUESTION, selectionPrompt } from './prompts';
+import { UPDATE_TURN_END, UPDATE_TURN_START } from './protocol';
+import { API_KEY_SECRET, errorMessage, NexusServer } from './server';
+import { RESTART_KEYS } from './settings';
+
+export function activate(context: vscode.ExtensionContext): void {
+  const output = vscode.window.createOutputChannel('Nexus', { log: true });
+  const server = new NexusServer(context.secrets, output);
+  const chat = new ChatViewProvider(context.extensionUri, server, output);
+  const status = new TurnStatus(chat, server);
+  context.subscriptions.push(output, server, chat, status);
+  context.subscriptions.push(vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chat));
+
+  const command = (id: string, run: (...args: unknown[]) => unknown) =>
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        try {
+          await run(...args);
+        } catch (err) {
+          output.error(`${id}: ${errorMessage(err)}`);
+          void vscode.window.showErrorMessage(`Nexus: ${errorMessage(err)}`);
+        }
+      }),
+    );
+
+  command('nexus.chat.ask', async (prompt?: unknown) => {
+    const text =
+      typeof prompt === 'string'
+        ? prompt
+        : await vscode.window.showInputBox({ prompt: 'Ask Nexus', placeHolder: 'What should Nexus do?' });
+    if (text) await chat.ask(text);
+  });
+  command('nexus.chat.askSelection', async () => {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor || editor.selection.isEmpty) {
+      void vscode.window.showInformationMessage('Nexus: select some code first.');
+      return;
+    }
+    const question = await vscode.window.showInputBox({
+      prompt: 'Ask Nexus about the selection',
+      placeHolder: DEFAULT_SELECTION_QUESTION,
+    });
+    if (question === undefined) return;
+    const { selection, document } = editor;
+    // A selection ending at column 0 does not include that line, as editors show it.
+    const endLine = selection.end.character === 0 && selection.end.line > selection.start.line
+      ? selection.end.line
+      : selection.end.line + 1;
+    await chat.ask(
+      selectionPrompt(question, {
+        path: vscode.workspace.asRelativePath(document.uri, false),
+        languageId: document.languageId,
+        startLine: selection.start.line + 1,
+        endLine,
+        text: document.getText(selection),
+      }),
+    );
+  });
+  command('nexus.chat.cancel', () => status.stop());
+  command('nexus.chat.newSession', async () => {
+    chat.newSession();
+    await chat.reveal();
+  });
+  command('nexus.chat.openSessions', () => pickSession(server, chat));
+  command('nexus.chat.openTranscript', async () => {
+    const uri = chat.transcriptUri();
+    if (!uri) {
+      void vscode.window.showInformationMessage('Nexus: no session yet. Ask something first.');
+      return;
+    }
+    await vscode.window.showTextDocument(uri, { preview: true });
+  });
+  command('nexus.setApiKey', async () => {
+    const key = await vscode.window.showInputBox({
+      prompt: 'API key for the Nexus model provider (stored in VS Code secret storage)',
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (!key) return;
+    await context.secrets.store(API_KEY_SECRET, key.trim());
+  });
+  command('nexus.clearApiKey', () => context.secrets.delete(API_KEY_SECRET));
+  command('nexus.restartServer', () => server.restart('requested by the user'));
+  command('nexus.showLog', () => output.show());
+
+  context.subscriptions.push(
+    // The key reaches the server only through its environment: a new key, a new process.
+    context.secrets.onDidChange(async (event) => {
+      if (event.key !== API_KEY_SECRET) return;
+      await restartQuietly(server, output, 'API key changed');
+      void vscode.window.showInformationMessage('Nexus: API key updated; server restarted.');
+    }),
+    vscode.workspace.onDidChangeConfiguration(async (event) => {
+      if (RESTART_KEYS.some((key) => event.affectsConfiguration(key))) {
+        await restartQuietly(server, output, 'server settings changed');
+      }
+    }),
+  );
+
+  if (vscode.workspace.workspaceFolders?.length) {
+    // Start early so the server's code actions and commands are there when needed.
+    server.ready().catch((err: unknown) => {
+      output.error(errorMessage(err));
+      void vscode.window
+        .showErrorMessage(`Nexus: ${errorMessage(err)}`, 'Open Settings', 'Show Log')
+        .then((choice) => {
+          if (choice === 'Open Settings') {
+            void vscode.commands.executeCommand('workbench.action.openSettings', 'nexus.server');
+          } else if (choice === 'Show Log') {
+            output.show();
+          }
+        });
+    });
+  }
+}
+
+export function deactivate(): void {
+  // Disposables registered on the context stop the server.
+}
+
+async function restartQuietly(server: NexusServer, output: vscode.LogOutputChannel, why: string): Promise<void> {
+  try {
+    await server.restart(why);
+  } catch (err) {
+    output.error(errorMessage(err));
+    void vscode.window.showErrorMessage(`Nexus: ${errorMessage(err)}`);
+  }
+}
+
+interface SessionItem extends vscode.QuickPickItem {
+  sessionId?: string;
+}
+
+const NEW_SESSION_ITEM: SessionItem = { label: '$(add) New Session', alwaysShow: true };
+const DELETE_BUTTON: vscode.QuickInputButton = {
+  iconPath: new vscode.ThemeIcon('trash'),
+  tooltip: 'Delete session',
+};
+
+/** Sessions picker: newest first, load on accept, delete with the trash button. */
+async function pickSession(server: NexusServer, chat: ChatViewProvider): Promise<void> {
+  const nexus = await server.ready();
+  const pick = vscode.window.createQuickPick<SessionItem>();
+  pick.placeholder = 'Open a Nexus session';
+  pick.matchOnDescription = true;
+  const refresh = async (): Promise<void> => {
+    pick.busy = true;
+    const { sessions } = await nexus.list();
+    pick.items = [
+      NEW_SESSION_ITEM,
+      ...sessions.map((s) => ({
+        label: s.title || s.sessionId,
+        description: `${s.turnCount} turn${s.turnCount === 1 ? '' : 's'} · ${new Date(s.updatedAt).toLocaleString()}`,
+        detail: s.status === 'idle' ? undefined : s.status,
+        sessionId: s.sessionId,
+        buttons: [DELETE_BUTTON],
+      })),
+    ];
+    pick.busy = false;
+  };
+  const done = new Promise<SessionItem | undefined>((resolve) => {
+    pick.onDidAccept(() => {
+      resolve(pick.selectedItems[0]);
+      pick.hide();
+    });
+    pick.onDidHide(() => resolve(undefined));
+    pick.onDidTriggerItemButton(async ({ item }) => {
+      if (!item.sessionId) return;
+      await nexus.delete(item.sessionId);
+      if (chat.state.sessionId === item.sessionId) chat.newSession();
+      await refresh();
+    });
+  });
+  pick.show();
+  try {
+    await refresh();
+    const chosen = await done;
+    if (chosen === NEW_SESSION_ITEM) {
+      chat.newSession();
+      await chat.reveal();
+    } else if (chosen?.sessionId) {
+      await chat.openSession(chosen.sessionId);
+    }
+  } finally {
+    pick.dispose();
+  }
+}
+
+/**
+ * The status bar item: a spinner while any turn runs (the chat's, or one the
+ * server runs for a code action), Stop on click; the chat otherwise.
+ */
+class TurnStatus implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 100);
+  /** Sessions with a turn running, as the update stream says. */
+  private readonly runningSessions = new Set<string>();
+  private failed = false;
+  private readonly subscriptions: vscode.Disposable[];
+
+  constructor(
+    private readonly chat: ChatViewProvider,
+    private readonly server: NexusServer,
+  ) {
+    this.subscriptions = [
+      chat.onRunning(() => this.update()),
+      server.onUpdate(({ update }) => {
+        if (update.kind === UPDATE_TURN_START) this.runningSessions.add(update.sessionId);
+        if (update.kind === UPDATE_TURN_END) this.runningSessions.delete(update.sessionId);
+        this.update();
+      }),
+      server.onState((state) => {
+        this.failed = state === 'failed';
+        if (state !== 'running') this.runningSessions.clear();
+        this.update();
+      }),
+    ];
+    this.update();
+    this.item.show();
+  }
+
+  /** Cancel the chat's turn, or the turns the server runs for other requests. */
+  async stop(): Promise<void> {
+    if (this.chat.stop()) return;
+    if (this.runningSessions.size === 0) return;
+    const nexus = await this.server.ready();
+    await Promise.all([...this.runningSessions].map((id) => nexus.cancelSession(id)));
+  }
+
+  dispose(): void {
+    for (const s of this.subscriptions) s.dispose();
+    this.item.dispose();
+  }
+
+  private update(): void {
+    const running = this.chat.isRunning || this.runningSessions.size > 0;
+    void vscode.commands.executeCommand('setContext', 'nexus.running', running);
+    if (running) {
+      this.item.text = '$(loading~spin) Nexus';
+      this.item.tooltip = 'Nexus is running a turn. Click to stop.';
+      this.item.command = 'nexus.chat.cancel';
+    } else if (this.failed) {
+      this.item.text = '$(error) Nexus';
+      this.item.tooltip = 'The Nexus server did not start. Click to see the log.';
+      this.item.command = 'nexus.showLog';
+    } else {
+      this.item.text = '$(comment-discussion) Nexus';
+      this.item.tooltip = 'Open the Nexus chat';
+      this.item.command = `${CHAT_VIEW_ID}.focus`;
+    }
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * Wire names and shapes of Nexus protocol v1, spelled once for the extension.
+ *
+ * Mirrors `nexus_lsp/wire.py` and `docs/protocol.md`; these strings are
+ * permanent. Every other module takes method names, update kinds and error
+ * codes from here. No `vscode` import: the protocol layer and its tests run in
+ * plain Node.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+// Requests (client → server)
+export const SESSION_NEW = 'nexus/session/new';
+export const SESSION_SEND = 'nexus/session/send';
+export const SESSION_LIST = 'nexus/session/list';
+export const SESSION_LOAD = 'nexus/session/load';
+export const SESSION_DELETE = 'nexus/session/delete';
+
+// Notifications
+export const SESSION_CANCEL = 'nexus/session/cancel'; // client → server
+export const SESSION_UPDATE = 'nexus/session/update'; // server → client
+
+// nexus/session/update kinds
+export const UPDATE_TURN_START = 'turnStart';
+export const UPDATE_CONTENT = 'content';
+export const UPDATE_REASONING = 'reasoning';
+export const UPDATE_TOOL_CALL = 'toolCall';
+export const UPDATE_TOOL_CALL_UPDATE = 'toolCallUpdate';
+export const UPDATE_TURN_END = 'turnEnd';
+
+// workspace/executeCommand commands the server registers (the language client
+// turns them into VS Code commands, so the extension's own ids must differ).
+export const COMMAND_ASK = 'nexus.ask';
+export const COMMAND_CANCEL = 'nexus.cancel';
+
+// Built-in tools
+export const TOOL_READ_FILE = 'read_file';
+export const TOOL_LIST_DIRECTORY = 'list_directory';
+export const TOOL_SEARCH_TEXT = 'search_text';
+export const TOOL_WRITE_FILE = 'write_file';
+export const TOOL_EDIT_FILE = 'edit_file';
+export const TOOL_DELETE_FILE = 'delete_file';
+export const TOOL_RENAME_FILE = 'rename_file';
+
+// JSON-RPC error codes and data.reason values
+export const REQUEST_CANCELLED = -32800;
+export const INVALID_PARAMS = -32602;
+export const REQUEST_FAILED = -32803;
+export const REASON_UNKNOWN_SESSION = 'unknownSession';
+export const REASON_SESSION_BUSY = 'sessionBusy';
+
+// The settings section read with workspace/configuration
+export const SETTINGS_SECTION = 'nexus';
+
+// The .nexus folder
+export const NEXUS_DIR = '.nexus';
+export const SESSIONS_DIR = 'sessions';
+export const CONTEXT_MD = 'context.md';
+
+export type StopReason = 'endTurn' | 'maxIterations' | 'cancelled' | 'error';
+export type ToolStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'skipped';
+export type SessionStatus = 'idle' | 'running' | 'interrupted';
+
+export interface Usage {
+  inputTokens?: number;
+  outputTokens?: number;
+}
+
+export interface NewSessionParams {
+  title?: string;
+  systemPrompt?: string;
+  model?: string;
+}
+
+export interface NewSessionResult {
+  sessionId: string;
+  title: string;
+  createdAt: string;
+  logDir: string;
+}
+
+export interface SendParams {
+  sessionId?: string;
+  prompt: string;
+  workDoneToken?: string | number;
+}
+
+export interface ToolCallResult {
+  toolCallId: string;
+  name: string;
+  arguments: Record<string, unknown>;
+  status: 'completed' | 'failed' | 'cancelled' | 'skipped';
+  error?: string;
+}
+
+export interface SendResult {
+  sessionId: string;
+  turnId: number;
+  stopReason: StopReason;
+  content: string;
+  toolCalls: ToolCallResult[];
+  usage?: Usage;
+  error?: { code: string; message: string };
+}
+
+export interface SessionSummary {
+  sessionId: string;
+  title: string;
+  createdAt: string;
+  updatedAt: string;
+  turnCount: number;
+  status: SessionStatus;
+}
+
+export interface ListResult {
+  sessions: SessionSummary[];
+}
+
+export interface LoadedMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  toolCalls?: { toolCallId: string; name: string; arguments: Record<string, unknown> }[];
+  toolCallId?: string;
+  name?: string;
+}
+
+export interface LoadResult {
+  sessionId: string;
+  title: string;
+  repaired: boolean;
+  messages: LoadedMessage[];
+}
+
+export interface DeleteResult {
+  deleted: boolean;
+}
+
+interface UpdateBase {
+  sessionId: string;
+  turnId: number;
+  seq: number;
+}
+
+export interface TurnStartUpdate extends UpdateBase {
+  kind: typeof UPDATE_TURN_START;
+  prompt: string;
+}
+
+export interface ContentUpdate extends UpdateBase {
+  kind: typeof UPDATE_CONTENT;
+  text: string;
+}
+
+export interface ReasoningUpdate extends UpdateBase {
+  kind: typeof UPDATE_REASONING;
+  active: boolean;
+  text?: string;
+}
+
+export interface ToolCallUpdate extends UpdateBase {
+  kind: typeof UPDATE_TOOL_CALL;
+  toolCallId: string;
+  name: string;
+  arguments: Record<string, unknown>;
+  status: 'pending';
+}
+
+export interface ToolCallStatusUpdate extends UpdateBase {
+  kind: typeof UPDATE_TOOL_CALL_UPDATE;
+  toolCallId: string;
+  name: string;
+  status: Exclude<ToolStatus, 'pending'>;
+  output?: string;
+  error?: string;
+  locations?: { uri: string }[];
+}
+
+export interface TurnEndUpdate extends UpdateBase {
+  kind: typeof UPDATE_TURN_END;
+  stopReason: StopReason;
+  usage?: Usage;
+}
+
+export type SessionUpdate =
+  | TurnStartUpdate
+  | ContentUpdate
+  | ReasoningUpdate
+  | ToolCallUpdate
+  | ToolCallStatusUpdate
+  | TurnEndUpdate;
+
+const UPDATE_KINDS: ReadonlySet<string> = new Set([
+  UPDATE_TURN_START,
+  UPDATE_CONTENT,
+  UPDATE_REASONING,
+  UPDATE_TOOL_CALL,
+  UPDATE_TOOL_CALL_UPDATE,
+  UPDATE_TURN_END,
+]);
+
+/** Narrow an incoming notification's params; a malformed one yields a reason. */
+export function parseUpdate(raw: unknown): SessionUpdate | string {
+  if (typeof raw !== 'object' || raw === null) {
+    return 'update params are not an object';
+  }
+  const u = raw as Record<string, unknown>;
+  if (typeof u.sessionId !== 'string') {
+    return 'update without a string sessionId';
+  }
+  if (typeof u.seq !== 'number' || !Number.isInteger(u.seq)) {
+    return 'update without an integer seq';
+  }
+  if (typeof u.turnId !== 'number') {
+    return 'update without a numeric turnId';
+  }
+  if (typeof u.kind !== 'string' || !UPDATE_KINDS.has(u.kind)) {
+    return `update with unknown kind ${JSON.stringify(u.kind)}`;
+  }
+  return u as unknown as SessionUpdate;
+}

@@ -1,0 +1,180 @@
+/**
+ * The `nexus-lsp` process and its language client (VS Code layer).
+ *
+ * Starts the server from the `nexus.server.*` settings with the API key from
+ * SecretStorage in its environment, serves the protocol settings to
+ * `initializationOptions`, `workspace/configuration` and
+ * `didChangeConfiguration`, and relays `nexus/session/update` to the chat view
+ * through one {@link NexusClient}. A new key or server setting means a new
+ * process, since the environment is fixed at spawn.
+ */
+
+import * as vscode from 'vscode';
+import {
+  type ConfigurationParams,
+  DidChangeConfigurationNotification,
+  LanguageClient,
+  type LanguageClientOptions,
+  type ServerOptions,
+  State,
+  TransportKind,
+} from 'vscode-languageclient/node';
+import { SETTINGS_SECTION } from './protocol';
+import { type CancellationTokenLike, NexusClient, type RpcConnection, type UpdateEvent } from './session';
+import { apiKeyEnv, type ConfigGetter, protocolSettings, serverCommand } from './settings';
+
+export const API_KEY_SECRET = 'nexus.apiKey';
+
+const getter = (scope?: vscode.Uri): ConfigGetter => {
+  const config = vscode.workspace.getConfiguration(SETTINGS_SECTION, scope);
+  return (key) => config.get(key);
+};
+
+export class NexusServer implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private nexus: NexusClient | undefined;
+  private starting: Promise<NexusClient> | undefined;
+  private readonly updates = new vscode.EventEmitter<UpdateEvent>();
+  private readonly states = new vscode.EventEmitter<'starting' | 'running' | 'stopped' | 'failed'>();
+  /** Every session update of the current server process, in seq order. */
+  readonly onUpdate = this.updates.event;
+  readonly onState = this.states.event;
+
+  constructor(
+    private readonly secrets: vscode.SecretStorage,
+    private readonly output: vscode.LogOutputChannel,
+  ) {}
+
+  /** The protocol layer of a running server, starting it on first use. */
+  async ready(): Promise<NexusClient> {
+    if (this.nexus && this.client?.isRunning()) return this.nexus;
+    this.starting ??= this.start().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  async restart(reason: string): Promise<void> {
+    this.output.info(`restarting nexus-lsp: ${reason}`);
+    await this.stop();
+    await this.ready();
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.nexus?.dispose();
+    this.nexus = undefined;
+    if (client) {
+      try {
+        await client.dispose(2000);
+      } catch (err) {
+        this.output.warn(`stopping nexus-lsp: ${String(err)}`);
+      }
+      this.states.fire('stopped');
+    }
+  }
+
+  dispose(): void {
+    void this.stop();
+    this.updates.dispose();
+    this.states.dispose();
+  }
+
+  private async start(): Promise<NexusClient> {
+    await this.stop();
+    const get = getter();
+    const { command, args } = serverCommand(get);
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    const key = await this.secrets.get(API_KEY_SECRET);
+    if (key) env[apiKeyEnv(get)] = key;
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    const serverOptions: ServerOptions = {
+      command,
+      args,
+      transport: TransportKind.stdio,
+      options: { env, cwd: folder?.uri.fsPath },
+    };
+    const client = new LanguageClient('nexus', 'Nexus', serverOptions, this.clientOptions());
+    const nexus = new NexusClient(connectionOf(client), (message) => this.output.debug(message));
+    nexus.onUpdate((event) => this.updates.fire(event));
+    client.onDidChangeState((change) => {
+      // The client restarts a crashed server by itself; the new process counts afresh.
+      if (change.newState === State.Running) nexus.resetSequences();
+      if (change.newState === State.Stopped && this.client === client) this.states.fire('stopped');
+    });
+    this.client = client;
+    this.nexus = nexus;
+    this.states.fire('starting');
+    this.output.info(`starting ${command} ${args.join(' ')}`);
+    try {
+      await client.start();
+    } catch (err) {
+      this.client = undefined;
+      this.nexus = undefined;
+      nexus.dispose();
+      this.states.fire('failed');
+      throw new Error(
+        `could not start the Nexus server (${command}): ${errorMessage(err)}. ` +
+          'Set nexus.server.command, or nexus.server.python to a Python with nexus-lsp installed.',
+      );
+    }
+    this.states.fire('running');
+    return nexus;
+  }
+
+  private clientOptions(): LanguageClientOptions {
+    return {
+      // Every file document: read_file answers from open, unsaved buffers.
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+      outputChannel: this.output,
+      initializationOptions: () => protocolSettings(getter()),
+      synchronize: { configurationSection: SETTINGS_SECTION },
+      middleware: {
+        workspace: {
+          configuration: (params, token, next) => this.configuration(params, token, next),
+          didChangeConfiguration: async () => {
+            // Send the protocol object, not VS Code's raw section with its extension-only keys.
+            await this.client?.sendNotification(DidChangeConfigurationNotification.type, {
+              settings: { [SETTINGS_SECTION]: protocolSettings(getter()) },
+            });
+          },
+        },
+      },
+    };
+  }
+
+  private async configuration(
+    params: ConfigurationParams,
+    token: vscode.CancellationToken,
+    next: (params: ConfigurationParams, token: vscode.CancellationToken) => unknown,
+  ): Promise<unknown[]> {
+    const results: unknown[] = [];
+    for (const item of params.items) {
+      if (item.section === SETTINGS_SECTION) {
+        const scope = item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined;
+        results.push(protocolSettings(getter(scope)));
+      } else {
+        const other = await next({ items: [item] }, token);
+        results.push(Array.isArray(other) ? other[0] : null);
+      }
+    }
+    return results;
+  }
+}
+
+/** The language client seen through the protocol layer's connection interface. */
+function connectionOf(client: LanguageClient): RpcConnection {
+  return {
+    sendRequest: <R>(method: string, params: unknown, token?: CancellationTokenLike) =>
+      token
+        ? client.sendRequest<R>(method, params, token as vscode.CancellationToken)
+        : client.sendRequest<R>(method, params),
+    sendNotification: (method, params) => client.sendNotification(method, params),
+    onNotification: (method, handler) => client.onNotification(method, handler),
+  };
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
