@@ -1,0 +1,323 @@
+"""Command-line entry points: ``nexus-lsp`` serves LSP; ``ask`` and ``demo`` are its clients.
+
+Editors start ``nexus-lsp`` often and wait for ``initialize``, so the serve path stays
+light: this module imports only the standard library at top level, and the server,
+the ask client (pygls, lsprotocol) and the settings model (pydantic) are imported when
+their command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nexus_lsp.server.ask import AskOutcome
+
+__all__ = [
+    "EXIT_CANCELLED",
+    "EXIT_FAILED",
+    "EXIT_MAX_ITERATIONS",
+    "EXIT_OK",
+    "EXIT_TURN_ERROR",
+    "EXIT_USAGE",
+    "main",
+]
+
+EXIT_OK = 0  # the turn ended normally (stopReason endTurn)
+EXIT_TURN_ERROR = 1  # the turn ended with stopReason "error" (provider failure, ...)
+EXIT_USAGE = 2  # bad command line or settings (argparse uses 2 as well)
+EXIT_MAX_ITERATIONS = 3  # stopReason "maxIterations"
+EXIT_FAILED = 4  # no turn result: the server failed or refused the request
+EXIT_CANCELLED = 130  # cancelled with Ctrl-C (128 + SIGINT, as shells report it)
+
+_STATUS_EXIT = {
+    "endTurn": EXIT_OK,
+    "error": EXIT_TURN_ERROR,
+    "maxIterations": EXIT_MAX_ITERATIONS,
+    "failed": EXIT_FAILED,
+    "cancelled": EXIT_CANCELLED,
+}
+
+# Provider settings that may come from the environment (lowest precedence first:
+# NEXUS_SETTINGS, then these, then --settings).
+_ENV_PROVIDER = {
+    "NEXUS_PROVIDER": "kind",
+    "NEXUS_BASE_URL": "baseUrl",
+    "NEXUS_MODEL": "model",
+    "NEXUS_API_KEY_ENV": "apiKeyEnv",
+}
+
+_ASK_EPILOG = f"""\
+settings (protocol §7 object, merged in this order, later wins):
+  NEXUS_SETTINGS            JSON or @file
+  NEXUS_PROVIDER, NEXUS_BASE_URL, NEXUS_MODEL, NEXUS_API_KEY_ENV
+                            provider.kind / baseUrl / model / apiKeyEnv
+  --settings                JSON or @file
+  The API key itself is read by the server from the variable named by apiKeyEnv.
+
+output:
+  the answer streams to stdout; tool calls, progress and the summary (session id,
+  transcript path) go to stderr.
+
+exit status:
+  {EXIT_OK}    the turn ended normally (endTurn)
+  {EXIT_TURN_ERROR}    the turn ended in error (error.code is printed on stderr)
+  {EXIT_USAGE}    bad arguments or settings
+  {EXIT_MAX_ITERATIONS}    the turn stopped at session.maxIterations
+  {EXIT_FAILED}    no turn result: the server failed or refused the request
+  {EXIT_CANCELLED}  cancelled with Ctrl-C (a second Ctrl-C quits at once)
+"""
+
+
+class _VersionAction(argparse.Action):
+    """Like ``action="version"``, but reads the installed version only when asked
+    (importlib.metadata costs ~25 ms, paid on every server start otherwise)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        parser.exit(EXIT_OK, f"{parser.prog} {_version()}\n")
+
+
+class UsageError(Exception):
+    """A command-line problem; the message names the option."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "ask":
+            return _ask(args)
+        if args.command == "demo":
+            from nexus_lsp.demo import run_demo
+
+            return run_demo(keep=args.keep)
+        return _serve(args)
+    except UsageError as exc:
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {exc}\n")
+    except KeyboardInterrupt:
+        return EXIT_CANCELLED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nexus-lsp",
+        description="An LLM agent session inside any LSP editor. Without a command, "
+        "serve the Language Server Protocol on stdio (how editors run it).",
+        epilog="commands:\n  ask     run one turn headless (nexus-lsp ask --help)\n"
+        "  demo    offline demo with a scripted model, no key needed",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
+    transport = parser.add_mutually_exclusive_group()
+    transport.add_argument("--stdio", action="store_true", help="serve on stdio (the default)")
+    transport.add_argument("--tcp", action="store_true", help="serve on TCP (loopback only)")
+    parser.add_argument("--host", default="127.0.0.1", help="TCP host (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="TCP port (required with --tcp)")
+    parser.add_argument("--log-file", metavar="PATH", help="write the server log to PATH")
+    # vscode-languageclient may append this; the server does not need it.
+    parser.add_argument("--clientProcessId", help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", metavar="{ask,demo}")
+    _add_ask(commands)
+    demo = commands.add_parser(
+        "demo",
+        help="offline demo: a scripted model fixes a bug in a sample project",
+        description="Copy a tiny sample project to a temporary folder and run one turn "
+        "through the real server against a scripted model on 127.0.0.1: no network, "
+        "no key. Shows the streamed answer, the tool calls, the diff and the .nexus log.",
+    )
+    demo.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    return parser
+
+
+def _add_ask(commands: Any) -> None:
+    ask = commands.add_parser(
+        "ask",
+        help="run one turn headless, applying the model's edits to disk",
+        description="Start the server, send PROMPT as one turn in the workspace, stream "
+        "the answer and apply the edits to disk (nexus-lsp ask is the editor).",
+        epilog=_ASK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ask.add_argument("--workspace", metavar="DIR", default=".", help="workspace folder (cwd)")
+    session = ask.add_mutually_exclusive_group()
+    session.add_argument(
+        "--session", metavar="ID", help="continue session ID ('last' = the most recent one)"
+    )
+    session.add_argument("--new", action="store_true", help="start a new session (the default)")
+    ask.add_argument("--settings", metavar="JSON|@FILE", help="settings object (protocol §7)")
+    ask.add_argument("--log-file", metavar="PATH", help="write the server log to PATH")
+    ask.add_argument("-v", "--verbose", action="store_true", help="server log and details")
+    ask.add_argument("prompt", metavar="PROMPT", help="the prompt; '-' reads it from stdin")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if not args.tcp:
+        if args.port is not None:
+            raise UsageError("--port needs --tcp")
+        from nexus_lsp.server import serve_stdio
+
+        serve_stdio(args.log_file)
+        return EXIT_OK
+    if args.port is None:
+        raise UsageError("--tcp needs --port N")
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: expected a port number from 1 to 65535")
+    host = _loopback_host(args.host)
+    from nexus_lsp.server import serve_tcp
+
+    serve_tcp(host, args.port, args.log_file)
+    return EXIT_OK
+
+
+def _loopback_host(host: str) -> str:
+    """The host to bind, refusing anything but loopback: the protocol has no auth."""
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise UsageError(
+            f"--host {host}: refusing to listen on a non-loopback address; nexus-lsp has "
+            "no authentication, so it only listens on 127.0.0.1 (or another loopback address)"
+        )
+    return host
+
+
+def _ask(args: argparse.Namespace) -> int:
+    workspace = Path(args.workspace).expanduser()
+    if not workspace.is_dir():
+        raise UsageError(f"--workspace {args.workspace}: not a directory")
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not prompt.strip():
+        raise UsageError("PROMPT is empty")
+    settings = ask_settings(args.settings, os.environ)
+    command = [sys.executable, "-m", "nexus_lsp", "--stdio"]
+    if args.log_file:
+        command += ["--log-file", str(Path(args.log_file).resolve())]
+
+    import asyncio
+
+    from nexus_lsp.server.ask import AskRequest, run_ask
+    from nexus_lsp.server.ask_render import TurnRenderer
+
+    request = AskRequest(
+        workspace=workspace.resolve(),
+        prompt=prompt,
+        session_id=args.session,
+        settings=settings,
+        server_command=command,
+    )
+    renderer = TurnRenderer(sys.stdout, sys.stderr, verbose=args.verbose)
+    outcome = asyncio.run(run_ask(request, renderer))
+    report_outcome(outcome, request.workspace, renderer)
+    return exit_code(outcome)
+
+
+def report_outcome(outcome: AskOutcome, workspace: Path, renderer: Any) -> None:
+    """Print how the turn ended, the session id and where its transcript is."""
+    from nexus_lsp.server.ask import transcript_path
+    from nexus_lsp.server.ask_render import describe_outcome
+
+    transcript = None
+    if outcome.session_id:
+        transcript = _display_path(transcript_path(workspace, outcome.session_id))
+    describe_outcome(
+        renderer,
+        status=outcome.status,
+        session_id=outcome.session_id,
+        message=outcome.message,
+        error_code=outcome.error_code,
+        transcript=transcript,
+    )
+
+
+def exit_code(outcome: AskOutcome) -> int:
+    return _STATUS_EXIT.get(outcome.status, EXIT_FAILED)
+
+
+def ask_settings(option: str | None, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings object for ``ask``, from the environment and ``--settings``.
+
+    Validated here so that a typo fails at once with the field named, instead of a
+    warning from the server and a turn run with the defaults.
+    """
+    settings: dict[str, Any] = {}
+    if environ.get("NEXUS_SETTINGS"):
+        settings = _merge(settings, _settings_object(environ["NEXUS_SETTINGS"], "NEXUS_SETTINGS"))
+    provider = {key: environ[name] for name, key in _ENV_PROVIDER.items() if environ.get(name)}
+    if provider:
+        settings = _merge(settings, {"provider": provider})
+    if option is not None:
+        settings = _merge(settings, _settings_object(option, "--settings"))
+
+    from nexus_lsp.config import parse_settings
+
+    _, problems = parse_settings(settings)
+    if problems:
+        raise UsageError("invalid settings: " + "; ".join(problems))
+    return settings
+
+
+def _settings_object(text: str, origin: str) -> dict[str, Any]:
+    import json
+
+    if text.startswith("@"):
+        origin = f"{origin} {text}"
+        try:
+            text = Path(text[1:]).expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{origin}: cannot read the file: {exc}") from exc
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{origin}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from exc
+    if not isinstance(value, dict):
+        raise UsageError(f"{origin}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        current = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(current, dict):
+            merged[key] = _merge(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _display_path(path: Path) -> str:
+    """Relative to the current directory when inside it (short, clickable)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nexus-lsp")
+    except PackageNotFoundError:
+        return "unknown"
