@@ -1,0 +1,50 @@
+-- The nexus-lsp session store (.nexus/nexus.db), current schema.
+-- Its version is SCHEMA_VERSION in storage/schema.py (kept in PRAGMA user_version,
+-- next to PRAGMA application_id, which marks the file as ours). Older files are
+-- brought here by the ordered migrations in that module; change both together.
+-- Plain tables (no STRICT, no RETURNING): the store must run on older SQLite too.
+
+CREATE TABLE sessions (
+    id            TEXT PRIMARY KEY,
+    title         TEXT NOT NULL,
+    created_at    TEXT NOT NULL,             -- UTC ISO 8601, microseconds
+    updated_at    TEXT NOT NULL,
+    status        TEXT NOT NULL DEFAULT 'idle' CHECK (status IN ('idle', 'running')),
+    model         TEXT NOT NULL,
+    system_prompt TEXT NOT NULL,
+    settings      TEXT NOT NULL DEFAULT '{}', -- JSON object
+    turn_count    INTEGER NOT NULL DEFAULT 0
+);
+
+-- list_sessions: newest first.
+CREATE INDEX sessions_by_update ON sessions (updated_at DESC);
+
+CREATE TABLE messages (
+    session_id     TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    ord            INTEGER NOT NULL,          -- position in the history, 0 = system prompt
+    turn           INTEGER NOT NULL,
+    role           TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
+    content        TEXT NOT NULL,
+    tool_calls     TEXT,                      -- JSON array, assistant messages only
+    tool_call_id   TEXT,
+    name           TEXT,
+    cancelled      INTEGER NOT NULL DEFAULT 0,
+    is_error       INTEGER NOT NULL DEFAULT 0,
+    token_estimate INTEGER NOT NULL DEFAULT 0,
+    in_context     INTEGER NOT NULL DEFAULT 1,
+    created_at     TEXT NOT NULL,
+    -- Also the index for load_session and for the cascade from sessions.
+    UNIQUE (session_id, ord)
+);
+
+CREATE TABLE events (
+    id         INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    turn       INTEGER NOT NULL,
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,                 -- JSON object
+    time       TEXT NOT NULL
+);
+
+-- Retention (newest N per session), the cascade, and reading a session's events.
+CREATE INDEX events_by_session ON events (session_id, id);

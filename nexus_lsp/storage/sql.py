@@ -1,0 +1,156 @@
+"""The SQL the store runs: transaction bodies and the reads of ``load_session``.
+
+Write functions run inside a transaction the store opened (``BEGIN IMMEDIATE``) on
+its one connection; none commits. Batches use ``executemany``: a flush is one
+transaction however many rows it carries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import aiosqlite
+
+from nexus_lsp.errors import StoreError, UnknownSession
+from nexus_lsp.storage.db import Database
+from nexus_lsp.storage.recorder import EventRow, WriteBuffer
+from nexus_lsp.storage.records import (
+    MESSAGE_COLUMNS,
+    MessageRow,
+    StoredMessage,
+    message_from_row,
+    message_row,
+)
+from nexus_lsp.storage.redact import Redactor
+from nexus_lsp.storage.repair import Repair
+
+__all__ = [
+    "SESSION_COLUMNS",
+    "insert_event",
+    "insert_messages",
+    "json_object",
+    "prune_events",
+    "read_session",
+    "replace_messages",
+    "store_repair",
+    "write_batch",
+]
+
+log = logging.getLogger(__name__)
+
+SESSION_COLUMNS = "id, title, created_at, updated_at, turn_count, status, model"
+
+# A message re-sent at the same position replaces the row (but keeps its in_context).
+UPSERT_MESSAGE = f"""
+INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (session_id, ord) DO UPDATE SET
+    turn = excluded.turn, role = excluded.role, content = excluded.content,
+    tool_calls = excluded.tool_calls, tool_call_id = excluded.tool_call_id,
+    name = excluded.name, cancelled = excluded.cancelled, is_error = excluded.is_error,
+    token_estimate = excluded.token_estimate
+"""
+MESSAGE_SELECT = (
+    "SELECT ord, turn, role, content, tool_calls, tool_call_id, name, cancelled, is_error,"
+    " in_context, created_at FROM messages WHERE session_id = ? ORDER BY ord"
+)
+OUT_OF_CONTEXT = "UPDATE messages SET in_context = 0 WHERE session_id = ? AND ord = ?"
+INSERT_EVENT = "INSERT INTO events (session_id, turn, type, data, time) VALUES (?, ?, ?, ?, ?)"
+UPDATE_SESSION = """
+UPDATE sessions SET
+    updated_at = max(updated_at, ?),
+    status = coalesce(?, status),
+    turn_count = max(turn_count, ?)
+WHERE id = ?
+"""
+# Keeps the newest ``retention`` events of a session.
+PRUNE_EVENTS = """
+DELETE FROM events WHERE session_id = ? AND id < (
+    SELECT id FROM events WHERE session_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?
+)
+"""
+
+
+async def insert_messages(db: aiosqlite.Connection, rows: Iterable[MessageRow]) -> None:
+    await db.executemany(UPSERT_MESSAGE, rows)
+
+
+async def insert_event(db: aiosqlite.Connection, row: EventRow) -> None:
+    await db.execute(INSERT_EVENT, row)
+
+
+async def prune_events(db: aiosqlite.Connection, session_ids: Iterable[str],
+                       retention: int) -> None:
+    for session_id in session_ids:
+        if retention <= 0:
+            await db.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
+        else:
+            await db.execute(PRUNE_EVENTS, (session_id, session_id, retention - 1))
+
+
+async def write_batch(db: aiosqlite.Connection, batch: WriteBuffer, retention: int) -> None:
+    if batch.messages:
+        await insert_messages(db, batch.messages)
+    if batch.out_of_context:
+        await db.executemany(OUT_OF_CONTEXT, batch.out_of_context)
+    if batch.events:
+        await db.executemany(INSERT_EVENT, batch.events)
+    if batch.sessions:
+        await db.executemany(
+            UPDATE_SESSION,
+            [(u.updated_at, u.status, u.turn_count, sid) for sid, u in batch.sessions.items()],
+        )
+    if batch.events:
+        await prune_events(db, {row[0] for row in batch.events}, retention)
+
+
+async def replace_messages(db: aiosqlite.Connection, session_id: str,
+                           rows: list[MessageRow]) -> None:
+    """Store a renumbered history in place of the session's rows."""
+    await db.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
+    await insert_messages(db, rows)
+
+
+async def store_repair(db: aiosqlite.Connection, session_id: str, repair: Repair,
+                       interrupted_turn: int | None, stamp: str, redactor: Redactor,
+                       retention: int) -> None:
+    """Store what ``load_session`` repaired, and mark the session idle."""
+    if repair.rewrite:
+        rows = [message_row(session_id, s, redactor.text) for s in repair.messages]
+        await replace_messages(db, session_id, rows)
+    else:
+        await insert_messages(db, [message_row(session_id, s, redactor.text)
+                                   for s in repair.added])
+    await db.execute("UPDATE sessions SET status = 'idle', updated_at = max(updated_at, ?)"
+                     " WHERE id = ?", (stamp, session_id))
+    if retention > 0:
+        data = {"interruptedTurn": interrupted_turn, "added": [s.ord for s in repair.added],
+                "renumbered": repair.rewrite, "problems": repair.problems}
+        turn = max((s.turn for s in repair.messages), default=0)
+        await insert_event(db, (session_id, turn, "sessionRepaired", redactor.json_line(data),
+                                stamp))
+
+
+async def read_session(db: Database, session_id: str) -> tuple[Any, list[StoredMessage]]:
+    """The ``sessions`` row (SESSION_COLUMNS, system_prompt, settings) and the messages."""
+    rows = await db.fetchall(
+        f"SELECT {SESSION_COLUMNS}, system_prompt, settings FROM sessions WHERE id = ?",
+        (session_id,))
+    if not rows:
+        raise UnknownSession(session_id)
+    try:
+        stored = [message_from_row(r) for r in await db.fetchall(MESSAGE_SELECT, (session_id,))]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"session {session_id}: a stored message is unreadable: {exc}") from exc
+    return rows[0], stored
+
+
+def json_object(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        log.warning("unreadable session settings ignored: %.80r", text)
+        return {}
+    return value if isinstance(value, dict) else {}

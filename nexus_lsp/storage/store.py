@@ -1,0 +1,388 @@
+"""The session store: every session of a workspace in ``.nexus/`` (protocol §8).
+
+One :class:`SessionStore` per workspace owns ONE aiosqlite connection (WAL,
+``synchronous=NORMAL``, ``busy_timeout``, foreign keys on) shared by all sessions.
+Sessions report through :meth:`SessionStore.sink`, a synchronous event sink that
+only buffers rows and appends transcripts; the rows reach ``nexus.db`` in one
+transaction per :meth:`~SessionStore.flush`. Flushes happen when a turn ends,
+when the buffer grows large, every :data:`FLUSH_INTERVAL_S` (a background task the
+store owns), and whenever the LSP layer calls ``flush()`` before a response.
+
+Writes are serialised by an asyncio lock and run to completion even if the
+caller is cancelled (a ``$/cancelRequest`` must not leave a transaction open).
+A crash loses at most what was buffered since the last flush; the next
+:meth:`~SessionStore.load_session` closes the interrupted turn (``repair.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import shutil
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from nexus_lsp.config import LoggingSettings
+from nexus_lsp.core.events import EventSink, SessionEvent
+from nexus_lsp.core.messages import Message
+from nexus_lsp.errors import StoreError, UnknownSession
+from nexus_lsp.providers.base import RawLogger
+from nexus_lsp.storage import markdown as md
+from nexus_lsp.storage import sql
+from nexus_lsp.storage.db import Database
+from nexus_lsp.storage.folder import FolderSetup, make_private_dir
+from nexus_lsp.storage.recorder import SessionRecorder, WriteBuffer
+from nexus_lsp.storage.records import (
+    LoadedSession,
+    SessionRecord,
+    StoredMessage,
+    check_session_id,
+    from_db_time,
+    message_row,
+    now,
+    to_db_time,
+)
+from nexus_lsp.storage.redact import Redactor
+from nexus_lsp.storage.repair import Repair, repair_history
+from nexus_lsp.storage.transcript import SessionFiles
+from nexus_lsp.wire import CONTEXT_MD
+
+__all__ = ["SessionStore"]
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S = 1.0
+FLUSH_ROWS = 500  # buffered rows that wake the flusher early
+FLUSH_CHARS = 2_000_000  # ... or this much buffered text
+
+
+class SessionStore:
+    """Open with ``await SessionStore.open(root, settings.logging)``; close with aclose()."""
+
+    def __init__(self, folder: FolderSetup, db: Database, logging: LoggingSettings,
+                 known: set[str], flush_interval: float) -> None:
+        self._folder = folder
+        self._db = db
+        self._logging = logging
+        self._known = known  # session ids with a row (sinks for others are refused)
+        self._running: set[str] = set()  # sessions with a turn running in this process
+        self._flush_interval = flush_interval
+        self._redactor = Redactor()
+        self._buffer = WriteBuffer()
+        self._recorders: dict[str, SessionRecorder] = {}
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._closed = False
+        self._close_task: asyncio.Task[None] | None = None
+        self._flusher = asyncio.create_task(self._flush_loop(), name="nexus-store-flusher")
+
+    @classmethod
+    async def open(cls, workspace_root: Path, logging: LoggingSettings, *,
+                   flush_interval: float = FLUSH_INTERVAL_S) -> SessionStore:
+        """Open (creating or migrating) ``<workspace_root>/.nexus``.
+
+        Raises :class:`~nexus_lsp.errors.StoreVersionError` for a store written by a
+        newer nexus-lsp and :class:`~nexus_lsp.errors.NotANexusDatabase` for any
+        other file at ``.nexus/nexus.db``; such files are never written to.
+        """
+        folder = FolderSetup(workspace_root)
+        folder.prepare()
+        try:
+            db = await Database.open(folder.db_path)
+        except BaseException:
+            folder.undo()  # nothing left orphaned by a store that did not open
+            raise
+        try:
+            rows = await db.fetchall("SELECT id FROM sessions")
+        except BaseException:
+            await db.close()
+            raise
+        known = {str(row[0]) for row in rows}
+        return cls(folder, db, logging, known, flush_interval)
+
+    async def __aenter__(self) -> SessionStore:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._known)} sessions"
+        return f"<SessionStore {self._folder.nexus_dir} {state}>"
+
+    @property
+    def nexus_dir(self) -> Path:
+        return self._folder.nexus_dir
+
+    @property
+    def db_path(self) -> Path:
+        return self._folder.db_path
+
+    @property
+    def logging(self) -> LoggingSettings:
+        return self._logging
+
+    def set_logging(self, logging: LoggingSettings) -> None:
+        self._logging = logging
+        for recorder in self._recorders.values():
+            recorder.files.close_disabled()
+
+    def session_dir(self, session_id: str) -> Path:
+        return self._folder.sessions_dir / check_session_id(session_id)
+
+    def transcript_path(self, session_id: str) -> Path:
+        return self.session_dir(session_id) / CONTEXT_MD
+
+    # -- sessions --------------------------------------------------------------------
+
+    async def create_session(self, session_id: str, *, title: str, model: str,
+                             system_prompt: str,
+                             settings: dict[str, Any] | None = None) -> SessionRecord:
+        folder = self.session_dir(session_id)
+        self._check_open()
+        try:
+            settings_json = json.dumps(settings or {}, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"settings of session {session_id}: not JSON: {exc}") from exc
+        title, model, system_prompt, settings_json = (
+            self._redactor.text(t) for t in (title, model, system_prompt, settings_json))
+        at = now()
+        stamp = to_db_time(at)
+        system = StoredMessage(0, 0, Message.system(system_prompt), True, stamp)
+
+        async def insert(db: aiosqlite.Connection) -> None:
+            await db.execute(
+                "INSERT INTO sessions (id, title, created_at, updated_at, status, model,"
+                " system_prompt, settings, turn_count) VALUES (?, ?, ?, ?, 'idle', ?, ?, ?, 0)",
+                (session_id, title, stamp, stamp, model, system_prompt, settings_json))
+            await sql.insert_messages(db, [message_row(session_id, system)])
+
+        async def create() -> None:
+            make_private_dir(self._folder.sessions_dir)
+            created = make_private_dir(folder)
+            try:
+                await self._db.transaction(insert)
+            except BaseException as exc:
+                if created:  # no folder without its row
+                    shutil.rmtree(folder, ignore_errors=True)
+                if isinstance(exc, StoreError) and "UNIQUE" in str(exc):
+                    raise StoreError(f"a session with id {session_id!r} exists already") from exc
+                raise
+            self._known.add(session_id)
+
+        await self._db.locked(create)
+        self._recorder(session_id).files.write(
+            "context", md.header(session_id, title, model, at, system_prompt))
+        return SessionRecord(session_id, title, at, at, 0, "idle", model)
+
+    def sink(self, session_id: str) -> EventSink:
+        """An event sink recording ``session_id``'s events. It never raises."""
+        if session_id not in self._known:
+            raise UnknownSession(session_id)
+
+        def record(event: SessionEvent) -> None:
+            if self._closed or session_id not in self._known:
+                log.debug("session %s: %s event after close/delete dropped", session_id,
+                          event.type)
+                return
+            try:
+                self._recorder(session_id).handle(event)
+            except Exception:
+                log.exception("session %s: recording a %s event failed; the turn goes on",
+                              session_id, getattr(event, "type", "?"))
+            if self._buffer.rows >= FLUSH_ROWS or self._buffer.chars >= FLUSH_CHARS:
+                self._wake.set()
+
+        return record
+
+    def raw_logger(self, session_id: str) -> RawLogger:
+        """Appends provider traffic to the session's ``raw.jsonl`` (keys redacted)."""
+        check_session_id(session_id)
+
+        def log_raw(kind: str, data: Any) -> None:
+            if self._closed or session_id not in self._known:
+                return
+            try:
+                self._recorder(session_id).files.raw(kind, data)
+            except Exception:
+                log.exception("session %s: raw log entry dropped", session_id)
+
+        return log_raw
+
+    async def list_sessions(self) -> list[SessionRecord]:
+        """Every session, newest first; ``running`` rows no turn here runs → interrupted."""
+        await self.flush()
+        rows = await self._db.locked(lambda: self._db.fetchall(
+            f"SELECT {sql.SESSION_COLUMNS} FROM sessions ORDER BY updated_at DESC, rowid DESC"))
+        return [self._record(row) for row in rows]
+
+    async def load_session(self, session_id: str) -> LoadedSession:
+        """The session's history; an interrupted turn is closed (and stored) first."""
+        try:
+            check_session_id(session_id)
+        except StoreError:
+            raise UnknownSession(session_id) from None
+        await self.flush()
+        return await self._db.locked(lambda: self._load(session_id))
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Remove the session's rows (cascading) and its folder; False if there was none."""
+        try:
+            folder = self.session_dir(session_id)
+        except StoreError:
+            return False
+        self._check_open()
+
+        async def delete() -> bool:
+            recorder = self._recorders.pop(session_id, None)
+            if recorder is not None:
+                recorder.files.close()
+            self._buffer.drop_session(session_id)
+            self._known.discard(session_id)
+            self._running.discard(session_id)
+            deleted = 0
+
+            async def run(db: aiosqlite.Connection) -> None:
+                nonlocal deleted
+                async with db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)) as cur:
+                    deleted = cur.rowcount
+
+            await self._db.transaction(run)
+            existed = folder.exists()
+            shutil.rmtree(folder, onerror=lambda *a: log.warning("cannot remove %s", a[1]))
+            return deleted > 0 or existed
+
+        return await self._db.locked(delete)
+
+    # -- flushing and closing --------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Write everything buffered in one transaction. Raises StoreError on failure
+        (the rows stay buffered and are retried by the next flush)."""
+        if self._closed:
+            return
+        await self._db.locked(self._flush_now)
+
+    async def aclose(self) -> None:
+        """Flush, stop the flusher, close the files and the connection. Idempotent."""
+        if self._close_task is None:
+            self._close_task = asyncio.create_task(self._close(), name="nexus-store-close")
+        await asyncio.shield(self._close_task)
+
+    async def _close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        await asyncio.gather(self._flusher, return_exceptions=True)
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("final flush of %s failed; buffered events are lost", self.db_path)
+        self._closed = True
+        for recorder in self._recorders.values():
+            recorder.files.close()
+        self._recorders.clear()
+        await self._db.close()
+
+    async def _flush_loop(self) -> None:
+        while not self._closing:
+            try:
+                async with asyncio.timeout(self._flush_interval):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            if self._closing:
+                return
+            if not self._buffer and not any(r.has_run for r in self._recorders.values()):
+                continue
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("background flush of %s failed; will retry", self.db_path)
+
+    async def _flush_now(self) -> None:
+        for recorder in self._recorders.values():
+            recorder.close_run()
+        batch = self._buffer.take()
+        if not batch:
+            return
+        try:
+            await self._db.transaction(
+                lambda db: sql.write_batch(db, batch, self._logging.event_retention))
+        except BaseException:
+            self._buffer.put_back(batch)
+            raise
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise StoreError(f"the session store {self.nexus_dir} is closed")
+
+    def _recorder(self, session_id: str) -> SessionRecorder:
+        recorder = self._recorders.get(session_id)
+        if recorder is None:
+            files = SessionFiles(self.session_dir(session_id), lambda: self._logging,
+                                 self._redactor)
+            recorder = self._recorders[session_id] = SessionRecorder(
+                session_id, buffer=self._buffer, files=files, redactor=self._redactor,
+                settings=lambda: self._logging, on_turn=self._on_turn)
+        return recorder
+
+    def _on_turn(self, session_id: str, running: bool) -> None:
+        if running:
+            self._running.add(session_id)
+        else:
+            self._running.discard(session_id)
+            self._wake.set()  # a finished turn is flushed at once
+
+    def _record(self, row: Any) -> SessionRecord:
+        session_id, title, created, updated, turns, status, model = row
+        if status == "running" and session_id not in self._running:
+            status = "interrupted"
+        return SessionRecord(session_id, title, from_db_time(created), from_db_time(updated),
+                             int(turns), status, model)
+
+    async def _load(self, session_id: str) -> LoadedSession:
+        row, stored = await sql.read_session(self._db, session_id)
+        record = self._record(row[:7])
+        system_prompt, settings = str(row[7]), sql.json_object(row[8])
+        self._known.add(session_id)
+        if session_id in self._running:  # its turn runs here: nothing to repair
+            return LoadedSession(record, system_prompt, [s.message for s in stored],
+                                 frozenset(s.ord for s in stored if not s.in_context), False,
+                                 settings)
+        at = now()
+        repair = repair_history(stored, system_prompt, to_db_time(at))
+        interrupted_turn = record.turn_count if record.status == "interrupted" else None
+        repaired = repair.changed or interrupted_turn is not None
+        if repaired:
+            for problem in repair.problems:
+                log.warning("session %s: %s; repaired", session_id, problem)
+            retention = self._logging.event_retention
+            await self._db.transaction(lambda db: sql.store_repair(
+                db, session_id, repair, interrupted_turn, to_db_time(at), self._redactor,
+                retention))
+            record = dataclasses.replace(record, status="idle", updated_at=at)
+            self._write_repair(session_id, repair, interrupted_turn, at)
+        history = repair.messages
+        return LoadedSession(record, system_prompt, [s.message for s in history],
+                             frozenset(s.ord for s in history if not s.in_context), repaired,
+                             settings)
+
+    def _write_repair(self, session_id: str, repair: Repair, interrupted_turn: int | None,
+                      at: datetime) -> None:
+        files = self._recorder(session_id).files
+        closed = [s for s in repair.added if s.message.role == "tool"]
+        files.write("context", md.session_resumed(at, interrupted_turn, len(closed)))
+        for stored in closed:
+            files.write("context", md.message(stored.ord, stored.message, at,
+                                              self._logging.markdown_truncate))
+

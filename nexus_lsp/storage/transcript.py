@@ -1,0 +1,120 @@
+"""The files of one session folder: ``context.md``, ``verbose.md``, ``raw.jsonl``.
+
+A :class:`SessionFiles` keeps one append handle per stream, opened on first write
+(mode 0600) and kept until :meth:`SessionFiles.close`; every append is flushed to
+the OS at once, so a crash loses nothing already handed over. Which streams are
+written is read from the settings at each write (``logging.streams`` can change
+at run time). All text is redacted and made valid UTF-8 first.
+
+Writing a log must never break a turn: a failure is logged (once until the stream
+works again) and the write is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from nexus_lsp.config import LoggingSettings, LogStream
+from nexus_lsp.storage.folder import DIR_MODE, FILE_MODE
+from nexus_lsp.storage.records import now, to_db_time
+from nexus_lsp.storage.redact import Redactor
+from nexus_lsp.wire import CONTEXT_MD, RAW_JSONL, VERBOSE_MD
+
+__all__ = ["SessionFiles", "open_private"]
+
+log = logging.getLogger(__name__)
+
+STREAM_FILES: dict[LogStream, str] = {
+    "context": CONTEXT_MD,
+    "verbose": VERBOSE_MD,
+    "raw": RAW_JSONL,
+}
+
+
+def open_private(path: Path) -> TextIO:
+    """Open ``path`` for appending UTF-8 text, creating it readable by the owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    try:
+        return open(fd, "a", encoding="utf-8", errors="replace", newline="")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class SessionFiles:
+    def __init__(
+        self,
+        directory: Path,
+        settings: Callable[[], LoggingSettings],
+        redactor: Redactor,
+    ) -> None:
+        self.directory = directory
+        self._settings = settings
+        self._redactor = redactor
+        self._handles: dict[LogStream, TextIO] = {}
+        self._failing: set[LogStream] = set()
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"<SessionFiles {self.directory} open={sorted(self._handles)}>"
+
+    def path(self, stream: LogStream) -> Path:
+        return self.directory / STREAM_FILES[stream]
+
+    def enabled(self, stream: LogStream) -> bool:
+        return not self.closed and stream in self._settings().streams
+
+    def write(self, stream: LogStream, text: str) -> None:
+        """Append ``text`` (Markdown) to ``stream`` if enabled. Never raises."""
+        if self.enabled(stream):
+            self._append(stream, lambda: self._redactor.text(text))
+
+    def raw(self, kind: str, data: Any) -> None:
+        """Append one ``raw.jsonl`` line: time, kind and the redacted data. Never raises."""
+        if self.enabled("raw"):
+            record = {"time": to_db_time(now()), "kind": kind, "data": data}
+            self._append("raw", lambda: self._redactor.json_line(record) + "\n")
+
+    def close_disabled(self) -> None:
+        """Close the handles of streams the settings no longer select."""
+        streams = self._settings().streams
+        for stream in [s for s in self._handles if s not in streams]:
+            self._close(stream)
+
+    def close(self) -> None:
+        self.closed = True
+        for stream in list(self._handles):
+            self._close(stream)
+
+    def _append(self, stream: LogStream, render: Callable[[], str]) -> None:
+        try:
+            handle = self._handles.get(stream)
+            if handle is None:
+                self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+                handle = self._handles[stream] = open_private(self.path(stream))
+            handle.write(render())
+            handle.flush()
+        except Exception:
+            # Drop the handle: the next write reopens (the folder may be back by then).
+            self._close(stream)
+            if stream not in self._failing:
+                self._failing.add(stream)
+                log.warning("cannot write %s; dropping its entries until it works again",
+                            self.path(stream), exc_info=True)
+            return
+        if stream in self._failing:
+            self._failing.discard(stream)
+            log.info("writing %s works again", self.path(stream))
+
+    def _close(self, stream: LogStream) -> None:
+        handle = self._handles.pop(stream, None)
+        if handle is None:
+            return
+        try:
+            handle.close()
+        except Exception:
+            log.warning("closing %s failed", self.path(stream), exc_info=True)
