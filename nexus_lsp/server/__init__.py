@@ -1,0 +1,24 @@
+"""The LSP layer: the only package that imports pygls or lsprotocol.
+
+``serve_stdio`` and ``serve_tcp`` run the language server (protocol v1, see
+docs/protocol.md) until the client leaves. Importing this package is cheap; the
+server modules load when a server starts.
+"""
+
+from __future__ import annotations
+
+__all__ = ["serve_stdio", "serve_tcp"]
+
+
+def serve_stdio(log_file: str | None = None) -> None:
+    """Serve one client on stdin/stdout; blocks until the client is gone."""
+    from nexus_lsp.server.serve import serve_stdio as serve
+
+    serve(log_file)
+
+
+def serve_tcp(host: str, port: int, log_file: str | None = None) -> None:
+    """Serve one client on ``host:port`` (loopback only); blocks until it is gone."""
+    from nexus_lsp.server.serve import serve_tcp as serve
+
+    serve(host, port, log_file)

@@ -1,0 +1,243 @@
+"""The pygls language server: capabilities, lifecycle and the feature table.
+
+Every feature here is a one-line shim to :class:`~nexus_lsp.server.handlers.Handlers`,
+which is built on first use after ``initialize`` (in ``initialized``, or by the first
+request if a client skips it). That keeps this module, and so the path that answers
+``initialize``, free of the heavy imports (pydantic, httpx, aiosqlite, providers,
+storage, session): they happen inside :meth:`NexusLanguageServer.nexus`.
+
+Errors are mapped to JSON-RPC errors in one place, :func:`~nexus_lsp.server.rpc_errors.rpc_errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Generator
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from nexus_lsp import wire
+from nexus_lsp.errors import NexusError
+from nexus_lsp.server.converter import dict_converter
+from nexus_lsp.server.logs import LspLogHandler
+from nexus_lsp.server.rpc_errors import rpc_errors
+
+if TYPE_CHECKING:
+    from nexus_lsp.server.handlers import Handlers
+
+__all__ = ["CODE_ACTION_KIND", "NexusLanguageServer", "create_server", "experimental_capabilities"]
+
+log = logging.getLogger(__name__)
+
+# Code actions run prompts on the selection; a kind of our own under "refactor"
+# so clients that filter by kind still list them with the refactorings.
+CODE_ACTION_KIND = "refactor.nexus"
+
+
+def experimental_capabilities() -> dict[str, Any]:
+    """``capabilities.experimental`` of the initialize result (protocol §1)."""
+    return {
+        "nexus": {
+            "protocolVersion": wire.PROTOCOL_VERSION,
+            "methods": [*wire.REQUEST_METHODS, wire.SESSION_CANCEL, wire.SESSION_UPDATE],
+            "tools": list(wire.BUILTIN_TOOLS),
+            "commands": [wire.COMMAND_ASK, wire.COMMAND_CANCEL],
+        }
+    }
+
+
+class NexusProtocol(LanguageServerProtocol):
+    """Adds ``experimental.nexus`` to the capabilities pygls computes."""
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(
+        self, params: types.InitializeParams
+    ) -> Generator[Any, Any, types.InitializeResult]:
+        result: types.InitializeResult = yield from super().lsp_initialize(params)
+        result.capabilities.experimental = experimental_capabilities()
+        return result
+
+
+class NexusLanguageServer(LanguageServer):
+    """The server; its nexus state lives in :class:`Handlers`, built after initialize."""
+
+    def __init__(self, log_handler: LspLogHandler | None = None) -> None:
+        super().__init__(
+            "nexus-lsp",
+            _package_version(),
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=NexusProtocol,
+            converter_factory=dict_converter,
+        )
+        self.log_handler = log_handler
+        self.initialize_params: types.InitializeParams | None = None
+        self._startup: asyncio.Future[Handlers] | None = None
+        self._closing: asyncio.Future[None] | None = None
+
+    async def nexus(self) -> Handlers:
+        """The handlers, built (settings, store, session manager) on first use."""
+        if self._closing is not None:
+            raise NexusError("the server is shutting down")
+        if self._startup is None:
+            self._startup = asyncio.ensure_future(self._start())
+        # shield: a cancelled request must not cancel the start-up others wait for
+        return await asyncio.shield(self._startup)
+
+    @property
+    def ready_handlers(self) -> Handlers | None:
+        """The handlers if they are built already (for notifications that need not wait)."""
+        startup = self._startup
+        if startup is None or not startup.done() or startup.cancelled():
+            return None
+        return startup.result() if startup.exception() is None else None
+
+    async def _start(self) -> Handlers:
+        from nexus_lsp.server.handlers import Handlers  # the heavy imports happen here
+
+        return await Handlers.start(self)
+
+    async def aclose(self) -> None:
+        """Cancel running turns, close the store and providers; idempotent."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
+        startup = self._startup
+        if startup is None:
+            return
+        if not startup.done():
+            startup.cancel()
+        try:
+            handlers = await startup
+        except BaseException:  # start-up failed or was cancelled: nothing to close
+            return
+        await handlers.aclose()
+
+
+def _package_version() -> str:
+    try:
+        return version("nexus-lsp")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def create_server(log_handler: LspLogHandler | None = None) -> NexusLanguageServer:
+    """A server with every feature of protocol v1 registered."""
+    server = NexusLanguageServer(log_handler)
+    _register_lifecycle(server)
+    _register_nexus_methods(server)
+    _register_editor_features(server)
+    return server
+
+
+def _register_lifecycle(server: NexusLanguageServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: NexusLanguageServer, params: types.InitializeParams) -> None:
+        ls.initialize_params = params
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: NexusLanguageServer, params: types.InitializedParams) -> None:
+        if ls.log_handler is not None:
+            ls.log_handler.attach(ls)
+        try:
+            await ls.nexus()
+        except Exception as exc:  # already shown to the user by Handlers.start
+            log.error("nexus-lsp could not start: %s", exc)
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: NexusLanguageServer, params: None) -> None:
+        await ls.aclose()
+
+    @server.feature(types.EXIT)
+    async def exit_(ls: NexusLanguageServer, params: None) -> None:
+        await ls.aclose()
+        if ls.log_handler is not None:
+            ls.log_handler.detach()
+
+
+def _register_nexus_methods(server: NexusLanguageServer) -> None:
+    @server.feature(wire.SESSION_NEW)
+    async def session_new(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.SESSION_NEW):
+            return await (await ls.nexus()).session_new(params)
+
+    @server.feature(wire.SESSION_SEND)
+    async def session_send(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.SESSION_SEND):
+            return await (await ls.nexus()).session_send(params)
+
+    @server.feature(wire.SESSION_LIST)
+    async def session_list(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.SESSION_LIST):
+            return await (await ls.nexus()).session_list(params)
+
+    @server.feature(wire.SESSION_LOAD)
+    async def session_load(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.SESSION_LOAD):
+            return await (await ls.nexus()).session_load(params)
+
+    @server.feature(wire.SESSION_DELETE)
+    async def session_delete(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.SESSION_DELETE):
+            return await (await ls.nexus()).session_delete(params)
+
+    @server.feature(wire.SESSION_CANCEL)
+    async def session_cancel(ls: NexusLanguageServer, params: Any) -> None:
+        try:  # a notification has no response: bad params are only logged
+            (await ls.nexus()).session_cancel(params)
+        except Exception as exc:
+            log.warning("%s ignored: %s", wire.SESSION_CANCEL, exc)
+
+    @server.command(wire.COMMAND_ASK)
+    async def ask(ls: NexusLanguageServer, *args: Any) -> Any:
+        with rpc_errors(wire.COMMAND_ASK):
+            return await (await ls.nexus()).ask(list(args))
+
+    @server.command(wire.COMMAND_CANCEL)
+    async def cancel(ls: NexusLanguageServer, *args: Any) -> Any:
+        with rpc_errors(wire.COMMAND_CANCEL):
+            return (await ls.nexus()).cancel_all()
+
+
+def _register_editor_features(server: NexusLanguageServer) -> None:
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[CODE_ACTION_KIND], resolve_provider=False),
+    )
+    async def code_action(
+        ls: NexusLanguageServer, params: types.CodeActionParams
+    ) -> list[types.CodeAction]:
+        with rpc_errors(types.TEXT_DOCUMENT_CODE_ACTION):
+            return (await ls.nexus()).code_actions(params)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: NexusLanguageServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        await (await ls.nexus()).settings_changed(params.settings)
+
+    # The editor's buffers change what read_file sees; LspWorkspace drops what it
+    # remembered of a file it edited once the editor reports on that file.
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: NexusLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        _document_event(ls, params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: NexusLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        _document_event(ls, params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
+    def did_save(ls: NexusLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        _document_event(ls, params.text_document.uri)
+
+
+def _document_event(ls: NexusLanguageServer, uri: str) -> None:
+    handlers = ls.ready_handlers
+    if handlers is not None:
+        handlers.document_event(uri)

@@ -1,0 +1,115 @@
+"""The handlers of protocol v1: validate params, find the session, await the manager,
+map the result.
+
+Each method answers one LSP method of ``server/app.py`` and stays a few lines; the
+state they share is the :class:`~nexus_lsp.server.runtime.NexusRuntime`. Errors are
+raised as they come (``UnknownSession``, ``SessionBusy``, ``ParamsError``) and mapped
+to JSON-RPC errors in one place by the app's ``rpc_errors``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from nexus_lsp.server import params as P
+from nexus_lsp.server.commands import ask_prompt, code_actions, selection_range
+from nexus_lsp.server.results import list_result, load_result, send_result
+from nexus_lsp.server.rpc_errors import ParamsError
+from nexus_lsp.server.runtime import NexusRuntime, title_from
+
+if TYPE_CHECKING:
+    from nexus_lsp.server.app import NexusLanguageServer
+
+__all__ = ["Handlers"]
+
+log = logging.getLogger(__name__)
+
+
+class Handlers:
+    def __init__(self, runtime: NexusRuntime) -> None:
+        self.runtime = runtime
+
+    @classmethod
+    async def start(cls, server: NexusLanguageServer) -> Handlers:
+        return cls(await NexusRuntime.start(server))
+
+    async def session_new(self, raw: Any) -> dict[str, Any]:
+        p = P.parse(P.NewParams, raw)
+        session = await self.runtime.new_session(p.title, p.system_prompt, p.model)
+        return await self.runtime.created(session)
+
+    async def session_send(self, raw: Any) -> dict[str, Any]:
+        p = P.parse(P.SendParams, raw)
+        session_id = await self.runtime.session_for_prompt(p.session_id, p.prompt)
+        result = await self.runtime.run_turn(session_id, p.prompt, p.work_done_token)
+        return send_result(result)
+
+    async def session_list(self, raw: Any) -> dict[str, Any]:
+        P.parse(P.ListParams, raw)
+        return list_result(await self.runtime.manager.list_sessions())
+
+    async def session_load(self, raw: Any) -> dict[str, Any]:
+        p = P.parse(P.LoadParams, raw)
+        loaded = await self.runtime.manager.load(p.session_id)
+        return load_result(p.session_id, loaded.session.title, loaded.repaired, loaded.messages)
+
+    async def session_delete(self, raw: Any) -> dict[str, Any]:
+        p = P.parse(P.DeleteParams, raw)
+        deleted = await self.runtime.manager.delete(p.session_id)
+        self.runtime.seq.forget(p.session_id)
+        return {"deleted": deleted}
+
+    def session_cancel(self, raw: Any) -> None:
+        p = P.parse(P.CancelParams, raw)
+        if not self.runtime.manager.cancel(p.session_id):
+            log.info("cancel of %s: no turn is running", p.session_id)
+
+    async def ask(self, args: list[Any]) -> dict[str, Any]:
+        """``nexus.ask``: a turn on the prompt (and selection) in the command session."""
+        if len(args) != 1:
+            raise ParamsError(
+                f"arguments: expected [{{prompt, uri?, range?}}], got {len(args)} arguments",
+                "arguments",
+            )
+        a = P.parse(P.AskArgs, args[0], what="arguments[0]")
+        prompt = await self._ask_prompt(a)
+        session_id = a.session_id or self.runtime.ask_session_id
+        if session_id is None or self.runtime.manager.session(session_id) is None:
+            session_id = (await self.runtime.new_session(title=title_from(a.prompt))).id
+        self.runtime.ask_session_id = session_id
+        result = await self.runtime.run_turn(session_id, prompt)
+        if a.show_transcript:
+            self.runtime.show_transcript(session_id)
+        return send_result(result)
+
+    def cancel_all(self) -> dict[str, Any]:
+        return {"cancelled": self.runtime.cancel_all("cancelled from the editor (nexus.cancel)")}
+
+    def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
+        return code_actions(self.runtime.settings.code_actions, params)
+
+    async def settings_changed(self, pushed: Any) -> None:
+        await self.runtime.settings_source.changed(pushed)
+
+    def document_event(self, uri: str) -> None:
+        self.runtime.workspace.document_event(uri)
+
+    async def aclose(self) -> None:
+        await self.runtime.aclose()
+
+    async def _ask_prompt(self, a: P.AskArgs) -> str:
+        if a.uri is None:
+            return a.prompt
+        workspace = self.runtime.workspace
+        path = workspace.resolve(a.uri)
+        rel = workspace.relative(path)
+        if a.range is None:
+            return ask_prompt(a.prompt, path=rel)
+        start = types.Position(line=a.range.start.line, character=a.range.start.character)
+        end = types.Position(line=a.range.end.line, character=a.range.end.character)
+        text = await workspace.read_text(path)
+        selected, first, last = selection_range(text, start, end, workspace.position_encoding())
+        return ask_prompt(a.prompt, path=rel, selection=selected, first_line=first, last_line=last)
