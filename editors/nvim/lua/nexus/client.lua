@@ -243,7 +243,20 @@ local function start(root)
     })
   end
   ---@diagnostic disable-next-line: deprecated
-  return vim.lsp.start_client(lsp_config)
+  local ok, id = pcall(vim.lsp.start_client, lsp_config)
+  return ok and id or nil
+end
+
+--- Give running servers the current settings: they answer the next
+--- workspace/configuration and are told with workspace/didChangeConfiguration.
+function M.push_settings()
+  local settings = object(vim.deepcopy(config.options.settings))
+  for _, client in ipairs(vim.lsp.get_clients({ name = M.NAME })) do
+    client.settings = { [protocol.SETTINGS_SECTION] = settings }
+    if client.initialized then
+      M.notify(client, "workspace/didChangeConfiguration", { settings = client.settings })
+    end
+  end
 end
 
 --- Run `callback(client, nil)` once the server for `root` is initialized,

@@ -5,12 +5,17 @@
 --- The functions here are the Lua API behind the user commands.
 local M = {}
 
---- Set the options. May be called again; a running server keeps its settings
---- until restarted (`:LspRestart nexus` or a new Neovim).
+--- Set the options. May be called again: running servers get the new
+--- `settings` (workspace/didChangeConfiguration); `cmd` and `cmd_env` apply to
+--- servers started afterwards.
 ---@param opts nexus.Options|table|nil
 function M.setup(opts)
   require("nexus.config").set(opts)
   require("nexus.progress")
+  -- Only when a server may be running: setup() itself must stay cheap.
+  if package.loaded["nexus.client"] then
+    require("nexus.client").push_settings()
+  end
 end
 
 --- Ask in the current workspace's session (a new session when there is none).
