@@ -9,14 +9,15 @@ token is cancelled the HTTP response is closed at once and the iterator ends wit
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.messages import Message, ToolDefinition
 from nexus_lsp.core.stream import StreamComplete, StreamEvent
 
-__all__ = ["Provider", "RawLogger"]
+__all__ = ["Provider", "ProviderStream", "RawLogger"]
 
 # Receives provider traffic for the raw.jsonl stream: ("request", body),
 # ("chunk", data), ("response", body), ("error", detail). Keys are never passed.
@@ -46,3 +47,39 @@ class Provider(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class ProviderStream(AsyncIterator[StreamEvent]):
+    """What ``stream()`` returns: an async iterator that is also an async context manager.
+
+    ``async with provider.stream(...) as events: async for event in events: ...``
+    closes the HTTP response on leaving the block, also when the consumer stops
+    early or its task is cancelled. A plain ``async for`` that runs to the end needs
+    no closing: the final :class:`StreamComplete` is yielded with nothing left open.
+    """
+
+    __slots__ = ("_events",)
+
+    def __init__(self, events: AsyncGenerator[StreamEvent, None]) -> None:
+        self._events = events
+
+    def __aiter__(self) -> ProviderStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        return await self._events.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop the stream and close its HTTP response (idempotent)."""
+        await self._events.aclose()
+
+    async def __aenter__(self) -> ProviderStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,377 @@
+"""What both providers share: one httpx client, SSE reading, errors, retries, cancel.
+
+A provider subclass only says how the history becomes a request body, how the
+stream's events become :mod:`~nexus_lsp.core.stream` events (a
+:class:`StreamDecoder`), and how a whole (non-streamed) answer reads. This module
+does the rest, the same way for every API:
+
+- one ``httpx.AsyncClient`` per provider (connections are reused), closed by
+  :meth:`HttpProvider.aclose`; auth headers live on the client, so nothing that is
+  logged or raised ever contains them, and the key is scrubbed from error texts;
+- every wait on the network is raced against the turn's cancellation token: a
+  cancel closes the HTTP response at once (the model server sees the connection
+  go) and the stream raises :class:`~nexus_lsp.core.cancel.Cancelled`;
+- HTTP statuses and transport failures map to the :mod:`~nexus_lsp.errors` tree;
+- retries (see :mod:`~nexus_lsp.providers.retry`) only while nothing was emitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Sequence
+from contextlib import aclosing, asynccontextmanager
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import httpx
+from httpx_sse import EventSource, ServerSentEvent, SSEError
+
+from nexus_lsp.config import ProviderSettings
+from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
+from nexus_lsp.core.messages import Message, ToolDefinition
+from nexus_lsp.core.stream import StreamComplete, StreamEvent
+from nexus_lsp.errors import (
+    ProviderAuthError,
+    ProviderBadRequestError,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderRateLimitedError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+)
+from nexus_lsp.providers.base import ProviderStream, RawLogger
+from nexus_lsp.providers.retry import RetryPolicy, parse_retry_after
+
+__all__ = ["DONE", "HttpProvider", "StreamDecoder", "api_error", "error_message"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DONE = "[DONE]"
+# After the model's final event, how long to wait for the end of the body: reading it
+# lets the connection go back to the pool instead of being dropped.
+DRAIN_SECONDS = 2.0
+_EXCERPT = 300
+
+
+class StreamDecoder(Protocol):
+    """Turns one response's SSE events into stream events (one decoder per attempt)."""
+
+    @property
+    def finished(self) -> bool:
+        """The API sent its final event ([DONE], message_stop)."""
+        ...
+
+    def feed(self, event: str, data: Any) -> Iterable[StreamEvent]:
+        """Decode one event (``data`` is parsed JSON, or ``DONE``); may raise ProviderError."""
+        ...
+
+    def complete(self) -> StreamComplete:
+        """The whole answer once the body ended; ProviderProtocolError if it was cut."""
+        ...
+
+
+class HttpProvider:
+    """Base of the OpenAI-compatible and Anthropic providers (see the module doc)."""
+
+    api_name: ClassVar[str] = "model API"
+
+    def __init__(
+        self,
+        settings: ProviderSettings,
+        *,
+        api_key: str | None,
+        raw_logger: RawLogger | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.model = settings.model
+        self.settings = settings
+        self._api_key = api_key or None
+        self._raw_logger = raw_logger
+        self._retry = retry or RetryPolicy(max_retries=settings.max_retries)
+        self._client = httpx.AsyncClient(
+            headers=self._headers(self._api_key),
+            timeout=httpx.Timeout(settings.timeout_seconds),
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} model={self.model!r} url={self.url!r}>"
+
+    # -- what a subclass provides ----------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def _headers(self, api_key: str | None) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _body(
+        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], *, stream: bool
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _decoder(self) -> StreamDecoder:
+        raise NotImplementedError
+
+    def _whole(self, body: Any) -> StreamComplete:
+        raise NotImplementedError
+
+    # -- the Provider protocol -------------------------------------------------------
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDefinition],
+        cancel_token: CancellationToken,
+    ) -> ProviderStream:
+        """Stream one answer: deltas, then one StreamComplete (see ``ProviderStream``)."""
+        return ProviderStream(self._stream(messages, tools, cancel_token))
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDefinition],
+        cancel_token: CancellationToken,
+    ) -> StreamComplete:
+        body = self._body(messages, tools, stream=False)
+        self._raw("request", body)
+        attempt = 0
+        while True:
+            try:
+                async with self._open(body, cancel_token) as response:
+                    raw = await self._read(race(response.aread(), cancel_token))
+                text = raw.decode("utf-8", "replace")
+                try:
+                    data = json.loads(text)
+                except ValueError:
+                    raise self._malformed("the answer is not JSON", text) from None
+                self._raw("response", data)
+                return self._whole(data)
+            except ProviderError as error:
+                await self._before_retry(error, attempt, cancel_token, emitted=False)
+                attempt += 1
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # -- streaming -------------------------------------------------------------------
+
+    async def _stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDefinition],
+        token: CancellationToken,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        body = self._body(messages, tools, stream=True)
+        self._raw("request", body)
+        attempt = 0
+        while True:
+            emitted = False
+            decoder = self._decoder()
+            try:
+                async with (
+                    self._open(body, token) as response,
+                    aclosing(self._events(response, decoder, token)) as events,
+                ):
+                    async for event in events:
+                        emitted = True
+                        yield event
+                complete = decoder.complete()
+            except ProviderError as error:
+                await self._before_retry(error, attempt, token, emitted=emitted)
+                attempt += 1
+                continue
+            # Yielded with nothing open: a consumer that stops here leaks nothing.
+            yield complete
+            return
+
+    async def _events(
+        self, response: httpx.Response, decoder: StreamDecoder, token: CancellationToken
+    ) -> AsyncGenerator[StreamEvent, None]:
+        sse = EventSource(response).aiter_sse()
+        try:
+            while not decoder.finished:
+                event = await self._read(race(_next(sse), token))
+                if event is None:
+                    break
+                if not event.data:
+                    continue  # keep-alive
+                data = self._parse(event)
+                self._raw("chunk", data)
+                for item in decoder.feed(event.event, data):
+                    yield item
+            if decoder.finished:
+                await self._drain(sse, token)
+        finally:
+            await sse.aclose()
+
+    async def _drain(
+        self, sse: AsyncGenerator[ServerSentEvent, None], token: CancellationToken
+    ) -> None:
+        try:
+            async with asyncio.timeout(DRAIN_SECONDS):
+                while await race(_next(sse), token) is not None:
+                    pass
+        except (TimeoutError, Cancelled, httpx.HTTPError, SSEError) as exc:
+            # The answer is complete; only the connection's reuse is lost.
+            log.debug("%s: stopped reading after the final event: %r", self.api_name, exc)
+
+    def _parse(self, event: ServerSentEvent) -> Any:
+        if event.data.strip() == DONE:
+            return DONE
+        try:
+            return json.loads(event.data)
+        except ValueError:
+            raise self._malformed("a stream event is not JSON", event.data) from None
+
+    # -- HTTP ------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _open(
+        self, body: dict[str, Any], token: CancellationToken
+    ) -> AsyncIterator[httpx.Response]:
+        """Send the request; yield the response once its status says success."""
+        request = self._client.build_request("POST", self.url, json=body)
+        try:
+            response = await race(self._client.send(request, stream=True), token)
+        except httpx.ConnectTimeout as exc:
+            raise ProviderUnavailableError(
+                f"cannot connect to the {self.api_name} at {self.url}: no answer within "
+                f"{self.settings.timeout_seconds:g}s"
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeoutError(
+                f"the {self.api_name} at {self.url} did not answer within "
+                f"{self.settings.timeout_seconds:g}s"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailableError(
+                f"cannot reach the {self.api_name} at {self.url}: {self._scrub(str(exc))}"
+            ) from exc
+        try:
+            if response.status_code >= 400:
+                try:
+                    text = (await race(response.aread(), token)).decode("utf-8", "replace")
+                except httpx.HTTPError:
+                    text = ""
+                raise self._status_error(response.status_code, text, response.headers)
+            yield response
+        finally:
+            await response.aclose()
+
+    async def _read(self, pending: Awaitable[T]) -> T:
+        """Await a read of the body, mapping transport failures to provider errors."""
+        try:
+            return await pending
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeoutError(
+                f"the {self.api_name} sent nothing for {self.settings.timeout_seconds:g}s"
+            ) from exc
+        except (httpx.HTTPError, SSEError) as exc:
+            raise ProviderProtocolError(
+                f"the {self.api_name} stream broke off before the answer was complete: "
+                f"{self._scrub(str(exc)) or type(exc).__name__}"
+            ) from exc
+
+    def _status_error(self, status: int, text: str, headers: httpx.Headers) -> ProviderError:
+        text = self._scrub(text)
+        detail = error_message(text) or f"HTTP {status}"
+        where = f"{self.api_name} at {self.url}"
+        self._raw("error", {"status": status, "body": text[:_EXCERPT]})
+        if status in (401, 403):
+            hint = (f"the key comes from ${self.settings.api_key_env}" if self._api_key
+                    else f"no key is set: ${self.settings.api_key_env} is empty")
+            return ProviderAuthError(
+                f"the {where} refused the credentials (HTTP {status}): {detail} ({hint})",
+                status=status, body=text)
+        if status == 429:
+            retry_after = parse_retry_after(headers)
+            return ProviderRateLimitedError(
+                f"the {where} is rate limiting (HTTP 429): {detail}",
+                status=status, body=text, retry_after=retry_after)
+        if status == 408:
+            return ProviderTimeoutError(f"the {where} timed out (HTTP 408): {detail}",
+                                        status=status, body=text)
+        if 400 <= status < 500:
+            return ProviderBadRequestError(
+                f"the {where} rejected the request (HTTP {status}): {detail}",
+                status=status, body=text)
+        return ProviderUnavailableError(
+            f"the {where} failed (HTTP {status}): {detail}", status=status, body=text)
+
+    def _malformed(self, what: str, text: str) -> ProviderProtocolError:
+        excerpt = self._scrub(text)[:_EXCERPT]
+        self._raw("error", {"malformed": what, "data": excerpt})
+        return ProviderProtocolError(f"malformed answer from the {self.api_name}: {what}: "
+                                     f"{excerpt!r}", body=excerpt)
+
+    async def _before_retry(
+        self, error: ProviderError, attempt: int, token: CancellationToken, *, emitted: bool
+    ) -> None:
+        """Wait before the next attempt, or re-raise ``error`` when it is final."""
+        if emitted or not self._retry.should_retry(attempt, error):
+            self._raw("error", {"code": error.code, "message": str(error)})
+            log.info("%s: %s", self.api_name, error)
+            raise error
+        delay = self._retry.delay(attempt, error)
+        log.info("%s: %s; retry %d of %d in %.2fs", self.api_name, error, attempt + 1,
+                 self._retry.max_retries, delay)
+        self._raw("error", {"code": error.code, "message": str(error), "retryIn": delay})
+        await self._retry.wait(delay, token)
+
+    def _raw(self, kind: str, data: Any) -> None:
+        if self._raw_logger is None:
+            return
+        try:
+            self._raw_logger(kind, data)
+        except Exception:
+            log.exception("raw logger failed on %r; traffic not logged", kind)
+
+    def _scrub(self, text: str) -> str:
+        if self._api_key and self._api_key in text:
+            return text.replace(self._api_key, "[redacted]")
+        return text
+
+
+def error_message(text: str) -> str:
+    """The API's own error message from an error body (OpenAI, Anthropic, Ollama, vLLM)."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return " ".join(text.split())[:_EXCERPT]
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, str):
+            return error[:_EXCERPT]
+        if isinstance(error, dict):
+            for key in ("message", "detail", "msg"):
+                if isinstance(error.get(key), str):
+                    return str(error[key])[:_EXCERPT]
+        if isinstance(body.get("detail"), str):
+            return str(body["detail"])[:_EXCERPT]
+    return " ".join(text.split())[:_EXCERPT]
+
+
+def api_error(kind: str, message: str, api_name: str) -> ProviderError:
+    """An error the API reported inside a stream, by the API's error type."""
+    kind = kind or "api_error"
+    text = f"the {api_name} reported an error mid-stream ({kind}): {message}"
+    if "auth" in kind or "permission" in kind:
+        return ProviderAuthError(text)
+    if "rate_limit" in kind:
+        return ProviderRateLimitedError(text, status=None)
+    if "invalid_request" in kind or "not_found" in kind or "too_large" in kind:
+        return ProviderBadRequestError(text)
+    return ProviderUnavailableError(text)
+
+
+async def _next(events: AsyncGenerator[ServerSentEvent, None]) -> ServerSentEvent | None:
+    try:
+        return await events.__anext__()
+    except StopAsyncIteration:
+        return None
