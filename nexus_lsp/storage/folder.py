@@ -51,6 +51,7 @@ class FolderSetup:
         self.db_path = self.nexus_dir / DB_FILE
         self.sessions_dir = self.nexus_dir / SESSIONS_DIR
         self._created_dir = False
+        self._created_gitignore = False
         self._created_db = False
 
     def prepare(self) -> None:
@@ -66,6 +67,7 @@ class FolderSetup:
         except OSError as exc:
             raise StoreError(f"cannot write {gitignore}: {exc.strerror or exc}") from exc
         else:
+            self._created_gitignore = True
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(GITIGNORE)
         try:
@@ -79,13 +81,16 @@ class FolderSetup:
         self._created_db = True
 
     def undo(self) -> None:
-        """Remove what :meth:`prepare` created (after a failed open)."""
+        """Remove what :meth:`prepare` created (after a failed open): the folder as found."""
         try:
             if self._created_dir:
                 shutil.rmtree(self.nexus_dir)
-            elif self._created_db:
-                for suffix in ("", *SQLITE_SIDE_FILES):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(f"{self.db_path}{suffix}")
+                return
+            created = [str(self.nexus_dir / ".gitignore")] if self._created_gitignore else []
+            if self._created_db:
+                created += [f"{self.db_path}{suffix}" for suffix in ("", *SQLITE_SIDE_FILES)]
+            for path in created:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
         except OSError:
             log.warning("could not remove %s after a failed open", self.nexus_dir, exc_info=True)

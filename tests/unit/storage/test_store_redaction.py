@@ -1,0 +1,83 @@
+"""No API key reaches .nexus: the Redactor, and a scan of every file after a session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nexus_lsp.config import LoggingSettings
+from nexus_lsp.core.events import MessageAppended, ToolCallRequested, TurnStarted
+from nexus_lsp.core.messages import Message, ToolCall
+from nexus_lsp.storage import SessionStore
+from nexus_lsp.storage.redact import REDACTED, Redactor
+
+from .storage_helpers import full_turn
+
+SECRET = "sk-test-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"
+TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz012345"
+
+
+def test_values_under_credential_keys_are_replaced() -> None:
+    redactor = Redactor(environ={})
+    value = {
+        "headers": {"Authorization": "xyz", "X-Api-Key": "k1", "content-type": "json"},
+        "body": {"api_key": "k2", "nested": [{"apiKey": "k3"}, {"password": None}]},
+        "pairs": [["authorization", "k4"], ["accept", "*/*"]],
+    }
+    assert redactor.value(value) == {
+        "headers": {"Authorization": REDACTED, "X-Api-Key": REDACTED, "content-type": "json"},
+        "body": {"api_key": REDACTED, "nested": [{"apiKey": REDACTED}, {"password": None}]},
+        "pairs": [["authorization", REDACTED], ["accept", "*/*"]],
+    }
+
+
+def test_env_secrets_and_bearer_credentials_are_replaced_anywhere() -> None:
+    redactor = Redactor(environ={"OPENAI_API_KEY": SECRET, "GH_TOKEN": TOKEN,
+                                 "SHORT_KEY": "abc", "HOME": "/home/someone-long"})
+    text = f"url?key={SECRET}&t={TOKEN} basic dXNlcjpwYXNz abc /home/someone-long"
+    assert redactor.text(text) == (
+        f"url?key={REDACTED}&t={REDACTED} basic {REDACTED} abc /home/someone-long")
+    assert redactor.text("Authorization: Bearer eyJhbGciOi.x-y") == (
+        f"Authorization: Bearer {REDACTED}")
+    assert redactor.value((1, 2.5, None, True, b"\xff" + SECRET.encode())) == [
+        1, 2.5, None, True, "\ufffd" + REDACTED]
+
+
+async def test_an_api_key_in_the_environment_never_reaches_any_file(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEXUS_TEST_API_KEY", SECRET)
+    monkeypatch.setenv("SOME_SERVICE_TOKEN", TOKEN)
+    async with await SessionStore.open(root, LoggingSettings()) as store:
+        await store.create_session("s", title=f"key {SECRET}", model="m",
+                                   system_prompt=f"never say {TOKEN}",
+                                   settings={"provider": {"note": SECRET}})
+        sink, raw = store.sink("s"), store.raw_logger("s")
+        raw("request", {"url": "http://127.0.0.1:9/v1/chat/completions",
+                        "headers": {"Authorization": f"Bearer {SECRET}", "x-api-key": SECRET},
+                        "body": {"messages": [{"role": "user", "content": f"my key {SECRET}"}]}})
+        raw("chunk", f'data: {{"delta": "{TOKEN}"}}')
+        raw("error", RuntimeError(f"401 for key {SECRET}"))
+        call = ToolCall("c1", "write_file", {"path": ".env", "content": f"KEY={SECRET}"})
+        events, index = full_turn(1, 1, f"store {SECRET} in .env", answer=f"Saved {TOKEN}",
+                                  calls=[call], outputs=[f"wrote KEY={SECRET}"],
+                                  reasoning=f"the key is {SECRET}")
+        for event in events:
+            sink(event)
+        sink(TurnStarted(2, SECRET))
+        sink(ToolCallRequested(2, ToolCall("c2", "x", {"api_key": "inline-secret-value"})))
+        sink(MessageAppended(2, index, Message.user(TOKEN)))
+        await store.flush()
+        loaded = await store.load_session("s")
+    assert REDACTED in loaded.messages[1].content
+    files = [p for p in (root / ".nexus").rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"nexus.db", "context.md", "verbose.md", "raw.jsonl"}
+    for path in files:
+        data = path.read_bytes()
+        for secret in (SECRET, TOKEN, "inline-secret-value"):
+            assert secret.encode() not in data, f"{secret[:8]}... found in {path.name}"
+    raw_lines = (store.session_dir("s") / "raw.jsonl").read_text().splitlines()
+    first = json.loads(raw_lines[0])["data"]
+    assert first["headers"] == {"Authorization": REDACTED, "x-api-key": REDACTED}
