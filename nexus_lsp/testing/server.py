@@ -57,6 +57,8 @@ class RecordedRequest:
     # 0-based position of the scripted response that answered, None if none did.
     response_index: int | None = None
     validation_error: str | None = None
+    # The client's TCP port: equal ports on two requests mean a reused connection.
+    client_port: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,8 +291,10 @@ class ScriptedModelServer:
             name.lower(): "<redacted>" if name.lower() in _SECRET_HEADERS else value
             for name, value in request.headers.items()
         }
+        peer = request.transport.get_extra_info("peername") if request.transport else None
         record = RecordedRequest(request.method, request.path, headers, body,
-                                 response_index, validation_error)
+                                 response_index, validation_error,
+                                 int(peer[1]) if peer else None)
         self.requests.append(record)
         if self._on_request is not None:
             self._on_request(record)
