@@ -89,7 +89,8 @@ class _VersionAction(argparse.Action):
         values: object,
         option_string: str | None = None,
     ) -> None:
-        parser.exit(EXIT_OK, f"{parser.prog} {_version()}\n")
+        sys.stdout.write(f"{parser.prog} {_version()}\n")
+        parser.exit(EXIT_OK)
 
 
 class UsageError(Exception):
