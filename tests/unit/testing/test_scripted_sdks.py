@@ -33,7 +33,10 @@ TOOLS = [ToolDefinition("read_file", "Read a file", {"type": "object",
                                                      "properties": {"path": {"type": "string"}}})]
 
 
-async def ours(kind: Literal["openai", "anthropic"], base_url: str) -> tuple[str, list[tuple[str, str, dict[str, Any]]]]:
+Calls = list[tuple[str, str, dict[str, Any]]]
+
+
+async def ours(kind: Literal["openai", "anthropic"], base_url: str) -> tuple[str, Calls]:
     settings = ProviderSettings(kind=kind, base_url=base_url, model="m",
                                 api_key_env="NEXUS_TEST_UNSET_KEY")
     provider = create_provider(settings)
