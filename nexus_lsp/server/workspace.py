@@ -106,12 +106,24 @@ class LspWorkspace(DiskWorkspace):
         needed = needed_resource_operation(change)
         if needed is None:
             return None
-        if not client_supports(self._server, "workspace.workspace_edit.document_changes"):
-            return f"the editor cannot {needed} files with workspace/applyEdit"
-        kinds = client_supports(self._server, "workspace.workspace_edit.resource_operations")
-        if needed not in {getattr(k, "value", k) for k in kinds or ()}:
+        if needed not in self._resource_operations():
             return f"the editor cannot {needed} files with workspace/applyEdit"
         return None
+
+    def _resource_operations(self) -> set[str]:
+        kinds = client_supports(self._server, "workspace.workspace_edit.resource_operations")
+        return {str(getattr(k, "value", k)) for k in kinds or ()}
+
+    def _document_changes(self) -> bool:
+        """Whether ``documentChanges`` may be used.
+
+        Resource operations only exist in ``documentChanges``, so a client listing
+        them supports it even without saying so (Neovim advertises only those).
+        """
+        return bool(
+            client_supports(self._server, "workspace.workspace_edit.document_changes")
+            or self._resource_operations()
+        )
 
     def _workspace_edit(
         self, change: FileChange, label: str, *, confirm: bool
@@ -139,9 +151,7 @@ class LspWorkspace(DiskWorkspace):
             change,
             target,
             encoding=self.position_encoding(),
-            document_changes=bool(
-                client_supports(self._server, "workspace.workspace_edit.document_changes")
-            ),
+            document_changes=self._document_changes(),
             new_uri=new_uri,
             annotation=annotation,
         )
