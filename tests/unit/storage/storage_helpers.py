@@ -107,3 +107,9 @@ def query(path: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, .
     """Rows from a separate plain sqlite3 connection (what another reader sees)."""
     with contextlib.closing(sqlite3.connect(path, timeout=10)) as db:
         return list(db.execute(sql, tuple(params)).fetchall())
+
+
+def execute(path: Path, sql: str, params: Sequence[Any] = ()) -> None:
+    """One committed statement from a separate connection (e.g. damage done by hand)."""
+    with contextlib.closing(sqlite3.connect(path, timeout=10)) as db, db:
+        db.execute(sql, tuple(params))
