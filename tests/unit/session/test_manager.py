@@ -1,0 +1,134 @@
+"""SessionManager with the real store: create, send, resume after a restart, settings."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from nexus_lsp.config import ProviderSettings, Settings, parse_settings
+from nexus_lsp.core.messages import ToolCall
+from nexus_lsp.errors import SessionBusy, UnknownSession
+from nexus_lsp.providers.base import Provider, RawLogger
+from nexus_lsp.session.manager import SessionManager
+from nexus_lsp.skills import DiskWorkspace
+from nexus_lsp.storage import SessionStore
+from nexus_lsp.testing.fake_provider import FakeAnswer, FakeProvider
+
+from .conftest import assert_valid_history
+
+
+class Providers:
+    """A provider factory handing out FakeProviders that share one script."""
+
+    def __init__(self, *answers: FakeAnswer) -> None:
+        self.answers = list(answers)
+        self.made: list[tuple[ProviderSettings, FakeProvider]] = []
+
+    def __call__(self, settings: ProviderSettings, raw: RawLogger | None) -> Provider:
+        provider = FakeProvider(self.answers, model=settings.model)
+        self.made.append((settings, provider))
+        return provider
+
+
+async def open_manager(root: Path, providers: Providers, **raw: object) -> SessionManager:
+    settings, problems = parse_settings(raw or None)
+    assert problems == []
+    store = await SessionStore.open(root, settings.logging)
+    return SessionManager(root, settings, DiskWorkspace(root), store, providers)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "notes.txt").write_text("remember the milk\n", encoding="utf-8")
+    (tmp_path / "AGENTS.md").write_text("Always answer in French.\n", encoding="utf-8")
+    return tmp_path
+
+
+async def test_send_without_a_session_creates_one_titled_from_the_prompt(root: Path) -> None:
+    providers = Providers(FakeAnswer(text=["Bonjour"]))
+    manager = await open_manager(root, providers)
+    result = await manager.send(None, "Say hello\nplease")
+    assert result.stop_reason == "endTurn" and result.content == "Bonjour"
+    (record,) = await manager.list_sessions()
+    assert record.session_id == result.session_id and record.title == "Say hello"
+    assert record.turn_count == 1 and record.status == "idle"
+    system = providers.made[0][1].requests[0][0].content
+    assert "Always answer in French." in system and str(root) in system
+    await manager.aclose()
+
+
+async def test_a_session_resumes_after_a_restart_with_its_prompt_and_history(
+    root: Path,
+) -> None:
+    first = Providers(
+        FakeAnswer(tool_calls=[ToolCall("c1", "read_file", {"path": "notes.txt"})]),
+        FakeAnswer(text=["You must buy milk."]),
+    )
+    manager = await open_manager(root, first, session={"systemPrompt": "Be brief."})
+    session = await manager.new_session(title="Shopping", system_prompt="Only facts.")
+    await manager.send(session.id, "What do I need?")
+    await manager.aclose()
+
+    (root / "AGENTS.md").write_text("Changed instructions.\n", encoding="utf-8")
+    second = Providers(FakeAnswer(text=["Milk."]))
+    manager = await open_manager(root, second)
+    loaded = await manager.load(session.id)
+    assert loaded.repaired is False
+    assert [m.role for m in loaded.messages] == ["system", "user", "assistant", "tool", "assistant"]
+    result = await manager.send(session.id, "Again?")
+    assert result.turn_id == 2
+    request = second.made[0][1].requests[0]
+    # The prompt the session started with, not today's AGENTS.md.
+    assert "Always answer in French." in request[0].content
+    assert "Be brief." in request[0].content and "Only facts." in request[0].content
+    assert [m.content for m in request[1:]][-1] == "Again?"
+    assert_valid_history(request)
+    await manager.aclose()
+
+
+async def test_unknown_and_busy_sessions_are_refused(root: Path) -> None:
+    providers = Providers(FakeAnswer(text=["slow"], stall=True))
+    manager = await open_manager(root, providers)
+    with pytest.raises(UnknownSession):
+        await manager.send("20990101-000000-abcdef", "hi")
+    session = await manager.new_session()
+    turn = asyncio.create_task(manager.send(session.id, "one"))
+    await providers.made[0][1].stalled.wait()
+    with pytest.raises(SessionBusy):
+        await manager.send(session.id, "two")
+    with pytest.raises(SessionBusy):
+        await manager.delete(session.id)
+    assert manager.cancel(session.id) is True
+    assert (await turn).stop_reason == "cancelled"
+    assert await manager.delete(session.id) is True
+    assert await manager.list_sessions() == []
+    await manager.aclose()
+
+
+async def test_every_message_is_stored_when_send_returns(root: Path) -> None:
+    manager = await open_manager(root, Providers(FakeAnswer(text=["stored"])))
+    result = await manager.send(None, "persist me")
+    # A second, independent store sees the rows: they were committed, not buffered.
+    other = await SessionStore.open(root, Settings().logging)
+    loaded = await other.load_session(result.session_id)
+    assert [m.content for m in loaded.messages[1:]] == ["persist me", "stored"]
+    await other.aclose()
+    await manager.aclose()
+
+
+async def test_new_provider_settings_apply_from_the_next_turn(root: Path) -> None:
+    providers = Providers(FakeAnswer(text=["a"]), FakeAnswer(text=["b"]))
+    manager = await open_manager(root, providers)
+    session = await manager.new_session(model="model-one")
+    await manager.send(session.id, "first")
+    updated, _ = parse_settings({"provider": {"baseUrl": "http://127.0.0.1:1/v1"}},
+                                base=manager.settings)
+    manager.update_settings(updated)
+    await manager.send(session.id, "second")
+    assert [(s.base_url, s.model) for s, _ in providers.made][-1] == (
+        "http://127.0.0.1:1/v1", "model-one"
+    )
+    assert providers.made[0][1].closed
+    await manager.aclose()
