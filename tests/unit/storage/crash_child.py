@@ -1,8 +1,9 @@
 """Writes turns through a SessionStore until killed (run by test_store_crash.py).
 
-Usage: ``python crash_child.py <workspace> <session id> <seed>``. Resumes the session
-when it exists (so every run also exercises load + repair), then loops over turns
-with tool calls and large outputs. After each flush it prints ``flushed N``: every
+Usage, from the repository root:
+``python -m tests.unit.storage.crash_child <workspace> <session id> <seed>``.
+Resumes the session when it exists (so every run also exercises load + repair),
+then loops over turns with tool calls and large outputs. After each flush it prints ``flushed N``: every
 message at a position below N is committed. ``flushed N open`` means tool calls
 are waiting for their results (the tools "run" for a moment before they arrive).
 """
@@ -13,8 +14,6 @@ import asyncio
 import random
 import sys
 from pathlib import Path
-
-from storage_helpers import batch, chunks, model_answer
 
 from nexus_lsp.config import LoggingSettings
 from nexus_lsp.core.events import (
@@ -28,6 +27,8 @@ from nexus_lsp.core.events import (
 from nexus_lsp.core.messages import Message, ToolCall
 from nexus_lsp.errors import UnknownSession
 from nexus_lsp.storage import SessionStore
+
+from .storage_helpers import batch, chunks, model_answer
 
 
 def say(index: int, note: str = "") -> None:

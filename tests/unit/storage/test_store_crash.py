@@ -20,7 +20,8 @@ from nexus_lsp.storage import SessionStore
 
 from .storage_helpers import assert_valid_history, query
 
-CHILD = Path(__file__).with_name("crash_child.py")
+REPO = Path(__file__).resolve().parents[3]
+CHILD = "tests.unit.storage.crash_child"
 RUNS = 12
 
 
@@ -28,7 +29,7 @@ async def run_and_kill(root: Path, seed: int, lines_wanted: int, extra_wait: flo
     """Run the child until ``lines_wanted`` flush reports (+ ``extra_wait``), kill it,
     and return the highest position it reported as flushed."""
     child = await asyncio.create_subprocess_exec(
-        sys.executable, str(CHILD), str(root), "s", str(seed),
+        sys.executable, "-m", CHILD, str(root), "s", str(seed), cwd=REPO,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     assert child.stdout is not None
