@@ -35,6 +35,7 @@ from nexus_lsp.core.events import (
 from nexus_lsp.storage import markdown as md
 from nexus_lsp.storage.records import MessageRow, StoredMessage, message_row, now, to_db_time
 from nexus_lsp.storage.redact import Redactor
+from nexus_lsp.storage.repair import Repair
 from nexus_lsp.storage.transcript import SessionFiles
 
 __all__ = ["EventRow", "SessionRecorder", "SessionUpdate", "WriteBuffer"]
@@ -137,6 +138,17 @@ class SessionRecorder:
         self._on_turn = on_turn  # (session_id, running)
         self._run: _DeltaRun | None = None
         self._started: dict[str, float] = {}  # "turn", "batch:N", tool call ids → monotonic
+
+    def created(self, title: str, model: str, system_prompt: str, at: datetime) -> None:
+        self.files.write("context", md.header(self.session_id, title, model, at, system_prompt))
+
+    def resumed(self, repair: Repair, interrupted_turn: int | None, at: datetime) -> None:
+        """Note a repair made by ``load_session`` in the transcript."""
+        closed = [s for s in repair.added if s.message.role == "tool"]
+        self.files.write("context", md.session_resumed(at, interrupted_turn, len(closed)))
+        limit = self._settings().markdown_truncate
+        for stored in closed:
+            self.files.write("context", md.message(stored.ord, stored.message, at, limit))
 
     def handle(self, event: SessionEvent) -> None:
         at = now()

@@ -20,7 +20,9 @@ from nexus_lsp.storage.recorder import EventRow, WriteBuffer
 from nexus_lsp.storage.records import (
     MESSAGE_COLUMNS,
     MessageRow,
+    SessionRecord,
     StoredMessage,
+    from_db_time,
     message_from_row,
     message_row,
 )
@@ -31,10 +33,12 @@ __all__ = [
     "SESSION_COLUMNS",
     "insert_event",
     "insert_messages",
+    "insert_session",
     "json_object",
     "prune_events",
     "read_session",
     "replace_messages",
+    "session_record",
     "store_repair",
     "write_batch",
 ]
@@ -71,6 +75,25 @@ DELETE FROM events WHERE session_id = ? AND id < (
     SELECT id FROM events WHERE session_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?
 )
 """
+
+
+async def insert_session(db: aiosqlite.Connection, row: tuple[str, ...],
+                         system: MessageRow) -> None:
+    """A new session: (id, title, created, updated, model, system_prompt, settings)."""
+    await db.execute(
+        "INSERT INTO sessions (id, title, created_at, updated_at, status, model,"
+        " system_prompt, settings, turn_count) VALUES (?, ?, ?, ?, 'idle', ?, ?, ?, 0)", row)
+    await insert_messages(db, [system])
+
+
+def session_record(row: Any, *, running_here: bool) -> SessionRecord:
+    """A SessionRecord from SESSION_COLUMNS; a ``running`` row no turn here runs is
+    ``interrupted`` (its process ended mid-turn)."""
+    session_id, title, created, updated, turns, status, model = row
+    if status == "running" and not running_here:
+        status = "interrupted"
+    return SessionRecord(str(session_id), str(title), from_db_time(created),
+                         from_db_time(updated), int(turns), status, str(model))
 
 
 async def insert_messages(db: aiosqlite.Connection, rows: Iterable[MessageRow]) -> None:

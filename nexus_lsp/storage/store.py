@@ -21,7 +21,7 @@ import dataclasses
 import json
 import logging
 import shutil
-from datetime import datetime
+import sqlite3
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -33,7 +33,6 @@ from nexus_lsp.core.events import EventSink, SessionEvent
 from nexus_lsp.core.messages import Message
 from nexus_lsp.errors import StoreError, UnknownSession
 from nexus_lsp.providers.base import RawLogger
-from nexus_lsp.storage import markdown as md
 from nexus_lsp.storage import sql
 from nexus_lsp.storage.db import Database
 from nexus_lsp.storage.folder import FolderSetup, make_private_dir
@@ -43,13 +42,12 @@ from nexus_lsp.storage.records import (
     SessionRecord,
     StoredMessage,
     check_session_id,
-    from_db_time,
     message_row,
     now,
     to_db_time,
 )
 from nexus_lsp.storage.redact import Redactor
-from nexus_lsp.storage.repair import Repair, repair_history
+from nexus_lsp.storage.repair import repair_history
 from nexus_lsp.storage.transcript import SessionFiles
 from nexus_lsp.wire import CONTEXT_MD
 
@@ -157,29 +155,24 @@ class SessionStore:
         stamp = to_db_time(at)
         system = StoredMessage(0, 0, Message.system(system_prompt), True, stamp)
 
-        async def insert(db: aiosqlite.Connection) -> None:
-            await db.execute(
-                "INSERT INTO sessions (id, title, created_at, updated_at, status, model,"
-                " system_prompt, settings, turn_count) VALUES (?, ?, ?, ?, 'idle', ?, ?, ?, 0)",
-                (session_id, title, stamp, stamp, model, system_prompt, settings_json))
-            await sql.insert_messages(db, [message_row(session_id, system)])
+        row = (session_id, title, stamp, stamp, model, system_prompt, settings_json)
 
         async def create() -> None:
             make_private_dir(self._folder.sessions_dir)
             created = make_private_dir(folder)
             try:
-                await self._db.transaction(insert)
+                await self._db.transaction(lambda db: sql.insert_session(
+                    db, row, message_row(session_id, system)))
             except BaseException as exc:
                 if created:  # no folder without its row
                     shutil.rmtree(folder, ignore_errors=True)
-                if isinstance(exc, StoreError) and "UNIQUE" in str(exc):
+                if isinstance(exc.__cause__, sqlite3.IntegrityError):
                     raise StoreError(f"a session with id {session_id!r} exists already") from exc
                 raise
             self._known.add(session_id)
 
         await self._db.locked(create)
-        self._recorder(session_id).files.write(
-            "context", md.header(session_id, title, model, at, system_prompt))
+        self._recorder(session_id).created(title, model, system_prompt, at)
         return SessionRecord(session_id, title, at, at, 0, "idle", model)
 
     def sink(self, session_id: str) -> EventSink:
@@ -218,6 +211,7 @@ class SessionStore:
 
     async def list_sessions(self) -> list[SessionRecord]:
         """Every session, newest first; ``running`` rows no turn here runs → interrupted."""
+        self._check_open()
         await self.flush()
         rows = await self._db.locked(lambda: self._db.fetchall(
             f"SELECT {sql.SESSION_COLUMNS} FROM sessions ORDER BY updated_at DESC, rowid DESC"))
@@ -229,6 +223,7 @@ class SessionStore:
             check_session_id(session_id)
         except StoreError:
             raise UnknownSession(session_id) from None
+        self._check_open()
         await self.flush()
         return await self._db.locked(lambda: self._load(session_id))
 
@@ -256,7 +251,11 @@ class SessionStore:
 
             await self._db.transaction(run)
             existed = folder.exists()
-            shutil.rmtree(folder, onerror=lambda *a: log.warning("cannot remove %s", a[1]))
+            if existed:
+                try:
+                    shutil.rmtree(folder)
+                except OSError:
+                    log.warning("cannot remove %s", folder, exc_info=True)
             return deleted > 0 or existed
 
         return await self._db.locked(delete)
@@ -291,6 +290,7 @@ class SessionStore:
         await self._db.close()
 
     async def _flush_loop(self) -> None:
+        failing = False
         while not self._closing:
             try:
                 async with asyncio.timeout(self._flush_interval):
@@ -305,7 +305,14 @@ class SessionStore:
             try:
                 await self.flush()
             except Exception:
-                log.exception("background flush of %s failed; will retry", self.db_path)
+                # Logged once per failing spell, not every interval.
+                if not failing:
+                    log.exception("background flush of %s failed; retrying", self.db_path)
+                failing = True
+            else:
+                if failing:
+                    log.info("flushing %s works again", self.db_path)
+                failing = False
 
     async def _flush_now(self) -> None:
         for recorder in self._recorders.values():
@@ -314,11 +321,31 @@ class SessionStore:
         if not batch:
             return
         try:
-            await self._db.transaction(
-                lambda db: sql.write_batch(db, batch, self._logging.event_retention))
+            try:
+                await self._write(batch)
+            except StoreError as exc:
+                if not isinstance(exc.__cause__, sqlite3.IntegrityError):
+                    raise
+                # A session deleted by another store on this workspace: its rows
+                # can never be written; drop them rather than fail every flush.
+                await self._drop_deleted_sessions(batch)
+                await self._write(batch)
         except BaseException:
             self._buffer.put_back(batch)
             raise
+
+    async def _write(self, batch: WriteBuffer) -> None:
+        retention = self._logging.event_retention
+        await self._db.transaction(lambda db: sql.write_batch(db, batch, retention))
+
+    async def _drop_deleted_sessions(self, batch: WriteBuffer) -> None:
+        existing = {str(r[0]) for r in await self._db.fetchall("SELECT id FROM sessions")}
+        for session_id in set(batch.sessions) - existing:
+            log.warning("session %s was deleted elsewhere; its new events are dropped",
+                        session_id)
+            batch.drop_session(session_id)
+            self._known.discard(session_id)
+            self._running.discard(session_id)
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -344,11 +371,7 @@ class SessionStore:
             self._wake.set()  # a finished turn is flushed at once
 
     def _record(self, row: Any) -> SessionRecord:
-        session_id, title, created, updated, turns, status, model = row
-        if status == "running" and session_id not in self._running:
-            status = "interrupted"
-        return SessionRecord(session_id, title, from_db_time(created), from_db_time(updated),
-                             int(turns), status, model)
+        return sql.session_record(row, running_here=row[0] in self._running)
 
     async def _load(self, session_id: str) -> LoadedSession:
         row, stored = await sql.read_session(self._db, session_id)
@@ -371,18 +394,8 @@ class SessionStore:
                 db, session_id, repair, interrupted_turn, to_db_time(at), self._redactor,
                 retention))
             record = dataclasses.replace(record, status="idle", updated_at=at)
-            self._write_repair(session_id, repair, interrupted_turn, at)
+            self._recorder(session_id).resumed(repair, interrupted_turn, at)
         history = repair.messages
         return LoadedSession(record, system_prompt, [s.message for s in history],
                              frozenset(s.ord for s in history if not s.in_context), repaired,
                              settings)
-
-    def _write_repair(self, session_id: str, repair: Repair, interrupted_turn: int | None,
-                      at: datetime) -> None:
-        files = self._recorder(session_id).files
-        closed = [s for s in repair.added if s.message.role == "tool"]
-        files.write("context", md.session_resumed(at, interrupted_turn, len(closed)))
-        for stored in closed:
-            files.write("context", md.message(stored.ord, stored.message, at,
-                                              self._logging.markdown_truncate))
-

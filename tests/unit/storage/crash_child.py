@@ -3,9 +3,10 @@
 Usage, from the repository root:
 ``python -m tests.unit.storage.crash_child <workspace> <session id> <seed>``.
 Resumes the session when it exists (so every run also exercises load + repair),
-then loops over turns with tool calls and large outputs. After each flush it prints ``flushed N``: every
-message at a position below N is committed. ``flushed N open`` means tool calls
-are waiting for their results (the tools "run" for a moment before they arrive).
+then loops over turns with tool calls and large outputs. After each flush it
+prints ``flushed N``: every message at a position below N is committed.
+``flushed N open`` means tool calls are waiting for their results (the tools
+"run" for a moment before they arrive).
 """
 
 from __future__ import annotations

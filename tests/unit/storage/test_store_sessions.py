@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -286,3 +287,57 @@ async def test_a_failing_sink_never_raises(store: SessionStore, caplog: pytest.L
     assert "recording a messageAppended event failed" in caplog.text
     sink(MessageAppended(1, 1, Message.user("fine")))
     assert [m.content for m in (await store.load_session("s")).messages] == ["sys", "fine"]
+
+
+async def test_a_failed_flush_keeps_its_rows_for_the_next(
+    store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.create_session("s", title="t", model="m", system_prompt="sys")
+    sink = store.sink("s")
+    first, index = full_turn(1, 1, "one")
+    for event in first:
+        sink(event)
+
+    async def disk_full(*args: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("nexus_lsp.storage.sql.write_batch", disk_full)
+        with pytest.raises(StoreError, match="database or disk is full"):
+            await store.flush()
+    second, index = full_turn(2, index, "two")
+    for event in second:
+        sink(event)
+    loaded = await store.load_session("s")
+    assert [m.content for m in loaded.messages] == ["sys", "one", "done", "two", "done"]
+    assert query(store.db_path, "SELECT count(*) FROM events WHERE type = 'turnEnded'"
+                 ) == [(2,)]
+
+
+async def test_a_session_deleted_by_another_store_does_not_block_flushes(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with await SessionStore.open(root, LoggingSettings()) as first, \
+            await SessionStore.open(root, LoggingSettings()) as second:
+        await first.create_session("gone", title="t", model="m", system_prompt="sys")
+        await first.create_session("kept", title="t", model="m", system_prompt="sys")
+        assert await second.delete_session("gone") is True
+        for session_id in ("gone", "kept"):
+            events, _ = full_turn(1, 1, f"to {session_id}")
+            for event in events:
+                first.sink(session_id)(event)
+        await first.flush()
+        assert "session gone was deleted elsewhere" in caplog.text
+        assert [r.session_id for r in await first.list_sessions()] == ["kept"]
+        assert len((await first.load_session("kept")).messages) == 3
+        with pytest.raises(UnknownSession):
+            first.sink("gone")
+
+
+async def test_a_closed_store_says_so(root: Path) -> None:
+    store = await SessionStore.open(root, LoggingSettings())
+    await store.create_session("s", title="t", model="m", system_prompt="sys")
+    await store.aclose()
+    for call in (store.list_sessions(), store.load_session("s"), store.delete_session("s")):
+        with pytest.raises(StoreError, match="session store .* is closed"):
+            await call
