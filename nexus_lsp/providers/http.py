@@ -20,7 +20,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from contextlib import aclosing, asynccontextmanager
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -144,7 +151,7 @@ class HttpProvider:
         while True:
             try:
                 async with self._open(body, cancel_token) as response:
-                    raw = await self._read(race(response.aread(), cancel_token))
+                    raw = await self._read(_until_cancelled(response.aread, cancel_token))
                 text = raw.decode("utf-8", "replace")
                 try:
                     data = json.loads(text)
@@ -196,7 +203,7 @@ class HttpProvider:
         sse = EventSource(response).aiter_sse()
         try:
             while not decoder.finished:
-                event = await self._read(race(_next(sse), token))
+                event = await self._read(_until_cancelled(lambda: _next(sse), token))
                 if event is None:
                     break
                 if not event.data:
@@ -215,7 +222,7 @@ class HttpProvider:
     ) -> None:
         try:
             async with asyncio.timeout(DRAIN_SECONDS):
-                while await race(_next(sse), token) is not None:
+                while await _until_cancelled(lambda: _next(sse), token) is not None:
                     pass
         except (TimeoutError, Cancelled, httpx.HTTPError, SSEError) as exc:
             # The answer is complete; only the connection's reuse is lost.
@@ -238,7 +245,8 @@ class HttpProvider:
         """Send the request; yield the response once its status says success."""
         request = self._client.build_request("POST", self.url, json=body)
         try:
-            response = await race(self._client.send(request, stream=True), token)
+            response = await _until_cancelled(
+                lambda: self._client.send(request, stream=True), token)
         except httpx.ConnectTimeout as exc:
             raise ProviderUnavailableError(
                 f"cannot connect to the {self.api_name} at {self.url}: no answer within "
@@ -256,9 +264,10 @@ class HttpProvider:
         try:
             if response.status_code >= 400:
                 try:
-                    text = (await race(response.aread(), token)).decode("utf-8", "replace")
+                    raw = await _until_cancelled(response.aread, token)
                 except httpx.HTTPError:
-                    text = ""
+                    raw = b""
+                text = raw.decode("utf-8", "replace")
                 raise self._status_error(response.status_code, text, response.headers)
             yield response
         finally:
@@ -368,6 +377,16 @@ def api_error(kind: str, message: str, api_name: str) -> ProviderError:
     if "invalid_request" in kind or "not_found" in kind or "too_large" in kind:
         return ProviderBadRequestError(text)
     return ProviderUnavailableError(text)
+
+
+async def _until_cancelled(work: Callable[[], Awaitable[T]], token: CancellationToken) -> T:
+    """:func:`race` for work that is created only when the token is not cancelled yet.
+
+    Creating the coroutine first and letting ``race`` refuse it would leave it never
+    awaited (a RuntimeWarning, and an error under ``filterwarnings = error``).
+    """
+    token.raise_if_cancelled()
+    return await race(work(), token)
 
 
 async def _next(events: AsyncGenerator[ServerSentEvent, None]) -> ServerSentEvent | None:

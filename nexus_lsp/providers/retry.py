@@ -96,4 +96,5 @@ class RetryPolicy:
 
     async def wait(self, seconds: float, token: CancellationToken) -> None:
         """Sleep ``seconds`` unless the token is cancelled first (then ``Cancelled``)."""
+        token.raise_if_cancelled()  # before the coroutine exists: race() would orphan it
         await race(self.sleep(seconds), token)
