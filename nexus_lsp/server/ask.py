@@ -31,17 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
-from cattrs import Converter
-from lsprotocol import converters
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pygls.io_ import run_async
 from pygls.lsp.client import LanguageClient
-from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
 
 from nexus_lsp import wire
 from nexus_lsp.server.ask_editor import EditorSide
 from nexus_lsp.server.ask_render import TurnRenderer
+from nexus_lsp.server.converter import dict_converter
 
 __all__ = ["AskOutcome", "AskRequest", "OutcomeStatus", "run_ask", "transcript_path"]
 
@@ -108,20 +106,11 @@ class AskQuit(Exception):
     """The user pressed Ctrl-C twice: stop waiting."""
 
 
-def _dict_converter() -> Converter:
-    # Same trick as the server (field notes): payloads of nexus/* methods stay plain
-    # dicts instead of pygls' namedtuples, while LSP types are still structured.
-    converter = converters.get_converter()
-    for cls in (JsonRPCRequestMessage, JsonRPCResponseMessage, JsonRPCNotification):
-        converter.register_structure_hook(cls, lambda obj, cls: cls(**obj))
-    return converter
-
-
 class AskClient(LanguageClient):
     """A pygls client that is the editor for one turn."""
 
     def __init__(self, request: AskRequest, renderer: TurnRenderer) -> None:
-        super().__init__("nexus-lsp ask", _version(), converter_factory=_dict_converter)
+        super().__init__("nexus-lsp ask", _version(), converter_factory=dict_converter)
         self.request = request
         self.root = request.workspace.resolve()
         self.renderer = renderer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -101,6 +102,12 @@ def prompts_seen(model: ScriptedModelServer) -> list[str]:
     return [m["content"] for m in body["messages"] if m["role"] == "user"]
 
 
+def only_child(pid: int) -> int:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
 @pytest.fixture
 async def model() -> AsyncIterator[ScriptedModelServer]:
     async with ScriptedModelServer(Script.from_dict({"responses": []})) as server:
@@ -176,10 +183,13 @@ async def test_a_provider_error_ends_the_turn_with_its_code(
     model: ScriptedModelServer, workspace: Path
 ) -> None:
     model.push({"fault": {"status": 401, "message": "invalid api key"}})
-    run = await cli("ask", "--settings", settings(model), "hello", cwd=workspace)
+    log_file = workspace.parent / "server.log"
+    args = ("ask", "--settings", settings(model), "--log-file", str(log_file), "hello")
+    run = await cli(*args, cwd=workspace)
     assert run.code == EXIT_TURN_ERROR
     assert "providerAuth" in run.stderr
     assert run.session_id()  # the session exists and is named even when the turn failed
+    assert log_file.read_text("utf-8")  # --log-file reached the server
 
 
 async def test_max_iterations_has_its_own_exit_code(
@@ -228,6 +238,33 @@ async def test_ctrl_c_cancels_the_turn_and_keeps_the_session_valid(
     assert again.stdout == "Back again.\n"
     assert prompts_seen(model) == ["take your time", "go on"]
     assert model.validation_errors == []
+
+
+async def test_a_second_ctrl_c_quits_at_once(model: ScriptedModelServer, workspace: Path) -> None:
+    model.push({"text": "Stalling", "chunkSize": 4, "fault": {"stallAfterChunks": 1}})
+    proc = await start_cli("ask", "--settings", settings(model), "wait", cwd=workspace)
+    await model.wait_for_requests(1, timeout=RUN_TIMEOUT)
+    assert proc.stdout is not None and proc.stderr is not None
+    await asyncio.wait_for(proc.stdout.read(4), RUN_TIMEOUT)
+    # Freeze the server so the first Ctrl-C cannot complete: only quitting ends the wait.
+    server_pid = only_child(proc.pid)
+    os.kill(server_pid, signal.SIGSTOP)
+    try:
+        proc.send_signal(signal.SIGINT)
+        line = b""
+        while b"cancelling" not in line:
+            line = await asyncio.wait_for(proc.stderr.readline(), RUN_TIMEOUT)
+            assert line, "ask exited before cancelling"
+        proc.send_signal(signal.SIGINT)
+        run = await finish(proc)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(server_pid, signal.SIGCONT)
+    assert run.code == EXIT_CANCELLED, run.stderr
+    assert "quitting" in run.stderr
+    await model.wait_for_disconnect(timeout=RUN_TIMEOUT)  # the frozen server was killed
+    with pytest.raises(ProcessLookupError):
+        os.kill(server_pid, 0)
 
 
 async def test_invalid_settings_name_the_field(workspace: Path) -> None:
