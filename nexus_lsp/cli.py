@@ -109,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(keep=args.keep)
         return _serve(args)
     except UsageError as exc:
-        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {exc}\n")
+        prog = f"{parser.prog} {args.command}" if args.command else parser.prog
+        parser.exit(EXIT_USAGE, f"{prog}: error: {exc}\n")
     except KeyboardInterrupt:
         return EXIT_CANCELLED
 
@@ -119,9 +120,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nexus-lsp",
         description="An LLM agent session inside any LSP editor. Without a command, "
         "serve the Language Server Protocol on stdio (how editors run it).",
-        epilog="commands:\n  ask     run one turn headless (nexus-lsp ask --help)\n"
-        "  demo    offline demo with a scripted model, no key needed",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     transport = parser.add_mutually_exclusive_group()
