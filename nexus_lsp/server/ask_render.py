@@ -14,6 +14,7 @@ writes, so the two never share a line. Colours only when stderr is a terminal an
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ class TurnRenderer:
         # Lines must not be shared when both streams end up on one screen or file.
         self._shared_tty = out is err or (_isatty(out) and _isatty(err))
         self._out_open = False  # stdout has a line without its newline
+        self._out_closed = False
         self._err_owner: str | None = None  # who owns an unfinished stderr line
         self.state = TurnState()
 
@@ -128,8 +130,7 @@ class TurnRenderer:
             return
         if self._err_owner is not None and self._shared_tty:
             self._end_err_line()
-        self._out.write(text)
-        self._out.flush()
+        self._write_out(text)
         self._out_open = not text.endswith("\n")
         self.state.content_chars += len(text)
 
@@ -200,22 +201,34 @@ class TurnRenderer:
     def finish_output(self) -> None:
         """End stdout with a newline so a shell prompt starts on its own line."""
         if self._out_open:
-            self._out.write("\n")
-            self._out.flush()
+            self._write_out("\n")
             self._out_open = False
         if self._err_owner is not None:
             self._end_err_line()
 
     def _err_write(self, text: str, owner: str | None) -> None:
         if self._out_open and self._shared_tty:
-            self._out.write("\n")
-            self._out.flush()
+            self._write_out("\n")
             self._out_open = False
         if self._err_owner is not None and self._err_owner != owner:
             self._end_err_line()
         self._err.write(text)
         self._err.flush()
         self._err_owner = None if text.endswith("\n") else owner
+
+    def _write_out(self, text: str) -> None:
+        if self._out_closed:
+            return
+        try:
+            self._out.write(text)
+            self._out.flush()
+        except BrokenPipeError:
+            # `nexus-lsp ask ... | head`: the reader left; the turn (and its edits) go on.
+            self._out_closed = True
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self._out.fileno())  # so the flush at exit stays quiet
+                os.close(devnull)
 
     def _end_err_line(self) -> None:
         self._err.write("\n")
