@@ -144,7 +144,7 @@ async def test_timeout_before_the_first_delta_is_retried(
         kind: Kind, make_provider: ProviderFactory, sleeps: Sleeps) -> None:
     script = {"responses": [{"text": "slow", "fault": {"stall": True}}, {"text": "fast"}]}
     async with ScriptedModelServer(script) as srv:
-        provider = make_provider(kind, base_url(srv, kind), timeout=0.2, max_retries=1)
+        provider = make_provider(kind, base_url(srv, kind), timeout=0.5, max_retries=1)
         events = await collect(provider, HI)
         await srv.wait_for_disconnect(5)  # the timed-out response was closed
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "fast"
@@ -157,7 +157,7 @@ async def test_timeout_before_the_first_byte_is_a_timeout_error(
     # Not streamed: the stalled server sends not even the response headers.
     script = {"responses": [{"text": "slow", "fault": {"stall": True}}]}
     async with ScriptedModelServer(script) as srv:
-        provider = make_provider(kind, base_url(srv, kind), timeout=0.2, max_retries=0)
+        provider = make_provider(kind, base_url(srv, kind), timeout=0.5, max_retries=0)
         with pytest.raises(ProviderTimeoutError) as caught:
             await provider.complete(HI, [], CancellationToken())
     assert caught.value.code == "timeout"
@@ -170,7 +170,7 @@ async def test_timeout_after_partial_output_is_final(
                             {"text": "must not be used"}]}
     seen: list[StreamEvent] = []
     async with ScriptedModelServer(script) as srv:
-        provider = make_provider(kind, base_url(srv, kind), timeout=0.2, max_retries=3)
+        provider = make_provider(kind, base_url(srv, kind), timeout=0.5, max_retries=3)
         with pytest.raises(ProviderTimeoutError):
             await consume(provider, seen)
     assert [e.text for e in seen if isinstance(e, TextDelta)] == ["ab", "cd"]
