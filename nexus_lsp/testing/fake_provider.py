@@ -78,8 +78,7 @@ class FakeProvider:
         if answer.incomplete:
             return
         message = Message.assistant("".join(answer.text), tuple(answer.tool_calls))
-        finish = "toolCalls" if answer.tool_calls else "stop"
-        yield StreamComplete(message, answer.usage, finish)
+        yield StreamComplete(message, answer.usage, "toolCalls" if answer.tool_calls else "stop")
 
     async def complete(
         self,
