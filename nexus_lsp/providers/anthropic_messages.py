@@ -29,8 +29,9 @@ from nexus_lsp.core.stream import (
     ToolCallStarted,
 )
 from nexus_lsp.errors import ProviderBadRequestError, ProviderProtocolError
+from nexus_lsp.providers.api_errors import api_error
 from nexus_lsp.providers.base import RawLogger
-from nexus_lsp.providers.http import HttpProvider, api_error
+from nexus_lsp.providers.http import HttpProvider
 from nexus_lsp.providers.retry import RetryPolicy
 from nexus_lsp.providers.tool_arguments import decode_tool_call, new_call_id
 

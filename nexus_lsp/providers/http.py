@@ -47,10 +47,11 @@ from nexus_lsp.errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
+from nexus_lsp.providers.api_errors import EXCERPT_CHARS, error_message
 from nexus_lsp.providers.base import ProviderStream, RawLogger
 from nexus_lsp.providers.retry import RetryPolicy, parse_retry_after
 
-__all__ = ["DONE", "HttpProvider", "StreamDecoder", "api_error", "error_message"]
+__all__ = ["DONE", "HttpProvider", "StreamDecoder"]
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,6 @@ DONE = "[DONE]"
 # After the model's final event, how long to wait for the end of the body: reading it
 # lets the connection go back to the pool instead of being dropped.
 DRAIN_SECONDS = 2.0
-_EXCERPT = 300
 
 
 class StreamDecoder(Protocol):
@@ -210,7 +210,7 @@ class HttpProvider:
                     continue  # keep-alive
                 data = self._parse(event)
                 self._raw("chunk", data)
-                for item in decoder.feed(event.event, data):
+                for item in self._feed(decoder, event.event, data):
                     yield item
             if decoder.finished:
                 await self._drain(sse, token)
@@ -227,6 +227,14 @@ class HttpProvider:
         except (TimeoutError, Cancelled, httpx.HTTPError, SSEError) as exc:
             # The answer is complete; only the connection's reuse is lost.
             log.debug("%s: stopped reading after the final event: %r", self.api_name, exc)
+
+    def _feed(self, decoder: StreamDecoder, event: str, data: Any) -> Iterable[StreamEvent]:
+        try:
+            return list(decoder.feed(event, data))
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            # A shape the decoder did not foresee is the API's fault, not a crash.
+            log.exception("%s: cannot decode event %r", self.api_name, event)
+            raise self._malformed(f"unexpected event shape ({exc!r})", json.dumps(data)) from exc
 
     def _parse(self, event: ServerSentEvent) -> Any:
         if event.data.strip() == DONE:
@@ -291,7 +299,7 @@ class HttpProvider:
         text = self._scrub(text)
         detail = error_message(text) or f"HTTP {status}"
         where = f"{self.api_name} at {self.url}"
-        self._raw("error", {"status": status, "body": text[:_EXCERPT]})
+        self._raw("error", {"status": status, "body": text[:EXCERPT_CHARS]})
         if status in (401, 403):
             hint = (f"the key comes from ${self.settings.api_key_env}" if self._api_key
                     else f"no key is set: ${self.settings.api_key_env} is empty")
@@ -314,7 +322,7 @@ class HttpProvider:
             f"the {where} failed (HTTP {status}): {detail}", status=status, body=text)
 
     def _malformed(self, what: str, text: str) -> ProviderProtocolError:
-        excerpt = self._scrub(text)[:_EXCERPT]
+        excerpt = self._scrub(text)[:EXCERPT_CHARS]
         self._raw("error", {"malformed": what, "data": excerpt})
         return ProviderProtocolError(f"malformed answer from the {self.api_name}: {what}: "
                                      f"{excerpt!r}", body=excerpt)
@@ -345,38 +353,6 @@ class HttpProvider:
         if self._api_key and self._api_key in text:
             return text.replace(self._api_key, "[redacted]")
         return text
-
-
-def error_message(text: str) -> str:
-    """The API's own error message from an error body (OpenAI, Anthropic, Ollama, vLLM)."""
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return " ".join(text.split())[:_EXCERPT]
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, str):
-            return error[:_EXCERPT]
-        if isinstance(error, dict):
-            for key in ("message", "detail", "msg"):
-                if isinstance(error.get(key), str):
-                    return str(error[key])[:_EXCERPT]
-        if isinstance(body.get("detail"), str):
-            return str(body["detail"])[:_EXCERPT]
-    return " ".join(text.split())[:_EXCERPT]
-
-
-def api_error(kind: str, message: str, api_name: str) -> ProviderError:
-    """An error the API reported inside a stream, by the API's error type."""
-    kind = kind or "api_error"
-    text = f"the {api_name} reported an error mid-stream ({kind}): {message}"
-    if "auth" in kind or "permission" in kind:
-        return ProviderAuthError(text)
-    if "rate_limit" in kind:
-        return ProviderRateLimitedError(text, status=None)
-    if "invalid_request" in kind or "not_found" in kind or "too_large" in kind:
-        return ProviderBadRequestError(text)
-    return ProviderUnavailableError(text)
 
 
 async def _until_cancelled(work: Callable[[], Awaitable[T]], token: CancellationToken) -> T:

@@ -27,7 +27,8 @@ from nexus_lsp.core.stream import (
     ToolCallStarted,
 )
 from nexus_lsp.errors import ProviderBadRequestError, ProviderProtocolError
-from nexus_lsp.providers.http import DONE, HttpProvider, api_error
+from nexus_lsp.providers.api_errors import api_error
+from nexus_lsp.providers.http import DONE, HttpProvider
 from nexus_lsp.providers.tool_arguments import decode_tool_call, new_call_id
 
 __all__ = ["OpenAIChatProvider", "OpenAIStreamDecoder", "openai_messages"]
@@ -164,6 +165,8 @@ class OpenAIStreamDecoder:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
+            if not isinstance(delta, dict):
+                raise ProviderProtocolError(f"the {API_NAME} sent a delta that is not an object")
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 out.append(ReasoningDelta(reasoning))

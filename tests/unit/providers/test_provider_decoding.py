@@ -276,3 +276,15 @@ async def test_retry_after_ms_header_and_http_date(
     complete = await provider.complete(HI, [], CancellationToken())
     assert complete.message.content == "done"
     assert sleeps.delays == [1.5, 0.0]  # a date in the past means "now"
+
+
+@pytest.mark.parametrize("bad", [
+    chunk({"tool_calls": 5}),  # not iterable: caught as an unexpected shape
+    {"choices": [{"index": 0, "delta": "text"}]},
+    [1, 2],
+])
+async def test_openai_chunks_of_unexpected_shape_are_protocol_errors(
+        bad: Any, make_provider: ProviderFactory) -> None:
+    transport, _ = serve(sse(bad))
+    with pytest.raises(ProviderProtocolError):
+        await collect(make_provider("openai", "http://model.test/v1", transport=transport), HI)

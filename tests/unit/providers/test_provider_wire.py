@@ -7,7 +7,7 @@ import pytest
 from nexus_lsp.core import Message, ToolCall
 from nexus_lsp.errors import ProviderBadRequestError
 from nexus_lsp.providers.anthropic_messages import anthropic_messages
-from nexus_lsp.providers.http import error_message
+from nexus_lsp.providers.api_errors import error_message
 from nexus_lsp.providers.openai_chat import openai_messages
 from nexus_lsp.providers.tool_arguments import decode_tool_call
 
