@@ -9,9 +9,11 @@ Three rules, applied to rows and to all three log streams alike:
   a URL, a prompt the user pasted it into);
 * ``Bearer``/``Basic`` credentials are replaced.
 
-The environment is read at each call (cheap), so a key exported after start-up is
-covered too. Values shorter than :data:`MIN_SECRET_CHARS` are ignored: redacting
-``"1"`` everywhere would wreck the logs and protect nothing.
+The environment is scanned again when the last scan is older than
+:data:`RESCAN_S` (reading ``os.environ`` costs far more than the redaction itself),
+so a key exported after start-up is covered within a second. Values shorter than
+:data:`MIN_SECRET_CHARS` are ignored: redacting ``"1"`` everywhere would wreck the
+logs and protect nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +31,7 @@ __all__ = ["REDACTED", "Redactor"]
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_CHARS = 8
+RESCAN_S = 1.0
 SECRET_ENV_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN")
 SECRET_KEYS = frozenset(
     {
@@ -57,9 +61,19 @@ class Redactor:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = environ
+        self._secrets: list[str] = []
+        self._scanned = -RESCAN_S  # monotonic time of the last scan of os.environ
 
     def secrets(self) -> list[str]:
-        environ = os.environ if self._environ is None else self._environ
+        if self._environ is not None:
+            return self._scan(self._environ)
+        if time.monotonic() - self._scanned >= RESCAN_S:
+            self._secrets = self._scan(os.environ)
+            self._scanned = time.monotonic()
+        return self._secrets
+
+    @staticmethod
+    def _scan(environ: Mapping[str, str]) -> list[str]:
         values = {
             value
             for name, value in environ.items()

@@ -81,3 +81,12 @@ async def test_an_api_key_in_the_environment_never_reaches_any_file(
     raw_lines = (store.session_dir("s") / "raw.jsonl").read_text().splitlines()
     first = json.loads(raw_lines[0])["data"]
     assert first["headers"] == {"Authorization": REDACTED, "x-api-key": REDACTED}
+
+
+def test_a_key_exported_later_is_redacted_after_a_rescan(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    redactor = Redactor()
+    assert redactor.text("x" + SECRET) == "x" + SECRET
+    monkeypatch.setenv("LATE_API_KEY", SECRET)
+    monkeypatch.setattr("nexus_lsp.storage.redact.RESCAN_S", 0.0)
+    assert redactor.text("x" + SECRET) == "x" + REDACTED
