@@ -93,6 +93,7 @@ class ScriptedModelServer:
         self.requests: list[RecordedRequest] = []
         self.validation_errors: list[ValidationFailure] = []
         self.disconnects = 0
+        self._cut_short: set[int] = set()  # responses already counted in disconnects
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -302,6 +303,10 @@ class ScriptedModelServer:
         return len(self.requests) - 1
 
     async def _disconnected(self, position: int) -> None:
+        # A write error and the handler's cancellation can both report one departure.
+        if position in self._cut_short:
+            return
+        self._cut_short.add(position)
         self.disconnects += 1
         log.info("scripted model: client left during response %d", position)
         await self._notify()
