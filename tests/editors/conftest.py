@@ -74,7 +74,10 @@ class Nvim:
         env: Mapping[str, str | None] | None = None,
         rtp: Path = PLUGIN_DIR,
     ) -> NvimRun:
-        extra: dict[str, str | None] = {"NEXUS_TEST_SETTINGS": json.dumps(settings or {})}
+        extra: dict[str, str | None] = {
+            "NEXUS_TEST_SETTINGS": json.dumps(settings or {}),
+            "NEXUS_TEST_SERVER_LOG": str(self.server_log),
+        }
         extra.update(env or {})
         path = script if isinstance(script, Path) else SCRIPTS_DIR / script
         proc = await asyncio.create_subprocess_exec(
@@ -105,16 +108,24 @@ class Nvim:
             )
         return NvimRun(report=report, stderr=err.decode("utf-8", "replace"))
 
+    @property
+    def server_log(self) -> Path:
+        """The server's own log (``nexus-lsp --log-file``), kept for failure reports."""
+        return self.home / "nexus-lsp.log"
+
     def _diagnostics(self, out: bytes, err: bytes) -> str:
-        lsp_log = self.home / "state" / "nvim" / "lsp.log"
-        tail = ""
-        if lsp_log.exists():
-            tail = "\n".join(lsp_log.read_text("utf-8", "replace").splitlines()[-40:])
         return (
             f"--- stdout\n{out.decode('utf-8', 'replace')[-6000:]}\n"
             f"--- stderr\n{err.decode('utf-8', 'replace')[-4000:]}\n"
-            f"--- lsp.log (tail)\n{tail}"
+            f"--- Neovim lsp.log (tail)\n{_tail(self.home / 'state' / 'nvim' / 'lsp.log', 20)}\n"
+            f"--- nexus-lsp log (tail)\n{_tail(self.server_log, 40)}"
         )
+
+
+def _tail(path: Path, lines: int) -> str:
+    if not path.exists():
+        return "(none)"
+    return "\n".join(path.read_text("utf-8", "replace").splitlines()[-lines:])[-6000:]
 
 
 @pytest.fixture

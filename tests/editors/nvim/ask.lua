@@ -13,6 +13,7 @@ H.run(function(report)
 
   -- Count the content updates as they reach the chat (streaming, not one block).
   local updates = 0
+  require("nexus.session") -- it installs the router we wrap
   local client_module = require("nexus.client")
   local route = client_module.on_update
   client_module.on_update = function(client_id, params)

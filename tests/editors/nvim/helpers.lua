@@ -23,7 +23,9 @@ end
 
 --- Options for setup(): the settings the Python side passed, plus `extra`.
 function H.options(extra)
+  local log_file = vim.env.NEXUS_TEST_SERVER_LOG
   return vim.tbl_deep_extend("force", {
+    cmd = log_file and { "nexus-lsp", "--log-file", log_file } or nil,
     settings = H.env_json("NEXUS_TEST_SETTINGS") or {},
     -- Long enough that a passing cancel test proves the server's turnEnd arrived.
     cancel_timeout_ms = 20000,
@@ -83,14 +85,25 @@ function H.buf_text(bufnr)
   return table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n")
 end
 
+local function no_clients()
+  return #vim.lsp.get_clients() == 0
+end
+
+--- Stop the servers: shutdown/exit first, then terminate what is still running.
+---@return boolean graceful every server exited after `exit`
 local function stop_clients()
-  local clients = vim.lsp.get_clients()
-  for _, client in ipairs(clients) do
+  for _, client in ipairs(vim.lsp.get_clients()) do
     client:stop()
   end
-  vim.wait(5000, function()
-    return #vim.lsp.get_clients() == 0
-  end, 20)
+  if vim.wait(1500, no_clients, 20) then
+    return true
+  end
+  -- stop(true) is a no-op once a client is stopping (0.11): terminate directly.
+  for _, client in ipairs(vim.lsp.get_clients()) do
+    client.rpc.terminate()
+  end
+  vim.wait(3000, no_clients, 20)
+  return false
 end
 
 function H.run(scenario)
@@ -103,7 +116,7 @@ function H.run(scenario)
     report.chat = H.chat_lines()
   end
   report.messages = H.messages
-  stop_clients()
+  report.servers_exited_gracefully = stop_clients()
   io.stdout:write(vim.json.encode(report), "\n")
   io.stdout:flush()
   if not ok then
