@@ -12,17 +12,19 @@ Errors are mapped to JSON-RPC errors in one place, :func:`~nexus_lsp.server.rpc_
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from nexus_lsp import wire
+from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.errors import NexusError
 from nexus_lsp.server.converter import dict_converter
 from nexus_lsp.server.logs import LspLogHandler
@@ -89,6 +91,23 @@ class NexusLanguageServer(LanguageServer):
         # shield: a cancelled request must not cancel the start-up others wait for
         return await asyncio.shield(self._startup)
 
+    def request_cancel_token(self) -> CancellationToken:
+        """A token cancelled by ``$/cancelRequest`` for the current request.
+
+        For handlers pygls runs inside its generator features (``nexus.ask`` under
+        ``workspace/executeCommand``): there pygls cancels only the request's
+        future, not the handler, so the handler watches that future.
+        """
+        token = CancellationToken()
+        msg_id = self.protocol.msg_id
+        # pygls keeps the request's future in a private table; no public hook exists
+        future = self.protocol._request_futures.get(msg_id) if msg_id is not None else None
+        if future is not None:
+            future.add_done_callback(
+                lambda f: token.cancel("the request was cancelled") if f.cancelled() else None
+            )
+        return token
+
     @property
     def ready_handlers(self) -> Handlers | None:
         """The handlers if they are built already (for notifications that need not wait)."""
@@ -142,12 +161,32 @@ def create_server(log_handler: LspLogHandler | None = None) -> NexusLanguageServ
     return server
 
 
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def survives_cancel(handler: F) -> F:
+    """For async handlers pygls runs inside its generator features (initialized,
+    shutdown, exit, commands): pygls cancels pending handlers at shutdown, and a
+    cancelled one would escape its generator as an "Exception in callback"."""
+
+    @functools.wraps(handler)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await handler(*args, **kwargs)
+        except asyncio.CancelledError:
+            log.debug("%s cancelled", handler.__name__)
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
 def _register_lifecycle(server: NexusLanguageServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: NexusLanguageServer, params: types.InitializeParams) -> None:
         ls.initialize_params = params
 
     @server.feature(types.INITIALIZED)
+    @survives_cancel
     async def initialized(ls: NexusLanguageServer, params: types.InitializedParams) -> None:
         if ls.log_handler is not None:
             ls.log_handler.attach(ls)
@@ -157,10 +196,12 @@ def _register_lifecycle(server: NexusLanguageServer) -> None:
             log.error("nexus-lsp could not start: %s", exc)
 
     @server.feature(types.SHUTDOWN)
+    @survives_cancel
     async def shutdown(ls: NexusLanguageServer, params: None) -> None:
         await ls.aclose()
 
     @server.feature(types.EXIT)
+    @survives_cancel
     async def exit_(ls: NexusLanguageServer, params: None) -> None:
         await ls.aclose()
         if ls.log_handler is not None:
@@ -201,11 +242,13 @@ def _register_nexus_methods(server: NexusLanguageServer) -> None:
             log.warning("%s ignored: %s", wire.SESSION_CANCEL, exc)
 
     @server.command(wire.COMMAND_ASK)
+    @survives_cancel
     async def ask(ls: NexusLanguageServer, *args: Any) -> Any:
         with rpc_errors(wire.COMMAND_ASK):
-            return await (await ls.nexus()).ask(list(args))
+            return await (await ls.nexus()).ask(list(args), ls.request_cancel_token())
 
     @server.command(wire.COMMAND_CANCEL)
+    @survives_cancel
     async def cancel(ls: NexusLanguageServer, *args: Any) -> Any:
         with rpc_errors(wire.COMMAND_CANCEL):
             return (await ls.nexus()).cancel_all()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.server import params as P
 from nexus_lsp.server.commands import ask_prompt, code_actions, selection_range
 from nexus_lsp.server.results import list_result, load_result, send_result
@@ -38,11 +39,13 @@ class Handlers:
 
     async def session_new(self, raw: Any) -> dict[str, Any]:
         p = P.parse(P.NewParams, raw)
+        await self.settled()
         session = await self.runtime.new_session(p.title, p.system_prompt, p.model)
         return await self.runtime.created(session)
 
     async def session_send(self, raw: Any) -> dict[str, Any]:
         p = P.parse(P.SendParams, raw)
+        await self.settled()
         session_id = await self.runtime.session_for_prompt(p.session_id, p.prompt)
         result = await self.runtime.run_turn(session_id, p.prompt, p.work_done_token)
         return send_result(result)
@@ -67,20 +70,23 @@ class Handlers:
         if not self.runtime.manager.cancel(p.session_id):
             log.info("cancel of %s: no turn is running", p.session_id)
 
-    async def ask(self, args: list[Any]) -> dict[str, Any]:
-        """``nexus.ask``: a turn on the prompt (and selection) in the command session."""
+    async def ask(self, args: list[Any], cancel: CancellationToken) -> dict[str, Any]:
+        """``nexus.ask``: a turn on the prompt (and selection) in the command session.
+
+        ``cancel`` is cancelled by a ``$/cancelRequest`` of the command."""
         if len(args) != 1:
             raise ParamsError(
                 f"arguments: expected [{{prompt, uri?, range?}}], got {len(args)} arguments",
                 "arguments",
             )
         a = P.parse(P.AskArgs, args[0], what="arguments[0]")
+        await self.settled()
         prompt = await self._ask_prompt(a)
         session_id = a.session_id or self.runtime.ask_session_id
         if session_id is None or self.runtime.manager.session(session_id) is None:
             session_id = (await self.runtime.new_session(title=title_from(a.prompt))).id
         self.runtime.ask_session_id = session_id
-        result = await self.runtime.run_turn(session_id, prompt)
+        result = await self.runtime.run_turn(session_id, prompt, cancel_token=cancel)
         if a.show_transcript:
             self.runtime.show_transcript(session_id)
         return send_result(result)
@@ -93,6 +99,10 @@ class Handlers:
 
     async def settings_changed(self, pushed: Any) -> None:
         await self.runtime.settings_source.changed(pushed)
+
+    async def settled(self) -> None:
+        """Wait for a settings change under way: a turn uses the newest settings."""
+        await self.runtime.settings_source.settled()
 
     def document_event(self, uri: str) -> None:
         self.runtime.workspace.document_event(uri)

@@ -8,9 +8,9 @@ whose message names every bad field (``sessionId: Input should be a valid string
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from nexus_lsp.server.rpc_errors import ParamsError
@@ -45,10 +45,17 @@ class NewParams(_Params):
     model: str | None = Field(default=None, min_length=1)
 
 
+def _progress_token(value: Any) -> int | str | None:
+    if value is None or (isinstance(value, int | str) and not isinstance(value, bool)):
+        return value
+    raise ValueError("a progress token is an integer or a string")
+
+
 class SendParams(_Params):
     session_id: str | None = Field(default=None, min_length=1, max_length=200)
     prompt: str = Field(min_length=1)
-    work_done_token: int | str | None = None
+    # one validator instead of a union: errors then name the field, not its variants
+    work_done_token: Annotated[Any, BeforeValidator(_progress_token)] = None
 
 
 class ListParams(_Params):

@@ -142,10 +142,15 @@ class NexusRuntime:
     # turns --------------------------------------------------------------------
 
     async def run_turn(
-        self, session_id: str, prompt: str, work_done_token: int | str | None = None
+        self,
+        session_id: str,
+        prompt: str,
+        work_done_token: int | str | None = None,
+        *,
+        cancel_token: CancellationToken | None = None,
     ) -> TurnResult:
         """Run one turn, reporting it to the client; see the module docstring."""
-        token = CancellationToken()
+        token = cancel_token or CancellationToken()
         reporter = TurnReporter(
             self.channel,
             session_id,
@@ -154,6 +159,7 @@ class NexusRuntime:
             new_progress_token=lambda: f"nexus/batch/{next(self._progress_ids)}",
             to_uri=lambda rel: path_to_uri(self.root / rel),
             work_done_token=work_done_token,
+            before_batch=self.store.flush,
         )
         turn = asyncio.ensure_future(
             self.manager.send(session_id, prompt, cancel_token=token, sink=reporter)

@@ -45,6 +45,7 @@ class SettingsSource:
         self.on_change = on_change
         self._initial = Settings()
         self.settings = self._initial
+        self._refreshing: set[asyncio.Future[Settings]] = set()
 
     def load_initial(self, options: Any) -> Settings:
         """Apply ``initializationOptions``; returns the settings in force."""
@@ -66,12 +67,29 @@ class SettingsSource:
         except Exception as exc:  # a client that fails here keeps the earlier settings
             log.warning("workspace/configuration failed: %s", exc or type(exc).__name__)
             return self.settings
-        raw = answer[0] if isinstance(answer, list) and answer else None
+        # lsprotocol structures the answer as a sequence (a tuple), one item per section
+        raw = answer[0] if isinstance(answer, list | tuple) and answer else None
         self._set(self._parse(unwrap_section(raw), self._initial, "workspace/configuration"))
         return self.settings
 
-    async def changed(self, pushed: Any) -> Settings:
-        """``workspace/didChangeConfiguration``: pull again, or take what was pushed."""
+    def changed(self, pushed: Any) -> asyncio.Future[Settings]:
+        """``workspace/didChangeConfiguration``: pull again, or take what was pushed.
+
+        Returns the refresh; until it is done, :meth:`settled` waits for it, so a
+        turn sent right after a settings change runs with the new settings.
+        """
+        refresh = asyncio.ensure_future(self._changed(pushed))
+        self._refreshing.add(refresh)
+        refresh.add_done_callback(self._refreshing.discard)
+        return refresh
+
+    async def settled(self) -> Settings:
+        """The settings once every refresh under way has finished."""
+        if self._refreshing:
+            await asyncio.gather(*self._refreshing, return_exceptions=True)
+        return self.settings
+
+    async def _changed(self, pushed: Any) -> Settings:
         if client_supports(self._server, "workspace.configuration"):
             return await self.pull()
         if isinstance(pushed, dict) and pushed:

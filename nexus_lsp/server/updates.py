@@ -3,7 +3,9 @@
 The one translation point of protocol §3 and §4. A :class:`TurnReporter` is the
 event sink of one turn. It numbers every notification with the session's ``seq``,
 sends exactly one ``turnEnd`` (a turn that dies without one gets a synthetic
-``error`` end in :meth:`TurnReporter.close`), and reports each tool batch as
+``error`` end in :meth:`TurnReporter.close`), runs a ``before_batch`` hook (the
+server flushes the store there, so the tool calls about to run are on disk before
+they have effects; a crash mid-batch can then be repaired), and reports each tool batch as
 work-done progress on a server-created token (begin, one report per finished tool,
 end), plus the whole turn on the client's ``workDoneToken`` when the send carried one.
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from nexus_lsp import wire
@@ -102,8 +104,10 @@ class TurnReporter:
         new_progress_token: Callable[[], ProgressToken],
         to_uri: Callable[[str], str],
         work_done_token: ProgressToken | None = None,
+        before_batch: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._channel = channel
+        self._before_batch = before_batch
         self.session_id = session_id
         self._seq = seq
         self._cancel_token = cancel_token
@@ -250,6 +254,11 @@ class TurnReporter:
         self._cancel_token.cancel("cancelled from the editor's progress")
 
     async def _batch_started(self, event: BatchStarted) -> None:
+        if self._before_batch is not None:
+            try:
+                await self._before_batch()
+            except Exception:
+                log.exception("before-batch hook failed; the batch runs anyway")
         if not self._channel.progress_supported or self._cancel_token.cancelled:
             return
         token = self._new_progress_token()

@@ -170,7 +170,8 @@ class LspWorkspace(DiskWorkspace):
         try:
             # shield: a cancel must stop waiting, not the bookkeeping of the answer
             result = await race(asyncio.shield(answer), token)
-        except Cancelled:
+        except (Cancelled, asyncio.CancelledError):
+            # The turn's token, or the tool's task (a batch interrupts running tools).
             answer.add_done_callback(partial(self._late_answer, change, label))
             raise
         except Exception as exc:

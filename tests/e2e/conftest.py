@@ -9,17 +9,14 @@ in the test's event loop. Tests push the model's responses with ``model.push``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-import pytest_lsp
-from lsprotocol import types
 
 from nexus_lsp.testing import ScriptedModelServer
 
-from .lsp_support import CONFIG, TestEditor, settings, uri
+from .lsp_support import TestEditor, connected, settings
 
 
 @pytest_asyncio.fixture
@@ -35,41 +32,6 @@ def workspace(tmp_path: Path) -> Path:
     (root / "src" / "app.py").write_text("def greet(name):\n    return 'hi ' + name\n")
     (root / "README.md").write_text("# Demo\n")
     return root
-
-
-def initialize_params(
-    capabilities: types.ClientCapabilities, root: Path, options: object
-) -> types.InitializeParams:
-    return types.InitializeParams(
-        capabilities=capabilities,
-        root_uri=uri(root),
-        workspace_folders=[types.WorkspaceFolder(uri=uri(root), name=root.name)],
-        initialization_options=options,
-    )
-
-
-async def start(
-    client: TestEditor, capabilities: types.ClientCapabilities, root: Path, options: object
-) -> types.InitializeResult:
-    result = await client.initialize_session(initialize_params(capabilities, root, options))
-    encoding = result.capabilities.position_encoding
-    client.encoding = str(getattr(encoding, "value", encoding) or "utf-16")
-    return result
-
-
-@asynccontextmanager
-async def connected(
-    editor_name: str, root: Path, options: object
-) -> AsyncIterator[TestEditor]:
-    """A fresh server process with a test editor initialized as ``editor_name``."""
-    client = await CONFIG.start()
-    assert isinstance(client, TestEditor)
-    try:
-        await start(client, pytest_lsp.client_capabilities(editor_name), root, options)
-        yield client
-        await client.shutdown_session()
-    finally:
-        await client.stop()
 
 
 @pytest_asyncio.fixture(params=["visual-studio-code", "neovim"])

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.uris import from_fs_path, to_fs_path
@@ -66,6 +69,25 @@ class TestEditor(LanguageClient):
         ) -> types.ApplyWorkspaceEditResult:
             return await client.apply_edit(params)
 
+    async def _server_exit(self) -> None:
+        # pygls sets an exception on every pending future when the server dies, and
+        # fails on the tasks of this client's own handlers (a held applyEdit): those
+        # are taken out and cancelled first.
+        process = self.server_process
+        if process is not None:
+            await process.wait()
+            futures = self.protocol._request_futures
+            for key, future in list(futures.items()):
+                if isinstance(future, asyncio.Task) and not future.done():
+                    del futures[key]
+                    future.cancel()
+        await super()._server_exit()
+
+    @property
+    def server_process(self) -> asyncio.subprocess.Process | None:
+        process: asyncio.subprocess.Process | None = self._server
+        return process
+
     # requests -------------------------------------------------------------------
 
     async def request(self, method: str, params: Any, msg_id: int | None = None) -> Any:
@@ -87,6 +109,24 @@ class TestEditor(LanguageClient):
                         return update
                 self._update_arrived.clear()
                 await self._update_arrived.wait()
+
+    async def wait_for_log(self, text: str) -> types.LogMessageParams:
+        """Wait for a ``window/logMessage`` containing ``text``."""
+        async with asyncio.timeout(WAIT):
+            while True:
+                for message in self.log_messages:
+                    if text in message.message:
+                        return message
+                await asyncio.sleep(0.01)
+
+    async def wait_for_message(self, text: str) -> types.ShowMessageParams:
+        """Wait for a ``window/showMessage`` containing ``text``."""
+        async with asyncio.timeout(WAIT):
+            while True:
+                for message in self.messages:
+                    if text in message.message:
+                        return message
+                await asyncio.sleep(0.01)
 
     def turn_updates(self, session_id: str, turn_id: int) -> list[dict[str, Any]]:
         return [u for u in self.updates if u["sessionId"] == session_id and u["turnId"] == turn_id]
@@ -222,6 +262,66 @@ def settings(model_url: str, **sections: dict[str, Any]) -> dict[str, Any]:
     for name, values in sections.items():
         base[name] = {**base.get(name, {}), **values}
     return base
+
+
+def initialize_params(
+    capabilities: types.ClientCapabilities, root: Path, options: object
+) -> types.InitializeParams:
+    return types.InitializeParams(
+        capabilities=capabilities,
+        root_uri=uri(root),
+        workspace_folders=[types.WorkspaceFolder(uri=uri(root), name=root.name)],
+        initialization_options=options,
+    )
+
+
+async def start(
+    client: TestEditor, capabilities: types.ClientCapabilities, root: Path, options: object
+) -> types.InitializeResult:
+    result = await client.initialize_session(initialize_params(capabilities, root, options))
+    encoding = result.capabilities.position_encoding
+    client.encoding = str(getattr(encoding, "value", encoding) or "utf-16")
+    return result
+
+
+@asynccontextmanager
+async def connected(
+    editor: str | types.ClientCapabilities,
+    root: Path,
+    options: object,
+    configuration: dict[str, Any] | None = None,
+) -> AsyncIterator[TestEditor]:
+    """A fresh server process with a test editor initialized as ``editor`` (a
+    pytest-lsp client name or capabilities); ``configuration`` is what the editor
+    answers to ``workspace/configuration`` for section ``nexus``."""
+    client = await CONFIG.start()
+    assert isinstance(client, TestEditor)
+    if configuration is not None:
+        client.set_configuration(configuration, section=wire.SETTINGS_SECTION)
+    capabilities = (
+        pytest_lsp.client_capabilities(editor) if isinstance(editor, str) else editor
+    )
+    try:
+        await start(client, capabilities, root, options)
+        yield client
+        await asyncio.wait_for(client.shutdown_session(), WAIT)
+    finally:
+        await stop(client)
+
+
+async def stop(client: TestEditor) -> int | None:
+    """Stop the client; a server still running sees its stdin close (then is killed)."""
+    process = client.server_process
+    if process is not None and process.returncode is None:
+        if process.stdin is not None:
+            process.stdin.close()
+        try:
+            await asyncio.wait_for(process.wait(), WAIT)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+    await client.stop()
+    return process.returncode if process is not None else None
 
 
 def rpc_error(exc: BaseException) -> tuple[int, Any]:
