@@ -177,27 +177,14 @@ class SessionRecorder:
         elif isinstance(event, ToolCallStatus):
             self._tool_status(event, at)
         elif isinstance(event, BatchStarted):
-            self._started[f"batch:{event.batch_index}"] = time.monotonic()
-            ids = [c.id for c in event.calls]
-            data = {"batchIndex": event.batch_index, "calls": ids, "parallel": event.parallel}
-            self._event(event.turn_id, event.type, data, at)
-            how = "in parallel" if event.parallel else "one after another"
-            text = f"{len(ids)} call(s) {how}: " + ", ".join(c.name for c in event.calls)
-            self.files.write("verbose", md.verbose_batch(at, event.batch_index, text))
+            self._batch_started(event, at)
         elif isinstance(event, BatchProgress):
             result = event.result
             data = {"batchIndex": event.batch_index, "toolCallId": result.tool_call_id,
                     "status": result.status, "done": event.done, "total": event.total}
             self._event(event.turn_id, event.type, data, at)
         elif isinstance(event, BatchEnded):
-            seconds = self._elapsed(f"batch:{event.batch_index}")
-            data = {"batchIndex": event.batch_index, "outcome": event.outcome,
-                    "haltedAt": event.halted_at, "seconds": seconds}
-            self._event(event.turn_id, event.type, data, at)
-            took = f" in {seconds:.3f} s" if seconds is not None else ""
-            halted = f" at {event.halted_at}" if event.halted_at else ""
-            text = f"{event.outcome}{halted}{took}"
-            self.files.write("verbose", md.verbose_batch(at, event.batch_index, text))
+            self._batch_ended(event, at)
         elif isinstance(event, TurnEnded):
             self._turn_ended(event, at)
         else:
@@ -275,6 +262,25 @@ class SessionRecorder:
         if event.status != "running":
             self.files.write("verbose", md.verbose_tool(at, call, event.status, seconds,
                                                         event.error))
+
+    def _batch_started(self, event: BatchStarted, at: datetime) -> None:
+        self._started[f"batch:{event.batch_index}"] = time.monotonic()
+        ids = [c.id for c in event.calls]
+        data = {"batchIndex": event.batch_index, "calls": ids, "parallel": event.parallel}
+        self._event(event.turn_id, event.type, data, at)
+        how = "in parallel" if event.parallel else "one after another"
+        text = f"{len(ids)} call(s) {how}: " + ", ".join(c.name for c in event.calls)
+        self.files.write("verbose", md.verbose_batch(at, event.batch_index, text))
+
+    def _batch_ended(self, event: BatchEnded, at: datetime) -> None:
+        seconds = self._elapsed(f"batch:{event.batch_index}")
+        data = {"batchIndex": event.batch_index, "outcome": event.outcome,
+                "haltedAt": event.halted_at, "seconds": seconds}
+        self._event(event.turn_id, event.type, data, at)
+        took = f" in {seconds:.3f} s" if seconds is not None else ""
+        halted = f" at {event.halted_at}" if event.halted_at else ""
+        text = f"{event.outcome}{halted}{took}"
+        self.files.write("verbose", md.verbose_batch(at, event.batch_index, text))
 
     def _turn_ended(self, event: TurnEnded, at: datetime) -> None:
         result = event.result

@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 SessionStatus = Literal["idle", "running", "interrupted"]
+ROLES = frozenset({"system", "user", "assistant", "tool"})
 
 # About four characters a token, plus a little per message (as the session's context).
 CHARS_PER_TOKEN = 4
@@ -170,8 +171,17 @@ MessageRow = tuple[str, int, int, str, str, str | None, str | None, str | None, 
 def message_row(
     session_id: str, stored: StoredMessage, redact: Callable[[str], str] | None = None
 ) -> MessageRow:
-    """The row for ``stored``; ``redact`` (text → text) scrubs secrets when given."""
+    """The row for ``stored``; ``redact`` (text → text) scrubs secrets when given.
+
+    Checked here, at recording time: a row the schema refuses would fail a whole
+    flush (and every retry of it), not just itself.
+    """
     message = stored.message
+    if message.role not in ROLES:
+        raise StoreError(f"message {stored.ord}: unknown role {message.role!r}")
+    if not isinstance(message.content, str):
+        raise StoreError(f"message {stored.ord}: content is {type(message.content).__name__}, "
+                         "not text")
     scrub = redact or clean_text
     content = scrub(message.content)
     calls = tool_calls_to_json(message.tool_calls)
@@ -198,7 +208,7 @@ def message_from_row(row: tuple[Any, ...]) -> StoredMessage:
     """A row selected as ``ord, turn, role, content, tool_calls, tool_call_id, name,
     cancelled, is_error, in_context, created_at``."""
     ord_, turn, role, content, calls, call_id, name, cancelled, is_error, in_context, at = row
-    if role not in ("system", "user", "assistant", "tool"):
+    if role not in ROLES:
         raise StoreError(f"message {ord_} has an unknown role {role!r}")
     typed_role: Role = role
     message = Message(

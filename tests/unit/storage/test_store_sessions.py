@@ -284,7 +284,10 @@ async def test_a_failing_sink_never_raises(store: SessionStore, caplog: pytest.L
 
     sink(Weird())  # type: ignore[arg-type]
     sink(MessageAppended(1, 1, "not a message"))  # type: ignore[arg-type]
-    assert "recording a messageAppended event failed" in caplog.text
+    sink(MessageAppended(1, 1, Message(role="robot", content="x")))  # type: ignore[arg-type]
+    sink(MessageAppended(1, 1, Message(role="user", content=None)))  # type: ignore[arg-type]
+    assert caplog.text.count("recording a messageAppended event failed") == 3
+    await store.flush()  # nothing invalid was buffered: the flush works
     sink(MessageAppended(1, 1, Message.user("fine")))
     assert [m.content for m in (await store.load_session("s")).messages] == ["sys", "fine"]
 

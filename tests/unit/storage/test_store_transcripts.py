@@ -75,6 +75,8 @@ async def test_verbose_md_holds_reasoning_timings_and_tokens(root: Path) -> None
     assert "### Reasoning" in text and "Let me think about it." in text
     assert re.search(r"tool `read_file` \(`c1`\) completed in \d+\.\d{3} s", text)
     assert re.search(r"message 1 \(user\): ~\d+ tokens", text)
+    assert "batch 0: 1 call(s) one after another: read_file" in text
+    assert re.search(r"batch 0: completed in \d+\.\d{3} s", text)
     assert "tokens in 120, out 7" in text and STAMP.search(text)
 
 
