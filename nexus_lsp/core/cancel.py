@@ -10,6 +10,7 @@ waits on something slow (the provider stream, a tool batch, a pending
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -125,7 +126,10 @@ async def race(awaitable: Awaitable[T], token: CancellationToken) -> T:
     :class:`Cancelled` is raised. If the caller's own task is cancelled, the work is
     cancelled too.
     """
-    token.raise_if_cancelled()
+    if token.cancelled:
+        if inspect.iscoroutine(awaitable):
+            awaitable.close()  # never started: close it, or it warns it was never awaited
+        raise Cancelled(token.reason or "cancelled")
     work: asyncio.Future[T] = asyncio.ensure_future(awaitable)
     waiter = asyncio.ensure_future(token.wait())
     both: set[asyncio.Future[Any]] = {work, waiter}

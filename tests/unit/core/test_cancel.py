@@ -77,3 +77,16 @@ async def test_race_returns_the_result_when_the_work_wins() -> None:
         return 7
 
     assert await race(work(), CancellationToken()) == 7
+
+
+async def test_race_on_a_cancelled_token_closes_the_coroutine_it_was_given() -> None:
+    token = CancellationToken()
+    token.cancel("before")
+
+    async def work() -> int:
+        return 1
+
+    coroutine = work()
+    with pytest.raises(Cancelled):
+        await race(coroutine, token)
+    assert coroutine.cr_frame is None  # closed: no "never awaited" warning
