@@ -50,8 +50,8 @@ def user_texts(srv: ScriptedModelServer, request_index: int) -> list[str]:
 async def test_ask_streams_text_into_the_chat(nvim: Nvim, workspace: Path) -> None:
     answer = "Hello from the scripted model, streamed in small pieces."
     responses = [
-        {"text": answer, "chunkSize": 4, "delayMs": 20, "usage": {"inputTokens": 7,
-                                                                "outputTokens": 11}},
+        {"reasoning": "The user wants a greeting.", "text": answer, "chunkSize": 4,
+         "delayMs": 20, "usage": {"inputTokens": 7, "outputTokens": 11}},
         {"text": "Second answer."},
         {"text": "Third answer."},
     ]
@@ -68,7 +68,10 @@ async def test_ask_streams_text_into_the_chat(nvim: Nvim, workspace: Path) -> No
     # Streamed: the text arrived as many content updates, not one.
     assert report["content_updates"] >= 2
     chat = report["chat_after_first"]
-    assert chat[:9] == ["# Nexus", "", "## You", "", "Say hello", "", "## Nexus", "", answer]
+    assert chat[:11] == ["# Nexus", "", "## You", "", "Say hello", "", "## Nexus", "",
+                         "> The user wants a greeting.", "", answer]
+    # Reasoning is dimmed (0-based row 8), the answer is not.
+    assert report["dimmed_rows"] == [8]
     assert chat[-1] == "_done · 7 in / 11 out tokens_"
     assert report["chat_filetype"] == "markdown"
     assert report["chat_visible"] is True
@@ -98,8 +101,12 @@ async def test_edit_lands_in_the_open_buffer_and_write_on_edit_saves(
     nvim: Nvim, workspace: Path
 ) -> None:
     responses = [
-        {"toolCalls": [{"id": "e1", "name": "edit_file", "arguments": {
-            "path": "a.py", "oldText": "return 1", "newText": "return 42"}}]},
+        {"toolCalls": [
+            {"id": "e1", "name": "edit_file", "arguments": {
+                "path": "a.py", "oldText": "return 1", "newText": "return 42"}},
+            {"id": "e1b", "name": "edit_file", "arguments": {
+                "path": "b.py", "oldText": "no such text", "newText": "x"}},
+        ]},
         {"text": "Edited a.py."},
         {"toolCalls": [{"id": "e2", "name": "edit_file", "arguments": {
             "path": "b.py", "oldText": "'old'", "newText": "'new'"}}]},
@@ -110,7 +117,7 @@ async def test_edit_lands_in_the_open_buffer_and_write_on_edit_saves(
                                  env=ENV)).report
 
     assert report["first"]["stopReason"] == "endTurn"
-    assert [c["status"] for c in report["first"]["toolCalls"]] == ["completed"]
+    assert [c["status"] for c in report["first"]["toolCalls"]] == ["completed", "failed"]
     assert report["a_attached"] is True
     # Applied to the buffer, not saved (write_on_edit = false).
     assert report["a_buffer"] == "def foo():\n    return 42"
@@ -130,11 +137,13 @@ async def test_edit_lands_in_the_open_buffer_and_write_on_edit_saves(
         if not event["token"].startswith("nexus-turn-"):
             batches.setdefault(event["token"], []).append(event)
     assert len(batches) == 2, report["progress"]
-    for events in batches.values():
-        assert [e["kind"] for e in events] == ["begin", "report", "end"]
+    first_batch, second_batch = batches.values()
+    assert [e["kind"] for e in first_batch] == ["begin", "report", "report", "end"]
+    assert [e["kind"] for e in second_batch] == ["begin", "report", "end"]
+    for events in (first_batch, second_batch):
         assert events[0]["cancellable"] is True
-        assert events[1]["percentage"] == 100
-        assert "edit_file" in events[1]["message"]
+        assert events[-2]["percentage"] == 100
+        assert "edit_file" in events[-2]["message"]
     # The whole turn on the send's workDoneToken: begin ... end.
     turn_kinds = [e["kind"] for e in report["progress"] if e["token"] == "nexus-turn-1"]
     assert turn_kinds[0] == "begin" and turn_kinds[-1] == "end"
@@ -144,6 +153,9 @@ async def test_edit_lands_in_the_open_buffer_and_write_on_edit_saves(
 
     chat = report["chat"]
     assert "- [completed] edit_file a.py" in chat
+    failed = [line for line in chat if line.startswith("- [failed] edit_file b.py: ")]
+    assert len(failed) == 1, chat
+    assert "no such text" in failed[0] or "not found" in failed[0]
     assert "- [completed] edit_file b.py" in chat
     assert "Edited a.py." in chat and "Edited b.py." in chat
 
@@ -161,6 +173,9 @@ async def test_cancel_settles_the_chat_and_the_next_ask_works(
         assert srv.disconnects == 1  # the stalled stream was closed by the cancel
 
     assert report["running_before_cancel"] is True
+    assert report["busy_message"] == "nexus: a turn is running; wait for it or :NexusCancel it"
+    assert report["idle_cancel_message"] == "nexus: no turn is running"
+    assert "Another thing" not in "\n".join(report["chat"])
     chat = report["chat_after_cancel"]
     # Settled by the server's turnEnd (cancelled), not by the plugin's timeout.
     assert chat[-1] == "_cancelled_", chat

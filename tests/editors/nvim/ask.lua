@@ -27,6 +27,12 @@ H.run(function(report)
   report.first = first
   report.content_updates = updates
   report.chat_after_first = H.chat_lines()
+  report.dimmed_rows = {}
+  for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(H.state().chat_buf, -1, 0, -1, { details = true })) do
+    if mark[4].line_hl_group == "NexusReasoning" then
+      table.insert(report.dimmed_rows, mark[2])
+    end
+  end
   report.chat_filetype = vim.bo[H.state().chat_buf].filetype
   report.chat_visible = vim.fn.bufwinid(H.state().chat_buf) ~= -1
   report.focus_kept = vim.api.nvim_get_current_buf() == source

@@ -9,6 +9,9 @@ H.run(function(report)
     return H.chat_has("Working on")
   end)
   report.running_before_cancel = H.state().running
+  -- One turn at a time: a second ask is refused with a message.
+  vim.cmd("NexusAsk Another thing")
+  report.busy_message = H.messages[#H.messages] and H.messages[#H.messages].msg or vim.NIL
   report.session_before = H.state().session_id
 
   vim.cmd("NexusCancel")
@@ -16,6 +19,9 @@ H.run(function(report)
     return not H.state().running
   end)
   report.chat_after_cancel = H.chat_lines()
+
+  vim.cmd("NexusCancel")
+  report.idle_cancel_message = H.messages[#H.messages] and H.messages[#H.messages].msg or vim.NIL
 
   report.second = H.ask("Try again")
   report.session_after = H.state().session_id

@@ -95,4 +95,12 @@ H.run(function(report)
     updatedAt = "2025-01-02T04:05:06Z", turnCount = 3, status = "interrupted",
   })
   report.protocol = require("nexus.protocol")
+
+  -- A server command that does not exist: the chat says so and the turn settles.
+  require("nexus").setup({ cmd = { "nexus-lsp-not-installed" } })
+  vim.cmd("NexusAsk hello")
+  H.wait("the failed start to settle", function()
+    return not H.state().running
+  end, 5000)
+  report.missing_server_chat = H.chat_lines()
 end)
