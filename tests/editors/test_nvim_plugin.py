@@ -79,6 +79,9 @@ async def test_chat_rendering_options_and_helpers(nvim: Nvim, tmp_path: Path) ->
     assert report["chat_modifiable"] is False
     assert report["chat_buftype"] == "nofile"
 
+    assert report["after_wipe"] == ["# Nexus", "", "- [completed] edit_file"]
+    assert report["after_unload"] == ["# Nexus", "", "> more"]
+
     assert report["history"] == [
         "# Loaded title",
         "",

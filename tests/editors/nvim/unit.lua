@@ -47,6 +47,14 @@ H.run(function(report)
   end
   report.dimmed_rows = dimmed
 
+  -- The chat buffer wiped or unloaded mid-turn: the next update starts a fresh one.
+  vim.cmd("bwipeout! " .. chat.buf)
+  chat:tool_update("c1", "edit_file", "completed")
+  report.after_wipe = chat:lines()
+  vim.cmd("bdelete! " .. chat.buf)
+  chat:reasoning("more", true)
+  report.after_unload = chat:lines()
+
   chat:clear("Loaded title")
   chat:history({
     { role = "system", content = "You are..." },

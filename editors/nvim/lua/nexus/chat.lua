@@ -104,7 +104,11 @@ end
 ---@return integer
 function Chat:buffer()
   if self.buf and api.nvim_buf_is_valid(self.buf) then
-    return self.buf
+    if api.nvim_buf_is_loaded(self.buf) then
+      return self.buf
+    end
+    -- Unloaded (:bdelete): a scratch buffer's text is gone; start a fresh one.
+    api.nvim_buf_delete(self.buf, { force = true })
   end
   local buf = api.nvim_create_buf(false, true)
   api.nvim_buf_set_name(buf, "nexus://chat/" .. self.root)
@@ -290,6 +294,7 @@ end
 --- An assistant text delta.
 ---@param text string
 function Chat:content(text)
+  self:buffer()
   if text == "" then
     return
   end
@@ -301,6 +306,7 @@ end
 ---@param text string|nil
 ---@param active boolean|nil
 function Chat:reasoning(text, active)
+  self:buffer()
   if type(text) == "string" and text ~= "" then
     if self.block ~= "reasoning" then
       self:_begin("reasoning")
@@ -356,6 +362,7 @@ end
 ---@param status string
 ---@param err string|nil
 function Chat:tool_update(id, name, status, err)
+  self:buffer()
   local tool = self.tools[id]
   if not tool then
     self:tool_call(id, name, nil, status)

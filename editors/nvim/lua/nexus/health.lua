@@ -138,7 +138,8 @@ local function check_server(opts)
   if vim.fn.executable(exe) ~= 1 then
     health.error(
       string.format("server command not found: %s", exe),
-      { "Install it: pip install nexus-lsp (or set `cmd` in require('nexus').setup{})" }
+      { "Install it (`make demo` in the nexus-lsp repository puts it in .venv/bin)",
+        "and put it on PATH or set `cmd` in require('nexus').setup{}" }
     )
     return
   end
