@@ -46,7 +46,7 @@ class TestEditor(LanguageClient):
     __test__ = False  # not a test class, whatever its name
 
     def __init__(self) -> None:
-        super().__init__(converter_factory=dict_converter)
+        super().__init__(converter_factory=client_converter)
         register_lsp_features(self)
         self.updates: list[dict[str, Any]] = []
         self.buffers: dict[str, tuple[int, str]] = {}  # uri → (version, text)
@@ -58,12 +58,12 @@ class TestEditor(LanguageClient):
         self.late_answers = 0
         self._update_arrived = asyncio.Event()
 
-        @self.feature(wire.SESSION_UPDATE)
+        @self.feature(wire.SESSION_UPDATE)  # type: ignore[untyped-decorator]
         def on_update(client: TestEditor, params: dict[str, Any]) -> None:
             client.updates.append(params)
             client._update_arrived.set()
 
-        @self.feature(types.WORKSPACE_APPLY_EDIT)
+        @self.feature(types.WORKSPACE_APPLY_EDIT)  # type: ignore[untyped-decorator]
         async def on_apply_edit(
             client: TestEditor, params: types.ApplyWorkspaceEditParams
         ) -> types.ApplyWorkspaceEditResult:
@@ -81,7 +81,7 @@ class TestEditor(LanguageClient):
                 if isinstance(future, asyncio.Task) and not future.done():
                     del futures[key]
                     future.cancel()
-        await super()._server_exit()
+        await super()._server_exit()  # type: ignore[no-untyped-call]
 
     @property
     def server_process(self) -> asyncio.subprocess.Process | None:
@@ -90,10 +90,15 @@ class TestEditor(LanguageClient):
 
     # requests -------------------------------------------------------------------
 
-    async def request(self, method: str, params: Any, msg_id: int | None = None) -> Any:
-        return await asyncio.wait_for(
-            self.protocol.send_request_async(method, params, msg_id=msg_id), WAIT
+    def start_request(self, method: str, params: Any, msg_id: int | None = None) -> Any:
+        """Send a request now; the returned future gives its result."""
+        request = self.protocol.send_request_async(  # type: ignore[no-untyped-call]
+            method, params, msg_id=msg_id
         )
+        return asyncio.ensure_future(request)
+
+    async def request(self, method: str, params: Any, msg_id: int | None = None) -> Any:
+        return await asyncio.wait_for(self.start_request(method, params, msg_id), WAIT)
 
     async def send(self, prompt: str, session_id: str | None = None, **extra: Any) -> Any:
         params: dict[str, Any] = {"prompt": prompt, **extra}
@@ -219,6 +224,20 @@ class TestEditor(LanguageClient):
         path.write_text(text, encoding="utf-8", newline="")
 
 
+def client_converter() -> Any:
+    """The server's dict converter, plus a fix for lsprotocol reading every code action
+    that carries a ``command`` as a bare ``Command`` (it checks the key, not its type)."""
+    converter = dict_converter()
+
+    def code_action(obj: Any, _: type) -> types.Command | types.CodeAction:
+        if isinstance(obj.get("command"), str):
+            return converter.structure(obj, types.Command)
+        return converter.structure(obj, types.CodeAction)
+
+    converter.register_structure_hook(types.Command | types.CodeAction, code_action)
+    return converter
+
+
 def _path(doc_uri: str) -> Path:
     fs_path = to_fs_path(doc_uri)
     assert fs_path is not None, doc_uri
@@ -320,7 +339,7 @@ async def stop(client: TestEditor) -> int | None:
         except TimeoutError:
             process.kill()
             await process.wait()
-    await client.stop()
+    await client.stop()  # type: ignore[no-untyped-call]
     return process.returncode if process is not None else None
 
 

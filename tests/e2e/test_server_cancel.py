@@ -25,9 +25,8 @@ EDIT_CALL = {
 
 
 def start_send(editor: TestEditor, msg_id: int, **params: Any) -> asyncio.Future[Any]:
-    return asyncio.ensure_future(
-        editor.protocol.send_request_async(wire.SESSION_SEND, params, msg_id=msg_id)
-    )
+    future: asyncio.Future[Any] = editor.start_request(wire.SESSION_SEND, params, msg_id)
+    return future
 
 
 def cancel_request(editor: TestEditor, msg_id: int) -> None:

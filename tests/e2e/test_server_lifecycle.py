@@ -190,7 +190,7 @@ async def test_tcp_on_loopback(model: ScriptedModelServer, workspace: Path) -> N
         assert (await client.send("hi"))["content"] == "over tcp"
         await asyncio.wait_for(client.shutdown_session(), WAIT)
         assert await asyncio.wait_for(process.wait(), WAIT) == 0
-        await client.stop()
+        await client.stop()  # type: ignore[no-untyped-call]
     finally:
         if process.returncode is None:
             process.kill()

@@ -14,7 +14,9 @@ from .lsp_support import API_KEY_ENV, TestEditor
 
 
 def batch_progress(editor: TestEditor) -> list[list[Any]]:
-    return [v for t, v in editor.progress_reports.items() if str(t).startswith("nexus/batch/")]
+    """The values (begin, report..., end) of each batch's progress, in order."""
+    reports: dict[Any, list[Any]] = dict(editor.progress_reports)
+    return [v for t, v in reports.items() if str(t).startswith("nexus/batch/")]
 
 
 def check_turn_updates(updates: list[dict[str, Any]]) -> None:
@@ -119,7 +121,7 @@ async def test_work_done_token_reports_the_whole_turn(
     vscode.progress_reports["turn-token"] = []  # a token the client made itself
     result = await vscode.send("hello", workDoneToken="turn-token")
     assert result["stopReason"] == "endTurn"
-    values = vscode.progress_reports["turn-token"]
+    values: list[Any] = list(vscode.progress_reports["turn-token"])
     assert [type(v).__name__ for v in values] == ["WorkDoneProgressBegin", "WorkDoneProgressEnd"]
     assert values[0].cancellable is True
 

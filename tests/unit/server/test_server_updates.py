@@ -250,3 +250,21 @@ async def test_turn_end_without_usage_has_no_usage_key(usage: Usage | None) -> N
     await sink(TurnStarted(1, "p"))
     await sink(ended(1, usage=usage))
     assert "usage" not in channel.updates[-1]
+
+
+async def test_before_batch_runs_before_the_batch_is_reported() -> None:
+    channel = FakeChannel()
+    order: list[str] = []
+
+    async def flush() -> None:
+        order.append(f"flush after {len(channel.progress)} progress steps")
+
+    counter = iter(range(1, 9))
+    sink = TurnReporter(
+        channel, "s1", SeqCounter(), CancellationToken(),
+        new_progress_token=lambda: f"b{next(counter)}", to_uri=str, before_batch=flush,
+    )
+    await sink(TurnStarted(1, "p"))
+    await sink(BatchStarted(1, 0, (CALL_A,), parallel=True))
+    assert order == ["flush after 0 progress steps"]
+    assert [k for _t, k, _v in channel.progress] == ["create", "begin"]

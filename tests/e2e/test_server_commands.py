@@ -1,0 +1,99 @@
+"""Generic LSP editors: code actions running nexus.ask, the transcript shown after."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcRequestCancelled
+
+from nexus_lsp import wire
+from nexus_lsp.testing import ScriptedModelServer
+
+from .lsp_support import WAIT, TestEditor
+
+
+def code_action_params(
+    doc: str, start: types.Position, end: types.Position, only: list[str] | None = None
+) -> types.CodeActionParams:
+    return types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=doc),
+        range=types.Range(start=start, end=end),
+        context=types.CodeActionContext(diagnostics=[], only=only),
+    )
+
+
+async def test_code_action_runs_a_prompt_on_the_selection(
+    editor: TestEditor, model: ScriptedModelServer, workspace: Path
+) -> None:
+    app = workspace / "src" / "app.py"
+    app.write_text("import os\n\ndef greet(name):\n    return 'hi 😀 ' + name\n")
+    doc = editor.open(app)
+    params = code_action_params(
+        doc, types.Position(line=2, character=0), types.Position(line=4, character=0)
+    )
+    actions = await editor.request(types.TEXT_DOCUMENT_CODE_ACTION, params)
+    assert [a.title for a in actions] == ["Nexus: Explain this code", "Nexus: Fix this code"]
+    explain = actions[0]
+    assert explain.kind == "refactor.nexus"
+    assert explain.command.command == wire.COMMAND_ASK
+
+    model.push({"text": "It greets someone."})
+    result = await editor.request(
+        types.WORKSPACE_EXECUTE_COMMAND,
+        types.ExecuteCommandParams(
+            command=explain.command.command, arguments=explain.command.arguments
+        ),
+    )
+    assert result["stopReason"] == "endTurn"
+    assert result["content"] == "It greets someone."
+    prompt = model.requests[-1].json["messages"][-1]["content"]
+    assert prompt.startswith("Explain what this code does.")
+    assert "Selection from `src/app.py`, lines 3-4:" in prompt
+    assert "```python\ndef greet(name):\n    return 'hi 😀 ' + name\n```" in prompt
+    assert "import os" not in prompt
+
+    shown = editor.shown_documents[-1]
+    assert shown.uri.endswith(f"/.nexus/sessions/{result['sessionId']}/context.md")
+
+    model.push({"text": "Still the same session."})
+    again = await editor.request(
+        types.WORKSPACE_EXECUTE_COMMAND,
+        types.ExecuteCommandParams(command=wire.COMMAND_ASK, arguments=[{"prompt": "And?"}]),
+    )
+    assert again["sessionId"] == result["sessionId"] and again["turnId"] == 2
+
+
+async def test_code_actions_respect_the_requested_kinds(
+    vscode: TestEditor, workspace: Path
+) -> None:
+    doc = vscode.open(workspace / "src" / "app.py")
+    zero = types.Position(line=0, character=0)
+    quickfix = await vscode.request(
+        types.TEXT_DOCUMENT_CODE_ACTION, code_action_params(doc, zero, zero, ["quickfix"])
+    )
+    assert list(quickfix) == []
+    refactor = await vscode.request(
+        types.TEXT_DOCUMENT_CODE_ACTION, code_action_params(doc, zero, zero, ["refactor"])
+    )
+    assert len(refactor) == 2
+
+
+async def test_ask_cancelled_by_cancel_request(
+    vscode: TestEditor, model: ScriptedModelServer
+) -> None:
+    model.push({"text": "a long story", "chunkSize": 2, "fault": {"stallAfterChunks": 2}})
+    pending = vscode.start_request(
+        types.WORKSPACE_EXECUTE_COMMAND,
+        types.ExecuteCommandParams(command=wire.COMMAND_ASK, arguments=[{"prompt": "tell"}]),
+        msg_id=801,
+    )
+    first = await vscode.wait_for_update(lambda u: u["kind"] == wire.UPDATE_CONTENT)
+    vscode.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=801))
+    with pytest.raises(JsonRpcRequestCancelled):
+        await asyncio.wait_for(pending, WAIT)
+    end = await vscode.wait_for_update(lambda u: u["kind"] == wire.UPDATE_TURN_END)
+    assert end["stopReason"] == "cancelled" and end["sessionId"] == first["sessionId"]
+    await model.wait_for_disconnect(WAIT)
