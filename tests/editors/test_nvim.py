@@ -89,6 +89,8 @@ async def test_ask_streams_text_into_the_chat(nvim: Nvim, workspace: Path) -> No
     assert '    return "hi"\n' in second_prompt
     assert "print(greet())" not in second_prompt
 
+    assert report["events"] == ["NexusTurnStart", "NexusTurnEnd"] * 3
+
     assert report["input_prompt"] == "Ask Nexus: "
     assert user_texts(srv, 2)[-1] == "Typed question"
     chat = report["chat"]

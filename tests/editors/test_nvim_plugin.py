@@ -129,6 +129,13 @@ async def test_chat_rendering_options_and_helpers(nvim: Nvim, tmp_path: Path) ->
     assert report["context_single"] == "Selected line 4 of `src/app.py`:\n\n```python\nc = 3\n```"
     assert report["format_session"] == "Fix the parser  [2025-01-02 04:05, 3 turns] interrupted"
 
+    assert report["progress_format"] == [
+        "Nexus: batch 1 (2 tools) (0%)",
+        "Nexus: edit_file: completed (1/2) (50%)",
+        "Nexus: completed",
+    ]
+    assert report["status_idle"] == ""
+
     assert report["missing_server_chat"][-1] == (
         "**Error:** could not start the nexus server (nexus-lsp-not-installed): "
         "is it installed? See :checkhealth nexus"

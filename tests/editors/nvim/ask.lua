@@ -8,6 +8,13 @@ H.run(function(report)
   report.lazy = package.loaded["nexus.client"] == nil and #vim.lsp.get_clients() == 0
 
   require("nexus").setup(H.options())
+  report.events = {}
+  vim.api.nvim_create_autocmd("User", {
+    pattern = { "NexusTurnStart", "NexusTurnEnd" },
+    callback = function(ev)
+      table.insert(report.events, ev.match)
+    end,
+  })
   vim.cmd("edit hello.py")
   local source = vim.api.nvim_get_current_buf()
 

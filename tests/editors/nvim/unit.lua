@@ -103,6 +103,13 @@ H.run(function(report)
     updatedAt = "2025-01-02T04:05:06Z", turnCount = 3, status = "interrupted",
   })
   report.protocol = require("nexus.protocol")
+  local progress = require("nexus.progress")
+  report.progress_format = {
+    progress.format({ kind = "begin", title = "Nexus", message = "batch 1 (2 tools)", percentage = 0 }),
+    progress.format({ kind = "report", title = "Nexus", message = "edit_file: completed (1/2)", percentage = 50 }),
+    progress.format({ kind = "end", title = "Nexus", message = "completed", percentage = 100 }),
+  }
+  report.status_idle = require("nexus").status()
 
   -- A server command that does not exist: the chat says so and the turn settles.
   require("nexus").setup({ cmd = { "nexus-lsp-not-installed" } })
