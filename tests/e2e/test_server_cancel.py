@@ -96,6 +96,8 @@ async def test_busy_session_is_refused_while_a_turn_runs(
     model.push(STALLING)
     pending = start_send(vscode, 504, prompt="think")
     first = await vscode.wait_for_update(lambda u: u["kind"] == wire.UPDATE_CONTENT)
+    listed = (await vscode.request(wire.SESSION_LIST, {}))["sessions"]
+    assert [(s["sessionId"], s["status"]) for s in listed] == [(first["sessionId"], "running")]
     with pytest.raises(Exception) as caught:
         await vscode.send("me too", first["sessionId"])
     code, data = rpc_error(caught.value)

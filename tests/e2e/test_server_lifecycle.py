@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import pytest_lsp
+from pytest_lsp import ClientServerConfig
 from lsprotocol import types
 
 from nexus_lsp import wire
@@ -202,3 +203,24 @@ def test_tcp_refuses_other_hosts() -> None:
 
     with pytest.raises(ValueError, match="loopback only"):
         serve_tcp("0.0.0.0", 0, None)
+
+
+async def test_log_file(model: ScriptedModelServer, workspace: Path, tmp_path: Path) -> None:
+    log_file = tmp_path / "server.log"
+    config = ClientServerConfig(
+        server_command=[sys.executable, "-m", "nexus_lsp.server", "--log-file", str(log_file)],
+        client_factory=TestEditor,
+        server_env=server_env(),
+    )
+    client = await config.start()
+    assert isinstance(client, TestEditor)
+    try:
+        await start(client, pytest_caps("neovim"), workspace, settings(model.openai_base_url))
+        model.push({"text": "logged"})
+        await client.send("hi")
+        await asyncio.wait_for(client.shutdown_session(), WAIT)
+    finally:
+        assert await stop(client) == 0
+    text = log_file.read_text()
+    assert "nexus-lsp ready" in text and "nexus/session/send" in text
+    assert "e2e-secret-key" not in text
