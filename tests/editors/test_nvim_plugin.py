@@ -75,6 +75,7 @@ async def test_chat_rendering_options_and_helpers(nvim: Nvim, tmp_path: Path) ->
     ]
     # Reasoning rows (0-based) are dimmed.
     assert report["dimmed_rows"] == [9, 10]
+    assert report["reasoning_hl_after_colorscheme"] == "Comment"
     assert report["chat_name"] == "nexus://chat//tmp/unit-root"
     assert report["chat_modifiable"] is False
     assert report["chat_buftype"] == "nofile"

@@ -46,6 +46,8 @@ H.run(function(report)
     end
   end
   report.dimmed_rows = dimmed
+  vim.cmd("colorscheme default")
+  report.reasoning_hl_after_colorscheme = vim.api.nvim_get_hl(0, { name = "NexusReasoning" }).link or vim.NIL
 
   -- The chat buffer wiped or unloaded mid-turn: the next update starts a fresh one.
   vim.cmd("bwipeout! " .. chat.buf)

@@ -3,7 +3,7 @@
 --- content appended in place, reasoning dimmed as a quote, one line per tool
 --- call whose status is rewritten in place, and a footer at turnEnd.
 local config = require("nexus.config")
-local protocol = require("nexus.protocol")
+local format = require("nexus.format")
 
 local api = vim.api
 
@@ -13,78 +13,6 @@ local ns_reasoning = api.nvim_create_namespace("nexus_reasoning")
 local ns_tools = api.nvim_create_namespace("nexus_tools")
 local ns_status = api.nvim_create_namespace("nexus_tool_status")
 local ns_meta = api.nvim_create_namespace("nexus_meta")
-
-local highlights = {
-  NexusReasoning = "Comment",
-  NexusFooter = "Comment",
-  NexusError = "DiagnosticError",
-  NexusToolPending = "Comment",
-  NexusToolRunning = "DiagnosticWarn",
-  NexusToolCompleted = "DiagnosticOk",
-  NexusToolFailed = "DiagnosticError",
-  NexusToolCancelled = "DiagnosticHint",
-  NexusToolSkipped = "DiagnosticHint",
-}
-for group, link in pairs(highlights) do
-  api.nvim_set_hl(0, group, { link = link, default = true })
-end
-
-local status_hl = {
-  pending = "NexusToolPending",
-  running = "NexusToolRunning",
-  completed = "NexusToolCompleted",
-  failed = "NexusToolFailed",
-  cancelled = "NexusToolCancelled",
-  skipped = "NexusToolSkipped",
-  done = "NexusToolCompleted",
-}
-
-local stop_labels = {
-  [protocol.STOP_END_TURN] = "done",
-  [protocol.STOP_MAX_ITERATIONS] = "stopped: tool iteration limit reached",
-  [protocol.STOP_CANCELLED] = "cancelled",
-  [protocol.STOP_ERROR] = "stopped by an error",
-}
-
---- A short description of a tool call's arguments for its status line.
----@param name string
----@param args table|nil
----@return string
-function M.describe_tool(name, args)
-  if type(args) ~= "table" then
-    return name
-  end
-  local parts = { name }
-  if type(args.path) == "string" then
-    parts[#parts + 1] = args.path
-  end
-  if type(args.newPath) == "string" then
-    parts[#parts + 1] = "-> " .. args.newPath
-  end
-  if type(args.pattern) == "string" then
-    parts[#parts + 1] = string.format("%q", args.pattern)
-  end
-  if #parts == 1 and next(args) ~= nil then
-    local ok, encoded = pcall(vim.json.encode, args)
-    if ok then
-      parts[#parts + 1] = #encoded > 60 and encoded:sub(1, 57) .. "..." or encoded
-    end
-  end
-  return table.concat(parts, " ")
-end
-
----@param name string
----@param args table|nil
----@param status string
----@param err string|nil
----@return string
-local function tool_line(name, args, status, err)
-  local line = string.format("- [%s] %s", status, M.describe_tool(name, args))
-  if type(err) == "string" and err ~= "" then
-    line = line .. ": " .. vim.split(err, "\n", { plain = true })[1]
-  end
-  return line
-end
 
 ---@class nexus.Chat
 ---@field root string
@@ -327,7 +255,7 @@ end
 
 function Chat:_status_hl(row, status)
   api.nvim_buf_clear_namespace(self.buf, ns_status, row, row + 1)
-  local group = status_hl[status]
+  local group = format.status_hl[status]
   if group then
     api.nvim_buf_set_extmark(self.buf, ns_status, row, 2, {
       end_col = 4 + #status,
@@ -344,7 +272,7 @@ end
 function Chat:tool_call(id, name, args, status)
   self:_begin("tool")
   local row, last = self:_last()
-  local line = tool_line(name, args, status, nil)
+  local line = format.tool_line(name, args, status, nil)
   if last == "" then
     self:_set(row, row + 1, { line })
   else
@@ -369,7 +297,7 @@ function Chat:tool_update(id, name, status, err)
     tool = self.tools[id]
   end
   local row = api.nvim_buf_get_extmark_by_id(self.buf, ns_tools, tool.mark, {})[1]
-  local line = tool_line(tool.name or name, tool.args, status, err)
+  local line = format.tool_line(tool.name or name, tool.args, status, err)
   local old = api.nvim_buf_get_lines(self.buf, row, row + 1, false)[1]
   vim.bo[self.buf].modifiable = true
   api.nvim_buf_set_text(self.buf, row, 0, row, #old, { line })
@@ -383,20 +311,8 @@ end
 ---@param note string|nil
 function Chat:footer(stop_reason, usage, note)
   self:_begin("footer")
-  local text = stop_labels[stop_reason] or tostring(stop_reason)
-  if type(usage) == "table" and (usage.inputTokens or usage.outputTokens) then
-    text = string.format(
-      "%s · %s in / %s out tokens",
-      text,
-      usage.inputTokens or "?",
-      usage.outputTokens or "?"
-    )
-  end
-  if note then
-    text = text .. " (" .. note .. ")"
-  end
   local row = self:_last()
-  self:_set(row, row + 1, { "_" .. text .. "_" })
+  self:_set(row, row + 1, { format.footer(stop_reason, usage, note) })
   api.nvim_buf_set_extmark(self.buf, ns_meta, row, 0, { line_hl_group = "NexusFooter" })
 end
 
