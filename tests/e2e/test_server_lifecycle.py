@@ -126,6 +126,25 @@ async def test_lost_client_mid_turn_closes_the_turn(
     await check_session_state(model, workspace, first["sessionId"], "idle", repaired=False)
 
 
+async def test_sigterm_mid_turn_ends_it_cleanly(
+    model: ScriptedModelServer, workspace: Path
+) -> None:
+    client = await CONFIG.start()
+    assert isinstance(client, TestEditor)
+    await start(client, pytest_caps("neovim"), workspace, settings(model.openai_base_url))
+    model.push(STALLING)
+    pending = asyncio.ensure_future(client.send("long task"))
+    first = await client.wait_for_update(lambda u: u["kind"] == wire.UPDATE_CONTENT)
+    process = client.server_process
+    assert process is not None
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), WAIT) == 0
+    await asyncio.gather(pending, return_exceptions=True)
+    assert [u["stopReason"] for u in client.updates if u["kind"] == "turnEnd"] == ["cancelled"]
+    await stop(client)
+    await check_session_state(model, workspace, first["sessionId"], "idle", repaired=False)
+
+
 async def test_kill_9_mid_turn_then_list_load_and_continue(
     model: ScriptedModelServer, workspace: Path
 ) -> None:
