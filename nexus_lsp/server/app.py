@@ -137,7 +137,10 @@ class NexusLanguageServer(LanguageServer):
             handlers = await startup
         except BaseException:  # start-up failed or was cancelled: nothing to close
             return
-        await handlers.aclose()
+        try:
+            await handlers.aclose()
+        except Exception:  # the process is ending: report, never crash on the way out
+            log.exception("closing nexus-lsp failed")
 
 
 def _package_version() -> str:
