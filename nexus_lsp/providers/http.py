@@ -203,7 +203,7 @@ class HttpProvider:
         sse = EventSource(response).aiter_sse()
         try:
             while not decoder.finished:
-                event = await self._read(_until_cancelled(lambda: _next(sse), token))
+                event = await self._read(_next_unless_cancelled(sse, token))
                 if event is None:
                     break
                 if not event.data:
@@ -363,6 +363,40 @@ async def _until_cancelled(work: Callable[[], Awaitable[T]], token: Cancellation
     """
     token.raise_if_cancelled()
     return await race(work(), token)
+
+
+async def _next_unless_cancelled(
+    events: AsyncGenerator[ServerSentEvent, None], token: CancellationToken
+) -> ServerSentEvent | None:
+    """The next event, or :class:`Cancelled` the moment ``token`` is cancelled.
+
+    :func:`race` per streamed event cost two tasks and an ``asyncio.wait`` each: for a
+    long answer (~20k chunks) that dominated the turn. Here the read stays in the
+    caller's task; a cancel interrupts that task at its current await (the read), and
+    the ``CancelledError`` it gets is turned into ``Cancelled``, the way
+    ``asyncio.timeout`` turns its own cancel into ``TimeoutError``. A cancel of the
+    task by anyone else still propagates as ``CancelledError``.
+    """
+    token.raise_if_cancelled()
+    task = asyncio.current_task()
+    if task is None:  # not in a task: nothing to interrupt, so race it
+        return await race(_next(events), token)
+    interrupted = False
+
+    def interrupt(reason: str) -> None:
+        nonlocal interrupted
+        interrupted = True
+        task.cancel()
+
+    remove = token.on_cancel(interrupt)
+    try:
+        return await _next(events)
+    except asyncio.CancelledError:
+        if interrupted and task.uncancel() == 0:
+            raise Cancelled(token.reason or "cancelled") from None
+        raise
+    finally:
+        remove()
 
 
 async def _next(events: AsyncGenerator[ServerSentEvent, None]) -> ServerSentEvent | None:
