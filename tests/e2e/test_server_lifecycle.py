@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import pytest_lsp
-from pytest_lsp import ClientServerConfig
 from lsprotocol import types
+from pytest_lsp import ClientServerConfig
 
 from nexus_lsp import wire
 from nexus_lsp.testing import ScriptedModelServer
