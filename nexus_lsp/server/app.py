@@ -31,6 +31,8 @@ from nexus_lsp.server.logs import LspLogHandler
 from nexus_lsp.server.rpc_errors import rpc_errors
 
 if TYPE_CHECKING:
+    from cattrs import Converter
+
     from nexus_lsp.server.handlers import Handlers
 
 __all__ = ["CODE_ACTION_KIND", "NexusLanguageServer", "create_server", "experimental_capabilities"]
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 # Code actions run prompts on the selection; a kind of our own under "refactor"
 # so clients that filter by kind still list them with the refactorings.
 CODE_ACTION_KIND = "refactor.nexus"
+PRUNE_EVERY = 256
 
 
 def experimental_capabilities() -> dict[str, Any]:
@@ -55,7 +58,22 @@ def experimental_capabilities() -> dict[str, Any]:
 
 
 class NexusProtocol(LanguageServerProtocol):
-    """Adds ``experimental.nexus`` to the capabilities pygls computes."""
+    """Adds ``experimental.nexus`` to the capabilities pygls computes, and keeps
+    pygls' table of in-flight futures from growing with every notification."""
+
+    def __init__(self, server: LanguageServer, converter: Converter) -> None:
+        super().__init__(server, converter)
+        self._notifications = 0
+
+    def _handle_notification(self, method_name: str, params: Any) -> None:
+        super()._handle_notification(method_name, params)
+        # pygls files a future for each notification it handles and never removes
+        # it: one per didChange keystroke, for the life of the server.
+        self._notifications += 1
+        if self._notifications % PRUNE_EVERY == 0:
+            futures = self._request_futures
+            for key in [k for k, f in futures.items() if f.done()]:
+                futures.pop(key, None)
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(
