@@ -41,6 +41,7 @@ __all__ = ["NexusRuntime", "workspace_root"]
 log = logging.getLogger(__name__)
 
 TITLE_CHARS = 60
+CLOSE_TIMEOUT = 5.0
 
 
 def workspace_root(params: types.InitializeParams | None) -> Path:
@@ -78,6 +79,7 @@ class NexusRuntime:
         self.ask_session_id: str | None = None
         self._progress_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._turns: set[asyncio.Future[TurnResult]] = set()
 
     @classmethod
     async def start(cls, server: NexusLanguageServer) -> NexusRuntime:
@@ -164,6 +166,8 @@ class NexusRuntime:
         turn = asyncio.ensure_future(
             self.manager.send(session_id, prompt, cancel_token=token, sink=reporter)
         )
+        self._turns.add(turn)
+        turn.add_done_callback(self._turns.discard)
         try:
             return await asyncio.shield(turn)
         except asyncio.CancelledError:
@@ -203,6 +207,10 @@ class NexusRuntime:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.manager.cancel_all("the server is shutting down")
+        if self._turns:
+            # bounded: a turn stuck beyond its cancel must not keep the process alive
+            await asyncio.wait(set(self._turns), timeout=CLOSE_TIMEOUT)
         await self.manager.aclose()
 
 
