@@ -13,9 +13,13 @@ import { UPDATE_TURN_END, UPDATE_TURN_START } from './protocol';
 import { API_KEY_SECRET, errorMessage, NexusServer } from './server';
 import { RESTART_KEYS } from './settings';
 
+/** The running server, stopped (and awaited by VS Code) in {@link deactivate}. */
+let activeServer: NexusServer | undefined;
+
 export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('Nexus', { log: true });
   const server = new NexusServer(context.secrets, output);
+  activeServer = server;
   const chat = new ChatViewProvider(context.extensionUri, server, output);
   const status = new TurnStatus(chat, server);
   context.subscriptions.push(output, server, chat, status);
@@ -124,8 +128,10 @@ export function activate(context: vscode.ExtensionContext): void {
   }
 }
 
-export function deactivate(): void {
-  // Disposables registered on the context stop the server.
+export async function deactivate(): Promise<void> {
+  const server = activeServer;
+  activeServer = undefined;
+  await server?.stop();
 }
 
 async function restartQuietly(server: NexusServer, output: vscode.LogOutputChannel, why: string): Promise<void> {

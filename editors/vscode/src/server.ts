@@ -11,10 +11,12 @@
 
 import * as vscode from 'vscode';
 import {
+  CancellationToken,
   type ConfigurationParams,
   DidChangeConfigurationNotification,
   LanguageClient,
   type LanguageClientOptions,
+  ResponseError,
   type ServerOptions,
   State,
   TransportKind,
@@ -24,6 +26,8 @@ import { type CancellationTokenLike, NexusClient, type RpcConnection, type Updat
 import { apiKeyEnv, type ConfigGetter, protocolSettings, serverCommand } from './settings';
 
 export const API_KEY_SECRET = 'nexus.apiKey';
+const REJECTED_EDIT =
+  'VS Code did not apply the edit (the document changed since it was read, or the edit was declined)';
 
 const getter = (scope?: vscode.Uri): ConfigGetter => {
   const config = vscode.workspace.getConfiguration(SETTINGS_SECTION, scope);
@@ -133,6 +137,14 @@ export class NexusServer implements vscode.Disposable {
       middleware: {
         workspace: {
           configuration: (params, token, next) => this.configuration(params, token, next),
+          handleApplyEdit: async (params, next) => {
+            const result = await next(params, CancellationToken.None);
+            // VS Code's applyEdit says only yes or no; the tool's error should say why.
+            if (!(result instanceof ResponseError) && !result.applied && !result.failureReason) {
+              return { ...result, failureReason: REJECTED_EDIT };
+            }
+            return result;
+          },
           didChangeConfiguration: async () => {
             // Send the protocol object, not VS Code's raw section with its extension-only keys.
             await this.client?.sendNotification(DidChangeConfigurationNotification.type, {

@@ -53,36 +53,54 @@ export function settingsFor(modelUrl: string): Record<string, unknown> {
   };
 }
 
-export async function startHarness(script: Script, options: { workspace?: string } = {}): Promise<Harness> {
+export interface ModelServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The scripted model server as a child process (`listening http://127.0.0.1:PORT`). */
+export async function startModelServer(script: Script): Promise<ModelServer> {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'nexus-vscode-'));
-  const workspace = options.workspace ?? mkdtempSync(path.join(os.tmpdir(), 'nexus-vscode-ws-'));
   const scriptFile = path.join(scratch, 'script.json');
   writeFileSync(scriptFile, JSON.stringify(script));
   const model = spawn(NEXUS_PYTHON, ['-m', 'nexus_lsp.testing', '--script', scriptFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let server: ChildProcess | undefined;
-  try {
-    const modelUrl = await firstLine(model, /^listening (http:\/\/127\.0\.0\.1:\d+)$/);
-    server = spawn(NEXUS_PYTHON, ['-m', 'nexus_lsp'], {
-      cwd: workspace,
-      env: { ...process.env, NEXUS_TEST_KEY: 'test-key' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    return await connect(server, model, workspace, scratch, settingsFor(modelUrl));
-  } catch (err) {
-    server?.kill('SIGKILL');
-    model.kill('SIGKILL');
+  const close = async (): Promise<void> => {
+    model.kill('SIGTERM');
+    await withTimeout(exited(model), 'model server exit').catch(() => model.kill('SIGKILL'));
     rmSync(scratch, { recursive: true, force: true });
+  };
+  try {
+    const url = await firstLine(model, /^listening (http:\/\/127\.0\.0\.1:\d+)$/);
+    return { url, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export async function startHarness(script: Script, options: { workspace?: string } = {}): Promise<Harness> {
+  const workspace = options.workspace ?? mkdtempSync(path.join(os.tmpdir(), 'nexus-vscode-ws-'));
+  const model = await startModelServer(script);
+  const server = spawn(NEXUS_PYTHON, ['-m', 'nexus_lsp'], {
+    cwd: workspace,
+    env: { ...process.env, NEXUS_TEST_KEY: 'test-key' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  try {
+    return await connect(server, model, workspace, settingsFor(model.url));
+  } catch (err) {
+    server.kill('SIGKILL');
+    await model.close();
     throw err;
   }
 }
 
 async function connect(
   server: ChildProcess,
-  model: ChildProcess,
+  model: ModelServer,
   workspace: string,
-  scratch: string,
   settings: Record<string, unknown>,
 ): Promise<Harness> {
   const stderr: string[] = [];
@@ -119,13 +137,15 @@ async function connect(
       try {
         await withTimeout(connection.sendRequest('shutdown'), 'shutdown');
         await connection.sendNotification('exit');
-        await withTimeout(exited(server), 'server exit');
+        // As VS Code's client does after `exit`: end the stream.
+        server.stdin?.end();
+        await withTimeout(exited(server), 'server exit').catch((err: Error) => {
+          throw new Error(`${err.message}; server stderr:\n${stderr.join('').slice(-3000)}`);
+        });
       } finally {
         server.kill('SIGKILL');
         connection.dispose();
-        model.kill('SIGTERM');
-        await withTimeout(exited(model), 'model server exit').catch(() => model.kill('SIGKILL'));
-        rmSync(scratch, { recursive: true, force: true });
+        await model.close();
         if (!keepWorkspace) rmSync(workspace, { recursive: true, force: true });
       }
     },
@@ -204,12 +224,12 @@ function firstLine(child: ChildProcess, pattern: RegExp): Promise<string> {
   });
 }
 
-function exited(child: ChildProcess): Promise<void> {
+export function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+export async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), WAIT_MS);

@@ -81,11 +81,14 @@ describe('nexus-lsp through the protocol layer', () => {
   });
 
   it('cancels a stalled turn with -32800 after turnEnd cancelled; the next turn works', TIMEOUT, async () => {
-    const h = await start({ responses: [{ fault: { stall: true } }, { text: 'After the stop.' }] });
+    // One chunk, then the model stalls: the content update proves the model request is in flight.
+    const h = await start({
+      responses: [{ text: 'Thinking about it', chunkSize: 4, fault: { stallAfterChunks: 1 } }, { text: 'After the stop.' }],
+    });
     const { sessionId } = await h.nexus.newSession({ title: 'cancel' });
     const tokens = new CancellationTokenSource();
     const turn = h.nexus.send({ sessionId, prompt: 'wait forever' }, tokens.token);
-    await h.waitForUpdate((u) => u.sessionId === sessionId && u.kind === 'turnStart');
+    await h.waitForUpdate((u) => u.sessionId === sessionId && u.kind === 'content');
     tokens.cancel();
     await assert.rejects(turn, (err: unknown) => {
       assert.ok(isCancelledError(err), `expected -32800, got ${String(err)}`);
@@ -96,6 +99,7 @@ describe('nexus-lsp through the protocol layer', () => {
     assert.equal(end?.kind, 'turnEnd', 'turnEnd was sent before the error');
     assert.equal(end?.kind === 'turnEnd' && end.stopReason, 'cancelled');
     assert.equal(kinds(updates).filter((k) => k === 'turnEnd').length, 1);
+    assert.equal(textOf(updates), 'Thin');
 
     const next = await h.nexus.send({ sessionId, prompt: 'go on' });
     assert.equal(next.stopReason, 'endTurn');
