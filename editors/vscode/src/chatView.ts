@@ -88,6 +88,11 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   /** Run one turn in the current session (a new one on the first prompt). */
   async ask(prompt: string): Promise<void> {
     if (!prompt.trim()) return;
+    if (!vscode.workspace.workspaceFolders?.length) {
+      // The server keeps sessions in the first folder's .nexus/ and confines tools to it.
+      void vscode.window.showInformationMessage('Nexus: open a folder first; sessions are kept in its .nexus folder.');
+      return;
+    }
     await this.reveal();
     if (this.turn) {
       void vscode.window.showInformationMessage('Nexus is still answering; press Stop first.');

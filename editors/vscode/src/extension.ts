@@ -182,9 +182,13 @@ async function pickSession(server: NexusServer, chat: ChatViewProvider): Promise
     pick.onDidHide(() => resolve(undefined));
     pick.onDidTriggerItemButton(async ({ item }) => {
       if (!item.sessionId) return;
-      await nexus.delete(item.sessionId);
-      if (chat.state.sessionId === item.sessionId) chat.newSession();
-      await refresh();
+      try {
+        await nexus.delete(item.sessionId);
+        if (chat.state.sessionId === item.sessionId) chat.newSession();
+        await refresh();
+      } catch (err) {
+        void vscode.window.showErrorMessage(`Nexus: could not delete the session: ${errorMessage(err)}`);
+      }
     });
   });
   pick.show();

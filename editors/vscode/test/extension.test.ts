@@ -116,6 +116,17 @@ describe('the extension in a stand-in VS Code', () => {
   /** The view renders on a short timer: wait for the last entry's final (non-streaming) HTML. */
   const settledHtml = () => until('the final render', () => !lastHtml().includes('state-streaming') && lastHtml());
 
+  /** Runs Open Sessions and waits for its picker to list `sessionId`. */
+  const openPicker = async (sessionId: string) => {
+    const before = stub.recorded.quickPicks.length;
+    const done = run('nexus.chat.openSessions') as Promise<void>;
+    const pick = await until('the picker', () => stub.recorded.quickPicks[before]);
+    const item = await until('the session in the picker', () => sessionItem(pick, sessionId));
+    return { pick, item, done };
+  };
+  const sessionItem = (pick: stub.QuickPick<unknown>, sessionId: string) =>
+    pick.items.find((i) => (i as { sessionId?: string }).sessionId === sessionId);
+
   before(async () => {
     model = await startModelServer({
       responses: [
@@ -262,10 +273,27 @@ describe('the extension in a stand-in VS Code', () => {
     assert.equal(chat.state.entries.length, 0);
     await until('a reset render', () => posted.at(-1)?.reset === true);
 
-    await chat.openSession(sessionId);
+    // Open Sessions: the picker lists it (with New Session first); accepting it loads it.
+    const { pick, item, done } = await openPicker(sessionId);
+    assert.match(String((pick.items[0] as { label?: string }).label), /New Session/);
+    pick.accept(item);
+    await done;
+    assert.equal(pick.visible, false);
     assert.equal(chat.state.sessionId, sessionId);
     const users = chat.state.entries.flatMap((e) => (e.role === 'user' ? [e.text] : []));
     assert.deepEqual(users, ['Say hello', 'Wait for it', 'Create x.txt']);
+  });
+
+  it('deletes a session from the picker with its trash button', async () => {
+    const sessionId = chat.state.sessionId;
+    assert.ok(sessionId);
+    const { pick, item, done } = await openPicker(sessionId);
+    pick.pressButton(item);
+    await until('the picker refreshed without it', () => !sessionItem(pick, sessionId));
+    assert.equal(chat.state.sessionId, undefined, 'the chat showing it starts afresh');
+    assert.equal(existsSync(path.join(workspace, '.nexus', 'sessions', sessionId)), false);
+    pick.hide();
+    await done;
   });
 
   it('stops the server on deactivate', async () => {

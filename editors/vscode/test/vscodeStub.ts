@@ -157,6 +157,7 @@ export const recorded = {
   progress: [] as string[],
   log: [] as string[],
   openedDocuments: [] as string[],
+  quickPicks: [] as QuickPick<unknown>[],
 };
 
 /** The settings under `nexus.` the stubbed `getConfiguration` answers (package.json defaults otherwise). */
@@ -217,7 +218,50 @@ function message(level: string) {
   };
 }
 
+/** A QuickPick the test drives: `recorded.quickPicks` holds every one created. */
+export class QuickPick<T> {
+  items: T[] = [];
+  selectedItems: T[] = [];
+  busy = false;
+  placeholder = '';
+  matchOnDescription = false;
+  visible = false;
+  private readonly accepted = new EventEmitter<void>();
+  private readonly hidden = new EventEmitter<void>();
+  private readonly buttons = new EventEmitter<{ item: T; button: unknown }>();
+  readonly onDidAccept = this.accepted.event;
+  readonly onDidHide = this.hidden.event;
+  readonly onDidTriggerItemButton = this.buttons.event;
+  show(): void {
+    this.visible = true;
+  }
+  hide(): void {
+    this.visible = false;
+    this.hidden.fire();
+  }
+  dispose(): void {
+    this.visible = false;
+    this.accepted.dispose();
+    this.hidden.dispose();
+    this.buttons.dispose();
+  }
+  /** The user picks `item` and presses Enter. */
+  accept(item: T): void {
+    this.selectedItems = [item];
+    this.accepted.fire();
+  }
+  /** The user clicks the item's first button. */
+  pressButton(item: T): void {
+    this.buttons.fire({ item, button: (item as { buttons?: unknown[] }).buttons?.[0] });
+  }
+}
+
 export const window = generic({
+  createQuickPick: () => {
+    const pick = new QuickPick<unknown>();
+    recorded.quickPicks.push(pick);
+    return pick;
+  },
   activeTextEditor: undefined,
   visibleTextEditors: [],
   tabGroups: generic({ all: [] }),
