@@ -15,6 +15,7 @@ import { titleFromPrompt } from './prompts';
 import { renderEntry } from './render';
 import { errorMessage, type NexusServer } from './server';
 import { errorReason, isCancelledError } from './session';
+import { chatPage, makeNonce } from './webviewHtml';
 
 export const CHAT_VIEW_ID = 'nexus.chatView';
 const RENDER_DELAY_MS = 30;
@@ -225,41 +226,12 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   }
 
   private html(webview: vscode.Webview, media: vscode.Uri): string {
-    const nonce = Array.from({ length: 32 }, () => Math.floor(Math.random() * 36).toString(36)).join('');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.css'));
-    const csp = [
-      "default-src 'none'",
-      `style-src ${webview.cspSource}`,
-      `script-src 'nonce-${nonce}'`,
-      `font-src ${webview.cspSource}`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link href="${style}" rel="stylesheet">
-<title>Nexus</title>
-</head>
-<body>
-<div id="log" role="log" aria-live="polite"></div>
-<div id="empty">
-  <p><strong>Ask Nexus</strong> about your code, or to change it.</p>
-  <p>Edits arrive as workspace edits you can undo. Select code and run
-  <em>Nexus: Ask About Selection</em> to ask about it.</p>
-</div>
-<form id="composer">
-  <textarea id="prompt" rows="3" placeholder="Ask Nexus… (Enter to send, Shift+Enter for a new line)" aria-label="Prompt"></textarea>
-  <div class="actions">
-    <button type="submit" id="send">Send</button>
-    <button type="button" id="stop" class="secondary">Stop</button>
-  </div>
-</form>
-<script nonce="${nonce}" src="${script}"></script>
-</body>
-</html>`;
+    return chatPage({
+      cspSource: webview.cspSource,
+      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.js')).toString(),
+      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.css')).toString(),
+      nonce: makeNonce(),
+    });
   }
 }
 
