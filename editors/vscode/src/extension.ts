@@ -8,7 +8,7 @@
 
 import * as vscode from 'vscode';
 import { CHAT_VIEW_ID, ChatViewProvider } from './chatView';
-import { DEFAULT_SELECTION_QUESTION, selectionPrompt } from './prompts';
+import { DEFAULT_SELECTION_QUESTION, type SelectionContext, selectionPrompt } from './prompts';
 import { UPDATE_TURN_END, UPDATE_TURN_START } from './protocol';
 import { API_KEY_SECRET, errorMessage, NexusServer } from './server';
 import { RESTART_KEYS } from './settings';
@@ -55,21 +55,19 @@ export function activate(context: vscode.ExtensionContext): void {
       placeHolder: DEFAULT_SELECTION_QUESTION,
     });
     if (question === undefined) return;
-    const { selection, document } = editor;
-    // A selection ending at column 0 does not include that line, as editors show it.
-    const endLine = selection.end.character === 0 && selection.end.line > selection.start.line
-      ? selection.end.line
-      : selection.end.line + 1;
-    await chat.ask(
-      selectionPrompt(question, {
-        path: vscode.workspace.asRelativePath(document.uri, false),
-        languageId: document.languageId,
-        startLine: selection.start.line + 1,
-        endLine,
-        text: document.getText(selection),
-      }),
-    );
+    await chat.ask(selectionPrompt(question, selectionContext(editor.document, editor.selection)));
   });
+  // The server's code actions run `nexus.ask { prompt, uri, range }`: answer in the chat.
+  server.askHandler = async (argument) => {
+    const { prompt, uri, range } = parseAskArgument(argument);
+    if (!uri) return chat.ask(prompt);
+    const document = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
+    if (!range || (range.start.line === range.end.line && range.start.character === range.end.character)) {
+      return chat.ask(`${prompt}\n\nThe user is looking at \`${vscode.workspace.asRelativePath(document.uri, false)}\`.`);
+    }
+    const selection = new vscode.Range(range.start.line, range.start.character, range.end.line, range.end.character);
+    return chat.ask(selectionPrompt(prompt, selectionContext(document, selection)));
+  };
   command('nexus.chat.cancel', () => status.stop());
   command('nexus.chat.newSession', async () => {
     chat.newSession();
@@ -132,6 +130,39 @@ export async function deactivate(): Promise<void> {
   const server = activeServer;
   activeServer = undefined;
   await server?.stop();
+}
+
+function selectionContext(document: vscode.TextDocument, selection: vscode.Range): SelectionContext {
+  // A selection ending at column 0 does not include that line, as editors show it.
+  const endLine =
+    selection.end.character === 0 && selection.end.line > selection.start.line
+      ? selection.end.line
+      : selection.end.line + 1;
+  return {
+    path: vscode.workspace.asRelativePath(document.uri, false),
+    languageId: document.languageId,
+    startLine: selection.start.line + 1,
+    endLine,
+    text: document.getText(selection),
+  };
+}
+
+interface AskArgument {
+  prompt: string;
+  uri?: string;
+  range?: { start: { line: number; character: number }; end: { line: number; character: number } };
+}
+
+/** The argument of `nexus.ask` (docs/protocol.md §7); a bad one is an error naming the field. */
+function parseAskArgument(argument: unknown): AskArgument {
+  const arg = (typeof argument === 'object' && argument !== null ? argument : {}) as Record<string, unknown>;
+  if (typeof arg.prompt !== 'string' || !arg.prompt.trim()) {
+    throw new Error('nexus.ask: prompt must be a non-empty string');
+  }
+  if (arg.uri !== undefined && typeof arg.uri !== 'string') {
+    throw new Error('nexus.ask: uri must be a string');
+  }
+  return arg as unknown as AskArgument;
 }
 
 async function restartQuietly(server: NexusServer, output: vscode.LogOutputChannel, why: string): Promise<void> {

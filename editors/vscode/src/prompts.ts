@@ -15,7 +15,11 @@ export interface SelectionContext {
 
 export const DEFAULT_SELECTION_QUESTION = 'Explain this code.';
 
-/** The question, then the selection as a fenced block the model can quote and edit by path. */
+/**
+ * The question, then the selection as a fenced block the model can quote and
+ * edit by path: the same text the server composes for `nexus.ask` with a range
+ * (docs/protocol.md §7), so a turn reads the same whichever side built it.
+ */
 export function selectionPrompt(question: string, selection: SelectionContext): string {
   const ask = question.trim() || DEFAULT_SELECTION_QUESTION;
   const lines =
@@ -24,7 +28,7 @@ export function selectionPrompt(question: string, selection: SelectionContext): 
       : `lines ${selection.startLine}-${selection.endLine}`;
   const fence = fenceFor(selection.text);
   const body = selection.text.endsWith('\n') ? selection.text : `${selection.text}\n`;
-  return `${ask}\n\nSelection from \`${selection.path}\` (${lines}):\n${fence}${selection.languageId}\n${body}${fence}\n`;
+  return `${ask}\n\nSelection from \`${selection.path}\`, ${lines}:\n${fence}${selection.languageId}\n${body}${fence}`;
 }
 
 /** A backtick fence longer than any run of backticks inside the text. */

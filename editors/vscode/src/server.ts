@@ -21,7 +21,7 @@ import {
   State,
   TransportKind,
 } from 'vscode-languageclient/node';
-import { SETTINGS_SECTION } from './protocol';
+import { COMMAND_ASK, SETTINGS_SECTION } from './protocol';
 import { type CancellationTokenLike, NexusClient, type RpcConnection, type UpdateEvent } from './session';
 import { apiKeyEnv, type ConfigGetter, protocolSettings, serverCommand } from './settings';
 
@@ -40,6 +40,12 @@ export class NexusServer implements vscode.Disposable {
   private starting: Promise<NexusClient> | undefined;
   private readonly updates = new vscode.EventEmitter<UpdateEvent>();
   private readonly states = new vscode.EventEmitter<'starting' | 'running' | 'stopped' | 'failed'>();
+  /**
+   * Runs the server's `nexus.ask` command (what its code actions invoke) in the
+   * chat instead, where the answer streams and can be stopped, as users of chat
+   * extensions expect. Unset: the command goes to the server.
+   */
+  askHandler: ((argument: unknown) => Promise<unknown>) | undefined;
   /** Every session update of the current server process, in seq order. */
   readonly onUpdate = this.updates.event;
   readonly onState = this.states.event;
@@ -135,6 +141,8 @@ export class NexusServer implements vscode.Disposable {
       initializationOptions: () => protocolSettings(getter()),
       synchronize: { configurationSection: SETTINGS_SECTION },
       middleware: {
+        executeCommand: (command, args, next) =>
+          command === COMMAND_ASK && this.askHandler ? this.askHandler(args[0]) : next(command, args),
         workspace: {
           configuration: (params, token, next) => this.configuration(params, token, next),
           handleApplyEdit: async (params, next) => {

@@ -12,7 +12,7 @@
 /** Reads one key below `nexus.` (e.g. `provider.kind`); undefined when unset and without default. */
 export type ConfigGetter = (key: string) => unknown;
 
-/** The keys of protocol §7, grouped as on the wire. */
+/** The keys of protocol §7 (docs/protocol.md §8), grouped as on the wire. */
 export const PROTOCOL_KEYS = {
   provider: ['kind', 'baseUrl', 'model', 'apiKeyEnv', 'timeoutSeconds', 'maxRetries'],
   session: [
@@ -23,7 +23,7 @@ export const PROTOCOL_KEYS = {
     'contextTokens',
     'maxToolOutputChars',
   ],
-  logging: ['streams', 'markdownTruncate'],
+  logging: ['streams', 'markdownTruncate', 'eventRetention'],
   edits: ['fallbackToDisk', 'confirm'],
 } as const;
 

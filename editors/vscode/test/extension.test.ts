@@ -5,7 +5,7 @@
 // sessions, as a user drives them. One server process for the whole scenario,
 // so the steps run in order.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -134,6 +134,7 @@ describe('the extension in a stand-in VS Code', () => {
         { text: 'Waiting', chunkSize: 4, fault: { stallAfterChunks: 1 } },
         { toolCalls: [{ id: 'w1', name: 'write_file', arguments: { path: 'x.txt', content: 'hi\n' } }] },
         { text: 'Wrote x.txt.' },
+        { text: 'It adds two numbers.' },
       ],
     });
     workspace = mkdtempSync(path.join(os.tmpdir(), 'nexus-vscode-ext-'));
@@ -260,6 +261,17 @@ describe('the extension in a stand-in VS Code', () => {
     assert.match(html, /Wrote x\.txt\./);
   });
 
+  it("runs the server's code actions (nexus.ask with a range) in the chat", async () => {
+    writeFileSync(path.join(workspace, 'a.py'), 'def add(a, b):\n    return a + b\n');
+    const uri = stub.Uri.file(path.join(workspace, 'a.py')).toString();
+    // The language client registered the server's command; its middleware sends it to the chat.
+    await run('nexus.ask', { prompt: 'Explain this code.', uri, range: { start: { line: 0, character: 0 }, end: { line: 2, character: 0 } } });
+    const asked = chat.state.entries.at(-2);
+    assert.ok(asked?.role === 'user');
+    assert.equal(asked.text, 'Explain this code.\n\nSelection from `a.py`, lines 1-2:\n```python\ndef add(a, b):\n    return a + b\n```');
+    assert.match(await settledHtml(), /It adds two numbers\./);
+  });
+
   it('opens the transcript, starts afresh and reopens the session', async () => {
     const sessionId = chat.state.sessionId;
     assert.ok(sessionId);
@@ -281,7 +293,8 @@ describe('the extension in a stand-in VS Code', () => {
     assert.equal(pick.visible, false);
     assert.equal(chat.state.sessionId, sessionId);
     const users = chat.state.entries.flatMap((e) => (e.role === 'user' ? [e.text] : []));
-    assert.deepEqual(users, ['Say hello', 'Wait for it', 'Create x.txt']);
+    assert.deepEqual(users.slice(0, 3), ['Say hello', 'Wait for it', 'Create x.txt']);
+    assert.match(users[3] ?? '', /^Explain this code\./);
   });
 
   it('deletes a session from the picker with its trash button', async () => {

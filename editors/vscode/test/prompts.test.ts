@@ -12,13 +12,13 @@ describe('prompts', () => {
       endLine: 5,
       text: 'def f():\n    return 1',
     });
-    assert.equal(prompt, 'Why?\n\nSelection from `src/a.py` (lines 3-5):\n```python\ndef f():\n    return 1\n```\n');
+    assert.equal(prompt, 'Why?\n\nSelection from `src/a.py`, lines 3-5:\n```python\ndef f():\n    return 1\n```');
   });
 
   it('uses the default question and a single line label', () => {
     const prompt = selectionPrompt('  ', { path: 'a.md', languageId: 'markdown', startLine: 2, endLine: 2, text: 'x\n' });
     assert.match(prompt, /^Explain this code\.\n/);
-    assert.match(prompt, /\(line 2\)/);
+    assert.match(prompt, /, line 2:\n/);
   });
 
   it('picks a fence longer than the backticks inside the selection', () => {

@@ -6,6 +6,7 @@
 // with are answered generically (a disposable), never silently ignored in a
 // way that could make a test pass: the tests assert on the recorded effects.
 import { EventEmitter as NodeEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -326,7 +327,22 @@ export const workspace = generic({
     inspect: () => undefined,
     update: async () => undefined,
   }),
-  asRelativePath: (target: Uri | string) => String(target),
+  asRelativePath: (target: Uri | string) => {
+    const full = typeof target === 'string' ? target : target.fsPath;
+    const root = workspaceFolders[0]?.uri.fsPath;
+    return root && full.startsWith(`${root}${path.sep}`) ? path.relative(root, full) : full;
+  },
+  openTextDocument: async (uri: Uri) => {
+    const text = readFileSync(uri.fsPath, 'utf8');
+    const lines = text.split('\n');
+    const offset = (p: Position) => lines.slice(0, p.line).reduce((n, l) => n + l.length + 1, 0) + p.character;
+    return {
+      uri,
+      version: 1,
+      languageId: uri.fsPath.endsWith('.py') ? 'python' : 'plaintext',
+      getText: (range?: Range) => (range ? text.slice(offset(range.start), offset(range.end)) : text),
+    };
+  },
   applyEdit: async (edit: WorkspaceEdit, metadata?: { label?: string }) => {
     recorded.appliedEdits.push({ label: metadata?.label, edit });
     events.emit('edit', edit);
