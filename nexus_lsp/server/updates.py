@@ -12,13 +12,16 @@ end), plus the whole turn on the client's ``workDoneToken`` when the send carrie
 Content deltas that arrive within :data:`COALESCE_SECONDS` of each other go out as
 one ``content`` notification (reasoning text likewise): any other event flushes the
 pending text first, so order is kept and the concatenation of all ``content`` texts
-is exactly the model's.
+is exactly the model's. The window opens on the leading edge: a delta arriving after
+a quiet spell is sent at once (the editor shows the answer starting without waiting
+out a window), and only the deltas that follow it within the window are coalesced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.004
 COALESCE_MAX_CHARS = 4096
 PROGRESS_CREATE_TIMEOUT = 10.0
+_clock = time.monotonic  # the coalescing window's clock (tests replace it)
 
 ProgressToken = int | str
 
@@ -120,6 +124,7 @@ class TurnReporter:
         self._pending_text: list[str] = []
         self._pending_chars = 0
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._last_flush = -COALESCE_SECONDS  # _clock() when text was last sent
         self._batch_tokens: dict[int, ProgressToken] = {}
 
     async def __call__(self, event: SessionEvent) -> None:
@@ -174,7 +179,9 @@ class TurnReporter:
             self._pending_kind = kind
         self._pending_text.append(text)
         self._pending_chars += len(text)
-        if self._pending_chars >= COALESCE_MAX_CHARS:
+        quiet = self._flush_handle is None and (
+            _clock() - self._last_flush >= COALESCE_SECONDS)
+        if quiet or self._pending_chars >= COALESCE_MAX_CHARS:
             self.flush()
         elif self._flush_handle is None:
             loop = asyncio.get_running_loop()
@@ -191,6 +198,7 @@ class TurnReporter:
         kind = self._pending_kind
         self._pending_text.clear()
         self._pending_chars = 0
+        self._last_flush = _clock()
         if kind == wire.UPDATE_REASONING:
             self._update(kind, {"active": True, "text": text})
         else:

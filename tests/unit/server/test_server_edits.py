@@ -47,6 +47,17 @@ def test_line_index_knows_every_lsp_line_ending(eol: str) -> None:
     assert index.position(text.index("three") + 2, UTF16) == pos(2, 2)
 
 
+def test_line_index_scans_and_index_agree_on_every_offset() -> None:
+    text = "a😀b\n\nsecond 😀😀 x\nlast"  # only \n: the first lookups scan
+    expected = [LineIndex(text).position(o, UTF16) for o in range(len(text) + 1)]
+    scanning = LineIndex(text)
+    got = [scanning.position(o, UTF16) for o in range(len(text) + 1)]  # scans, then indexes
+    assert len(got) > LineIndex.SCANNED_LOOKUPS
+    assert got == expected
+    assert expected[text.index("x")] == pos(2, 12) and expected[-1] == pos(3, 4)
+    assert LineIndex(text).line_count == 4
+
+
 def test_line_index_does_not_split_on_other_unicode_separators() -> None:
     # str.splitlines() splits on these; LSP does not.
     text = "a\u2028b\x0cc\nd"

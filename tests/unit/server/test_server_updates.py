@@ -24,6 +24,7 @@ from nexus_lsp.core.events import (
     TurnStarted,
 )
 from nexus_lsp.core.messages import Message, ToolCall, ToolResult, Usage
+from nexus_lsp.server import updates
 from nexus_lsp.server.updates import SeqCounter, TurnReporter
 
 
@@ -150,6 +151,22 @@ async def test_content_deltas_coalesce_and_concatenate_exactly() -> None:
     texts = [u["text"] for u in channel.updates if u["kind"] == "content"]
     assert "".join(texts) == "".join(pieces)
     assert len(texts) < len(pieces)
+
+
+async def test_the_first_delta_goes_out_at_once_and_the_next_ones_coalesce(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(updates, "_clock", lambda: 100.0)  # all within one window
+    channel = FakeChannel()
+    sink = reporter(channel)
+    await sink(TurnStarted(1, "p"))
+    await sink(ContentDelta(1, "Hel"))
+    assert channel.updates[-1]["text"] == "Hel"  # no wait for the window
+    await sink(ContentDelta(1, "lo, "))
+    await sink(ContentDelta(1, "world"))
+    assert len(channel.updates) == 2  # held: within the window of the first
+    await sink(ended(1))
+    assert [u.get("text") for u in channel.updates[1:]] == ["Hel", "lo, world", None]
 
 
 async def test_pending_content_is_sent_after_the_coalescing_delay() -> None:
