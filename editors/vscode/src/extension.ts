@@ -100,7 +100,7 @@ export function activate(context: vscode.ExtensionContext): void {
     context.secrets.onDidChange(async (event) => {
       if (event.key !== API_KEY_SECRET) return;
       await restartQuietly(server, output, 'API key changed');
-      void vscode.window.showInformationMessage('Nexus: API key updated; server restarted.');
+      void vscode.window.showInformationMessage('Nexus: API key changed; the server was restarted to use it.');
     }),
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (RESTART_KEYS.some((key) => event.affectsConfiguration(key))) {
@@ -166,6 +166,8 @@ function parseAskArgument(argument: unknown): AskArgument {
 }
 
 async function restartQuietly(server: NexusServer, output: vscode.LogOutputChannel, why: string): Promise<void> {
+  // Without a folder the server is started on the first ask, with the settings of then.
+  if (!vscode.workspace.workspaceFolders?.length) return;
   try {
     await server.restart(why);
   } catch (err) {
@@ -246,6 +248,7 @@ class TurnStatus implements vscode.Disposable {
   /** Sessions with a turn running, as the update stream says. */
   private readonly runningSessions = new Set<string>();
   private failed = false;
+  private shown: 'running' | 'failed' | 'idle' | undefined;
   private readonly subscriptions: vscode.Disposable[];
 
   constructor(
@@ -253,7 +256,11 @@ class TurnStatus implements vscode.Disposable {
     private readonly server: NexusServer,
   ) {
     this.subscriptions = [
-      chat.onRunning(() => this.update()),
+      chat.onRunning((running) => {
+        // The chat's own turn is over whatever the stream said (its turnEnd may be lost).
+        if (!running && chat.state.sessionId) this.runningSessions.delete(chat.state.sessionId);
+        this.update();
+      }),
       server.onUpdate(({ update }) => {
         if (update.kind === UPDATE_TURN_START) this.runningSessions.add(update.sessionId);
         if (update.kind === UPDATE_TURN_END) this.runningSessions.delete(update.sessionId);
@@ -284,6 +291,10 @@ class TurnStatus implements vscode.Disposable {
 
   private update(): void {
     const running = this.chat.isRunning || this.runningSessions.size > 0;
+    // Called for every streamed update: touch VS Code only when the item changes.
+    const shown = running ? 'running' : this.failed ? 'failed' : 'idle';
+    if (shown === this.shown) return;
+    this.shown = shown;
     void vscode.commands.executeCommand('setContext', 'nexus.running', running);
     if (running) {
       this.item.text = '$(loading~spin) Nexus';

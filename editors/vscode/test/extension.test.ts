@@ -237,7 +237,7 @@ describe('the extension in a stand-in VS Code', () => {
     await run('nexus.setApiKey'); // the input box is dismissed: nothing changes
     assert.equal(secrets.values.get('nexus.apiKey'), 'first-key');
     await secrets.store('nexus.apiKey', 'second-key');
-    assert.match(String(await notified), /API key updated/);
+    assert.match(String(await notified), /API key changed/);
     const [server] = await until('the new server process', () => {
       const found = serverProcesses();
       return found.length === 1 && found[0]?.pid !== before?.pid && found;
