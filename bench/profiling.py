@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import cProfile
-import io
 import pstats
 import re
 import subprocess
@@ -32,7 +31,9 @@ _STDLIB = sysconfig.get_paths()["stdlib"] + "/"
 
 
 def profiled_server(stats_file: Path) -> tuple[str, ...]:
-    return (sys.executable, "-m", "cProfile", "-o", str(stats_file), "-m", "nexus_lsp")
+    """The server command under cProfile (see ``bench/profiled_server.py``)."""
+    script = Path(__file__).with_name("profiled_server.py")
+    return (sys.executable, str(script), str(stats_file))
 
 
 async def in_process(work: Callable[[], Awaitable[T]], stats_file: Path) -> T:
@@ -49,26 +50,44 @@ def _short(text: str) -> str:
     return text.replace(_ROOT, "").replace(_SITE, "").replace(_STDLIB, "")
 
 
+# Start-up work (importing, compiling, building classes) is in every server profile;
+# it is measured by the start-up bench, so the tables leave it out.
+_IMPORT_NOISE = re.compile(
+    r"importlib|<frozen |\(<module>\)$|"
+    r"<built-in method (builtins\.(compile|exec|__build_class__)|marshal\.loads|_imp\.)|"
+    r"attr/_make\.py|typing\.py|dataclasses\.py|enum\.py|"
+    r"pydantic/_internal/_(generate_schema|model_construction|fields|decorators)")
+
+
+def _label(key: tuple[str, int, str]) -> str:
+    filename, line, name = key
+    if filename == "~":
+        return name  # a built-in, already "{method 'x' of 'y' objects}"
+    return f"{_short(filename)}:{line}({name})"
+
+
 def format_stats(stats_file: Path, limit: int = 12) -> str:
     """Top entries by own time, then nexus_lsp functions by cumulative time."""
     if not stats_file.exists():
         return f"(no profile: {stats_file.name} was not written)"
-    out = io.StringIO()
-    stats = pstats.Stats(str(stats_file), stream=out)
-    out.write(f"cProfile, top {limit} by own time:\n")
-    stats.sort_stats("tottime").print_stats(limit)
-    out.write(f"\ncProfile, nexus_lsp functions, top {limit} by cumulative time:\n")
-    stats.sort_stats("cumulative").print_stats(r"nexus_lsp/", limit)
-    kept: list[str] = []
-    for line in out.getvalue().splitlines():
-        text = _short(line.rstrip())
-        # pstats' own header (date, stats file, sort order) says nothing the caption does
-        # not; keep the totals line and the tables.
-        if not text or re.match(r"^\w{3} \w{3} +\d+ |^\s*(Ordered by|List reduced)|\S+\.prof$",
-                                text.strip()):
-            continue
-        kept.append(text)
-    return "\n".join(kept)
+    stats = pstats.Stats(str(stats_file)).stats  # type: ignore[attr-defined]
+    rows = [(_label(key), calls, own, cumulative)
+            for key, (_, calls, own, cumulative, _) in stats.items()]
+    rows = [r for r in rows if not _IMPORT_NOISE.search(r[0])]
+    total = sum(r[2] for r in rows)
+
+    def table(title: str, picked: list[tuple[str, int, float, float]]) -> list[str]:
+        out = [title, f"{'own s':>8} {'cum s':>8} {'calls':>8}  function"]
+        out += [f"{own:8.3f} {cum:8.3f} {calls:8d}  {label}" for label, calls, own, cum in picked]
+        return out
+
+    by_own = sorted(rows, key=lambda r: r[2], reverse=True)[:limit]
+    ours = sorted((r for r in rows if r[0].startswith("nexus_lsp/")),
+                  key=lambda r: r[3], reverse=True)[:limit]
+    lines = [f"cProfile: {total:.3f} s of own time outside start-up imports."]
+    lines += table(f"Top {limit} by own time:", by_own)
+    lines += ["", *table(f"nexus_lsp functions, top {limit} by cumulative time:", ours)]
+    return "\n".join(lines)
 
 
 _IMPORTS = "import nexus_lsp.cli, nexus_lsp.server.serve; import nexus_lsp.server.handlers"
