@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from nexus_lsp.server.ask import AskOutcome
@@ -170,8 +171,7 @@ def _serve(args: argparse.Namespace) -> int:
             raise UsageError("--port needs --tcp")
         from nexus_lsp.server import serve_stdio
 
-        serve_stdio(args.log_file)
-        return EXIT_OK
+        _exit_now(serve_stdio(args.log_file))
     if args.port is None:
         raise UsageError("--tcp needs --port N")
     if not 1 <= args.port <= 65535:
@@ -179,8 +179,18 @@ def _serve(args: argparse.Namespace) -> int:
     host = _loopback_host(args.host)
     from nexus_lsp.server import serve_tcp
 
-    serve_tcp(host, args.port, args.log_file)
-    return EXIT_OK
+    _exit_now(serve_tcp(host, args.port, args.log_file))
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End the process once serving is over (turns closed, store closed).
+
+    A thread still blocked reading a terminal's stdin would otherwise keep the
+    interpreter alive after `exit`, and LSP clients wait for the process to end.
+    """
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _loopback_host(host: str) -> str:

@@ -10,15 +10,15 @@ from __future__ import annotations
 __all__ = ["serve_stdio", "serve_tcp"]
 
 
-def serve_stdio(log_file: str | None = None) -> None:
-    """Serve one client on stdin/stdout; blocks until the client is gone."""
+def serve_stdio(log_file: str | None = None) -> int:
+    """Serve one client on stdin/stdout; blocks until it is gone; returns the exit code."""
     from nexus_lsp.server.serve import serve_stdio as serve
 
-    serve(log_file)
+    return serve(log_file)
 
 
-def serve_tcp(host: str, port: int, log_file: str | None = None) -> None:
+def serve_tcp(host: str, port: int, log_file: str | None = None) -> int:
     """Serve one client on ``host:port`` (loopback only); blocks until it is gone."""
     from nexus_lsp.server.serve import serve_tcp as serve
 
-    serve(host, port, log_file)
+    return serve(host, port, log_file)

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 # Code actions run prompts on the selection; a kind of our own under "refactor"
 # so clients that filter by kind still list them with the refactorings.
 CODE_ACTION_KIND = "refactor.nexus"
+# How long closing waits for a start-up under way (opening the store) to finish.
+STARTUP_CLOSE_SECONDS = 5.0
 PRUNE_EVERY = 256
 
 
@@ -64,6 +66,33 @@ class NexusProtocol(LanguageServerProtocol):
     def __init__(self, server: LanguageServer, converter: Converter) -> None:
         super().__init__(server, converter)
         self._notifications = 0
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
+        # Noted on receipt: an `exit` read right after must not wait for the close.
+        if isinstance(self._server, NexusLanguageServer):
+            self._server.shutdown_requested = True
+        yield from super().lsp_shutdown(*args)
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
+        """End the serve loop; its clean-up cancels turns and closes the store.
+
+        Not pygls' ``exit``: that one first yields to a user handler and resumes in a
+        callback, which pygls' own ``shutdown`` cancels when ``exit`` arrives before
+        ``shutdown`` has finished, and then calls ``sys.exit()`` from the event loop;
+        with a stdin the client keeps open (Neovim's socket) the process never ended.
+        Exit code per the LSP spec: 0 when ``shutdown`` was asked first, else 1.
+        """
+        yield from ()  # a generator, as pygls expects, that runs to its end at once
+        server = self._server
+        if not isinstance(server, NexusLanguageServer):
+            return
+        server.exit_code = 0 if server.shutdown_requested else 1
+        if server.log_handler is not None:
+            server.log_handler.detach()
+        if server.stop_serving is not None:
+            server.stop_serving()
 
     def _handle_notification(self, method_name: str, params: Any) -> None:
         super()._handle_notification(method_name, params)
@@ -99,6 +128,11 @@ class NexusLanguageServer(LanguageServer):
         self.initialize_params: types.InitializeParams | None = None
         self._startup: asyncio.Future[Handlers] | None = None
         self._closing: asyncio.Future[None] | None = None
+        # Set by the serve loop: ends it. `exit` must end the process even when the
+        # client keeps its end of stdin open (Neovim hands over a socket).
+        self.stop_serving: Callable[[], None] | None = None
+        self.shutdown_requested = False
+        self.exit_code = 0
 
     async def nexus(self) -> Handlers:
         """The handlers, built (settings, store, session manager) on first use."""
@@ -150,7 +184,10 @@ class NexusLanguageServer(LanguageServer):
         if startup is None:
             return
         if not startup.done():
-            startup.cancel()
+            # Let a start-up under way finish, then close what it opened: cancelled
+            # half-way it would leave the store's connection thread with no owner.
+            await asyncio.wait({startup}, timeout=STARTUP_CLOSE_SECONDS)
+            startup.cancel()  # no-op when it finished
         try:
             handlers = await startup
         except BaseException:  # start-up failed or was cancelled: nothing to close
@@ -221,12 +258,6 @@ def _register_lifecycle(server: NexusLanguageServer) -> None:
     async def shutdown(ls: NexusLanguageServer, params: None) -> None:
         await ls.aclose()
 
-    @server.feature(types.EXIT)
-    @survives_cancel
-    async def exit_(ls: NexusLanguageServer, params: None) -> None:
-        await ls.aclose()
-        if ls.log_handler is not None:
-            ls.log_handler.detach()
 
 
 def _register_nexus_methods(server: NexusLanguageServer) -> None:

@@ -19,7 +19,8 @@ from nexus_lsp.server import params as P
 from nexus_lsp.server.commands import ask_prompt, code_actions, selection_range
 from nexus_lsp.server.results import list_result, load_result, send_result
 from nexus_lsp.server.rpc_errors import ParamsError
-from nexus_lsp.server.runtime import NexusRuntime, title_from
+from nexus_lsp.server.runtime import NexusRuntime
+from nexus_lsp.session.manager import title_from
 
 if TYPE_CHECKING:
     from nexus_lsp.server.app import NexusLanguageServer
@@ -41,7 +42,7 @@ class Handlers:
         p = P.parse(P.NewParams, raw)
         await self.settled()
         session = await self.runtime.new_session(p.title, p.system_prompt, p.model)
-        return await self.runtime.created(session)
+        return self.runtime.created(session)
 
     async def session_send(self, raw: Any) -> dict[str, Any]:
         p = P.parse(P.SendParams, raw)

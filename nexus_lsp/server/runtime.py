@@ -29,7 +29,7 @@ from nexus_lsp.server.results import iso
 from nexus_lsp.server.settings import SettingsSource
 from nexus_lsp.server.updates import SeqCounter, TurnReporter
 from nexus_lsp.server.workspace import LspWorkspace, path_to_uri
-from nexus_lsp.session.manager import SessionManager
+from nexus_lsp.session.manager import SessionManager, title_from
 from nexus_lsp.session.session import Session
 from nexus_lsp.storage import SessionStore
 
@@ -40,7 +40,6 @@ __all__ = ["NexusRuntime", "workspace_root"]
 
 log = logging.getLogger(__name__)
 
-TITLE_CHARS = 60
 CLOSE_TIMEOUT = 5.0
 
 
@@ -122,15 +121,12 @@ class NexusRuntime:
             return session_id
         return (await self.new_session(title=title_from(prompt))).id
 
-    async def created(self, session: Session) -> dict[str, Any]:
+    def created(self, session: Session) -> dict[str, Any]:
         """The ``nexus/session/new`` result of a session just created."""
-        record = next(
-            (r for r in await self.manager.list_sessions() if r.session_id == session.id), None
-        )
         return {
             "sessionId": session.id,
             "title": session.title,
-            "createdAt": iso(record.created_at) if record else "",
+            "createdAt": iso(session.created_at),
             "logDir": self.log_dir(session.id),
         }
 
@@ -212,8 +208,3 @@ class NexusRuntime:
             # bounded: a turn stuck beyond its cancel must not keep the process alive
             await asyncio.wait(set(self._turns), timeout=CLOSE_TIMEOUT)
         await self.manager.aclose()
-
-
-def title_from(prompt: str) -> str:
-    line = next((ln.strip() for ln in prompt.splitlines() if ln.strip()), "")
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"

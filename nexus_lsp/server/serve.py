@@ -4,9 +4,10 @@ Both return when the client is gone: after ``exit``, when stdin/the socket close
 or on SIGTERM/SIGINT. Before returning, running turns are cancelled (so their
 ``turnEnd`` and history are written) and the store is closed.
 
-stdin is read with asyncio when it is a pipe (what editors give), with a thread
-otherwise (a terminal); stdout is the wire, so ``sys.stdout`` is pointed at stderr
-for the life of the server: a stray ``print`` cannot corrupt the stream.
+stdin is read with asyncio when it is a pipe or a socket (what editors give:
+Neovim hands over a socket), with a thread otherwise (a terminal or a file).
+stdout is the wire, so ``sys.stdout`` is pointed at stderr for the life of the
+server: a stray ``print`` cannot corrupt the stream.
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ class WireWriter:
             self._stream.close()
 
 
-def serve_stdio(log_file: str | None) -> None:
-    """Serve one client over stdin/stdout; return when it is gone."""
+def serve_stdio(log_file: str | None) -> int:
+    """Serve one client over stdin/stdout; return the exit code when it is gone."""
     server = _new_server(log_file)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     real_stdout, sys.stdout = sys.stdout, sys.stderr
@@ -87,16 +88,18 @@ def serve_stdio(log_file: str | None) -> None:
     finally:
         sys.stdout = real_stdout
     log.info("nexus-lsp stopped")
+    return server.exit_code
 
 
-def serve_tcp(host: str, port: int, log_file: str | None) -> None:
-    """Serve one client connecting to ``host:port`` (loopback only); return when it leaves."""
+def serve_tcp(host: str, port: int, log_file: str | None) -> int:
+    """Serve one client on ``host:port`` (loopback only); return the exit code when it leaves."""
     if not is_loopback(host):
         raise ValueError(f"refusing to listen on {host!r}: nexus-lsp serves on loopback only")
     server = _new_server(log_file)
     with contextlib.suppress(SystemExit, KeyboardInterrupt):
         asyncio.run(_serve_tcp(server, host, port))
     log.info("nexus-lsp stopped")
+    return server.exit_code
 
 
 def is_loopback(host: str) -> bool:
@@ -116,7 +119,8 @@ def _new_server(log_file: str | None) -> NexusLanguageServer:
 
 async def _serve_stdio(server: NexusLanguageServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
     loop = asyncio.get_running_loop()
-    if stat.S_ISFIFO(os.fstat(stdin.fileno()).st_mode):
+    mode = os.fstat(stdin.fileno()).st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
         stream = asyncio.StreamReader(limit=2**20)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream), stdin)
         reader: PipeReader | StdinAsyncReader = PipeReader(stream)
@@ -160,6 +164,12 @@ async def _run(server: NexusLanguageServer, reader: AnyReader) -> None:
     stop = threading.Event()
     main = asyncio.current_task()
     loop = asyncio.get_running_loop()
+    if main is not None:
+
+        def stop_serving() -> None:
+            main.cancel()
+
+        server.stop_serving = stop_serving
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, _interrupt, main, signum)

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from nexus_lsp.config import ProviderSettings, Settings
@@ -27,7 +28,7 @@ from nexus_lsp.session.session import Session, new_session_id
 from nexus_lsp.skills import Workspace, builtin_registry
 from nexus_lsp.storage import SessionRecord, SessionStore
 
-__all__ = ["LoadResult", "ProviderFactory", "SessionManager"]
+__all__ = ["LoadResult", "ProviderFactory", "SessionManager", "title_from"]
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +82,13 @@ class SessionManager:
             self.root, self.settings.session.system_prompt, system_prompt
         )
         title = (title or "").strip() or "New session"
-        await self.store.create_session(
+        record = await self.store.create_session(
             session_id, title=title, model=provider_settings.model, system_prompt=prompt,
             settings=self.settings.model_dump(by_alias=True, mode="json"),
         )
-        return self._make_live(session_id, title, prompt, provider_settings)
+        return self._make_live(
+            session_id, title, prompt, provider_settings, created_at=record.created_at
+        )
 
     async def get(self, session_id: str) -> Session:
         """The live session, resuming it from the store when needed."""
@@ -106,7 +109,7 @@ class SessionManager:
                 session_id, record.title, loaded.system_prompt,
                 self._provider_settings_for(record.model),
                 history=loaded.messages[1:], out_of_context=loaded.out_of_context,
-                turn_count=record.turn_count,
+                turn_count=record.turn_count, created_at=record.created_at,
             )
             return LoadResult(session, loaded.messages, loaded.repaired)
 
@@ -124,7 +127,7 @@ class SessionManager:
         returns — also when the turn is cancelled or the caller's task is.
         """
         if session_id is None:
-            session = await self.new_session(title=_title_from(prompt))
+            session = await self.new_session(title=title_from(prompt))
         else:
             session = await self.get(session_id)
         if session.running:
@@ -199,6 +202,7 @@ class SessionManager:
         history: list[Message] | None = None,
         out_of_context: frozenset[int] = frozenset(),
         turn_count: int = 0,
+        created_at: datetime | None = None,
     ) -> Session:
         provider = self._provider_factory(provider_settings, self.store.raw_logger(session_id))
         session = Session(
@@ -211,6 +215,7 @@ class SessionManager:
             history=history or (),
             out_of_context=sorted(out_of_context),
             turn_count=turn_count,
+            created_at=created_at,
         )
         session.add_sink(self.store.sink(session_id))
         self._sessions[session_id] = session
@@ -233,6 +238,7 @@ class SessionManager:
         await old.aclose()
 
 
-def _title_from(prompt: str) -> str:
+def title_from(prompt: str) -> str:
+    """A session title from a prompt: its first non-blank line, shortened."""
     line = next((ln.strip() for ln in prompt.splitlines() if ln.strip()), "")
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"

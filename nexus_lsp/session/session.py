@@ -103,9 +103,11 @@ class Session:
         history: Sequence[Message] = (),
         out_of_context: Sequence[int] = (),
         turn_count: int = 0,
+        created_at: datetime | None = None,
     ) -> None:
         self.id = session_id or new_session_id()
         self.title = title
+        self.created_at = created_at or datetime.now(UTC)
         self.provider = provider
         self.settings = settings
         self.registry = registry

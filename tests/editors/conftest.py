@@ -106,6 +106,11 @@ class Nvim:
             pytest.fail(
                 f"{path.name} failed (exit {proc.returncode})\n{self._diagnostics(out, err)}"
             )
+        if report.get("servers_exited_gracefully") is False:
+            pytest.fail(
+                f"{path.name}: nexus-lsp did not exit after shutdown/exit\n"
+                f"{self._diagnostics(out, err)}"
+            )
         return NvimRun(report=report, stderr=err.decode("utf-8", "replace"))
 
     @property
