@@ -54,8 +54,11 @@ export const SETTINGS_SECTION = 'nexus';
 
 // The .nexus folder
 export const NEXUS_DIR = '.nexus';
+export const DB_FILE = 'nexus.db';
 export const SESSIONS_DIR = 'sessions';
 export const CONTEXT_MD = 'context.md';
+export const VERBOSE_MD = 'verbose.md';
+export const RAW_JSONL = 'raw.jsonl';
 
 export type StopReason = 'endTurn' | 'maxIterations' | 'cancelled' | 'error';
 export type ToolStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'skipped';
