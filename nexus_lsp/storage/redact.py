@@ -50,10 +50,26 @@ SECRET_KEYS = frozenset(
     }
 )
 _AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}")
+# Words every SECRET_KEYS entry contains: a line without any needs no key search.
+_SECRET_KEY_WORDS = ("authorization", "key", "token", "secret", "password")
+# A credential key in serialized JSON: an object key, or the name of a [name, value] pair.
+_SECRET_KEY_JSON = re.compile(
+    '"(?:' + "|".join(key.replace("_", "[-_]") for key in sorted(SECRET_KEYS)) + ')"\\s*[:,]',
+    re.IGNORECASE,
+)
 
 
 def _is_secret_key(key: str) -> bool:
     return key.lower().replace("-", "_") in SECRET_KEYS
+
+
+def _only_plain_text(line: str) -> bool:
+    """No credential key and no ``Bearer``/``Basic`` word in a serialized JSON line."""
+    lower = line.lower()
+    if "bearer" in lower or "basic" in lower:
+        return False
+    return not (any(word in lower for word in _SECRET_KEY_WORDS)
+                and _SECRET_KEY_JSON.search(line))
 
 
 class Redactor:
@@ -63,6 +79,8 @@ class Redactor:
         self._environ = environ
         self._secrets: list[str] = []
         self._scanned = -RESCAN_S  # monotonic time of the last scan of os.environ
+        self._plain_for: list[str] | None = None  # the secrets _plain_secrets is about
+        self._plain_secrets = True
 
     def secrets(self) -> list[str]:
         if self._environ is not None:
@@ -115,5 +133,31 @@ class Redactor:
         return self.text(str(value), secrets)
 
     def json_line(self, record: Mapping[str, Any]) -> str:
-        """One JSON line (no newline) of ``record``, redacted."""
-        return clean_text(json.dumps(self.value(record), ensure_ascii=False))
+        """One JSON line (no newline) of ``record``, redacted.
+
+        The common case, plain JSON data with no credential keys and no
+        ``Bearer``/``Basic`` words, is serialized first and scrubbed once as text
+        (the line of every streamed chunk goes to ``raw.jsonl``, so walking each
+        value was most of the cost of logging a long answer). Anything else takes the
+        walk of :meth:`value`; for JSON data with string keys both give the same line.
+        """
+        secrets = self.secrets()
+        try:
+            line = json.dumps(record, ensure_ascii=False)
+        except (TypeError, ValueError):  # types JSON does not know: value() says how
+            line = None
+        if line is not None and self._plain(secrets) and _only_plain_text(line):
+            line = clean_text(line)
+            for secret in secrets:
+                if secret in line:
+                    line = line.replace(secret, REDACTED)
+            return line
+        return clean_text(json.dumps(self.value(record, secrets), ensure_ascii=False))
+
+    def _plain(self, secrets: list[str]) -> bool:
+        """Whether every secret reads the same inside a JSON string (no escapes)."""
+        if self._plain_for is not secrets:
+            self._plain_for = secrets
+            self._plain_secrets = all(json.dumps(s, ensure_ascii=False)[1:-1] == s
+                                      for s in secrets)
+        return self._plain_secrets

@@ -36,6 +36,7 @@ __all__ = [
     "insert_session",
     "json_object",
     "prune_events",
+    "prune_over_retention",
     "read_session",
     "replace_messages",
     "session_record",
@@ -113,7 +114,53 @@ async def prune_events(db: aiosqlite.Connection, session_ids: Iterable[str],
             await db.execute(PRUNE_EVENTS, (session_id, session_id, retention - 1))
 
 
-async def write_batch(db: aiosqlite.Connection, batch: WriteBuffer, retention: int) -> None:
+async def prune_over_retention(db: aiosqlite.Connection, events: Iterable[EventRow],
+                               retention: int, counts: dict[str, int]) -> None:
+    """Prune only the sessions of ``events`` (rows just inserted) that may now hold more
+    than ``retention`` events.
+
+    ``counts`` is the caller's per-session estimate, counted once per session and
+    then kept up to date here: the pruning query walks ``retention`` index entries,
+    so running it on every flush cost more than the flush itself once a session had
+    tens of thousands of events. An estimate that may be too high (rows removed
+    elsewhere) only costs one exact prune, after which the count is exact again or
+    dropped to be recounted.
+    """
+    added: dict[str, int] = {}
+    for row in events:
+        added[row[0]] = added.get(row[0], 0) + 1
+    for session_id, n in added.items():
+        if session_id in counts:
+            count = counts[session_id] + n
+        else:
+            async with db.execute("SELECT count(*) FROM events WHERE session_id = ?",
+                                  (session_id,)) as cursor:
+                found = await cursor.fetchone()
+            count = int(found[0]) if found else n
+        if retention > 0 and count <= retention:
+            counts[session_id] = count
+            continue
+        deleted = await _prune_one(db, session_id, retention)
+        if retention <= 0 or deleted > 0:
+            counts[session_id] = max(retention, 0)
+        else:  # nothing was over after all: recount when it matters
+            counts.pop(session_id, None)
+
+
+async def _prune_one(db: aiosqlite.Connection, session_id: str, retention: int) -> int:
+    params: tuple[str | int, ...]
+    if retention <= 0:
+        query, params = "DELETE FROM events WHERE session_id = ?", (session_id,)
+    else:
+        query, params = PRUNE_EVENTS, (session_id, session_id, retention - 1)
+    async with db.execute(query, params) as cursor:
+        return max(cursor.rowcount, 0)
+
+
+async def write_batch(db: aiosqlite.Connection, batch: WriteBuffer, retention: int,
+                      event_counts: dict[str, int] | None = None) -> None:
+    """One flush's rows; ``event_counts`` (see :func:`prune_over_retention`) spares the
+    pruning query for sessions well within ``retention``."""
     if batch.messages:
         await insert_messages(db, batch.messages)
     if batch.out_of_context:
@@ -126,7 +173,10 @@ async def write_batch(db: aiosqlite.Connection, batch: WriteBuffer, retention: i
             [(u.updated_at, u.status, u.turn_count, sid) for sid, u in batch.sessions.items()],
         )
     if batch.events:
-        await prune_events(db, {row[0] for row in batch.events}, retention)
+        if event_counts is None:
+            await prune_events(db, {row[0] for row in batch.events}, retention)
+        else:
+            await prune_over_retention(db, batch.events, retention, event_counts)
 
 
 async def replace_messages(db: aiosqlite.Connection, session_id: str,

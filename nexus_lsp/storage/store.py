@@ -73,6 +73,7 @@ class SessionStore:
         self._flush_interval = flush_interval
         self._redactor = Redactor()
         self._buffer = WriteBuffer()
+        self._event_counts: dict[str, int] = {}  # events per session (sql.prune_over_retention)
         self._recorders: dict[str, SessionRecorder] = {}
         self._wake = asyncio.Event()
         self._closing = False
@@ -242,6 +243,7 @@ class SessionStore:
             self._buffer.drop_session(session_id)
             self._known.discard(session_id)
             self._running.discard(session_id)
+            self._event_counts.pop(session_id, None)
             deleted = 0
 
             async def run(db: aiosqlite.Connection) -> None:
@@ -336,7 +338,12 @@ class SessionStore:
 
     async def _write(self, batch: WriteBuffer) -> None:
         retention = self._logging.event_retention
-        await self._db.transaction(lambda db: sql.write_batch(db, batch, retention))
+        try:
+            await self._db.transaction(lambda db: sql.write_batch(
+                db, batch, retention, self._event_counts))
+        except BaseException:
+            self._event_counts.clear()  # rolled back: counts may be ahead of the rows
+            raise
 
     async def _drop_deleted_sessions(self, batch: WriteBuffer) -> None:
         existing = {str(r[0]) for r in await self._db.fetchall("SELECT id FROM sessions")}
@@ -393,6 +400,7 @@ class SessionStore:
             await self._db.transaction(lambda db: sql.store_repair(
                 db, session_id, repair, interrupted_turn, to_db_time(at), self._redactor,
                 retention))
+            self._event_counts.pop(session_id, None)  # one event more: recount
             record = dataclasses.replace(record, status="idle", updated_at=at)
             self._recorder(session_id).resumed(repair, interrupted_turn, at)
         history = repair.messages

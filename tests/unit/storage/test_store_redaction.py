@@ -45,6 +45,35 @@ def test_env_secrets_and_bearer_credentials_are_replaced_anywhere() -> None:
         1, 2.5, None, True, "\ufffd" + REDACTED]
 
 
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"kind": "chunk", "data": {"choices": [{"delta": {"content": "abcd"}, "index": 0}]}},
+        {"kind": "chunk", "data": {"delta": f"here: {SECRET} and {TOKEN}"}},
+        {"headers": {"X-Api-Key": "k1", "accept": "*/*"}, "body": {"apiKey": "k2"}},
+        {"pairs": [["Authorization", "k4"], ["accept", "*/*"]]},
+        {"text": "Authorization:\nBearer\neyJhbGciOiJIUzI1NiJ9"},
+        {"text": "basic usage, a key and a token"},
+        {"text": "lone \ud83d surrogate, then a pair \ud83d\ude00"},
+        {"data": '{"api_key": "inside a string is text"}'},
+        {"data": (1, 2.5, None, True), "set": {"a"}, "bytes": b"\xff" + SECRET.encode()},
+    ],
+)
+@pytest.mark.parametrize("quoted", [False, True])
+def test_json_lines_equal_the_walk_of_every_value(record: dict[str, object],
+                                                  quoted: bool) -> None:
+    environ = {"OPENAI_API_KEY": SECRET, "GH_TOKEN": TOKEN}
+    if quoted:  # a secret JSON escapes: found in the walk, not in the serialized line
+        environ["ODD_TOKEN"] = 'quote"d\\secret'
+        record = {**record, "odd": 'a quote"d\\secret here'}
+    redactor = Redactor(environ=environ)
+    walked = json.dumps(redactor.value(record), ensure_ascii=False)
+    line = redactor.json_line(record)
+    assert line == walked.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    for secret in environ.values():
+        assert secret not in line
+
+
 async def test_an_api_key_in_the_environment_never_reaches_any_file(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

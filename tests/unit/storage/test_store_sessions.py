@@ -23,7 +23,7 @@ from nexus_lsp.core.messages import Message, ToolCall
 from nexus_lsp.errors import StoreError, UnknownSession
 from nexus_lsp.storage import SessionStore
 
-from .storage_helpers import assert_valid_history, full_turn, query
+from .storage_helpers import assert_valid_history, execute, full_turn, query
 
 
 async def test_open_creates_a_private_nexus_folder(root: Path, store: SessionStore) -> None:
@@ -221,6 +221,27 @@ async def test_event_retention_keeps_the_newest_events(root: Path) -> None:
         assert query(store.db_path, "SELECT count(*) FROM events WHERE session_id = 'other'"
                      ) == [(1,)]
         assert len((await store.load_session("s")).messages) == index  # messages all kept
+
+
+async def test_retention_holds_when_events_vanish_behind_the_stores_back(root: Path) -> None:
+    # The store counts each session's events once and then keeps count; rows removed
+    # by another connection make its count too high, which must not stop pruning.
+    async with await SessionStore.open(root, LoggingSettings(event_retention=5)) as store:
+        await store.create_session("s", title="t", model="m", system_prompt="sys")
+        sink = store.sink("s")
+
+        async def record(first: int, count: int) -> None:
+            for turn in range(first, first + count):
+                sink(TurnStarted(turn, f"p{turn}"))
+            await store.flush()
+
+        await record(1, 3)
+        execute(store.db_path, "DELETE FROM events")  # the store still counts 3
+        await record(4, 4)  # counted 7 > 5, but only 4 are there: nothing to prune
+        assert query(store.db_path, "SELECT count(*) FROM events") == [(4,)]
+        await record(8, 3)  # 7 now: back to the 5 newest
+        rows = query(store.db_path, "SELECT turn FROM events ORDER BY id")
+        assert rows == [(6,), (7,), (8,), (9,), (10,)]
 
 
 async def test_delete_drops_buffered_rows_and_later_events(store: SessionStore) -> None:
