@@ -151,13 +151,14 @@ class SessionRecorder:
             self.files.write("context", md.message(stored.ord, stored.message, at, limit))
 
     def handle(self, event: SessionEvent) -> None:
-        at = now()
+        # Deltas first, and without a clock read: there are thousands per answer.
         if isinstance(event, ContentDelta):
-            self._delta("content", event.turn_id, event.text, at)
+            self._delta("content", event.turn_id, event.text)
             return
         if isinstance(event, ReasoningChanged) and event.text is not None:
-            self._delta("reasoning", event.turn_id, event.text, at)
+            self._delta("reasoning", event.turn_id, event.text)
             return
+        at = now()
         self.close_run()
         if isinstance(event, TurnStarted):
             self._turn_started(event, at)
@@ -208,12 +209,11 @@ class SessionRecorder:
         else:
             self.files.write("verbose", md.verbose_stream(run.started, len(run.parts), len(text)))
 
-    def _delta(self, kind: Literal["content", "reasoning"], turn: int, text: str,
-               at: datetime) -> None:
+    def _delta(self, kind: Literal["content", "reasoning"], turn: int, text: str) -> None:
         if self._run is not None and (self._run.kind != kind or self._run.turn != turn):
             self.close_run()
         if self._run is None:
-            self._run = _DeltaRun(kind, turn, at)
+            self._run = _DeltaRun(kind, turn, now())
         self._run.parts.append(text)
         self._buffer.chars += len(text)
 

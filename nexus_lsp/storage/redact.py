@@ -106,6 +106,9 @@ class Redactor:
         for secret in self.secrets() if secrets is None else secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+        lower = text.lower()  # the substitution costs far more than this test
+        if "bearer" not in lower and "basic" not in lower:
+            return text
         return _AUTH_SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
 
     def value(self, value: Any, secrets: list[str] | None = None) -> Any:
