@@ -5,7 +5,8 @@ stream's events become :mod:`~nexus_lsp.core.stream` events (a
 :class:`StreamDecoder`), and how a whole (non-streamed) answer reads. This module
 does the rest, the same way for every API:
 
-- one ``httpx.AsyncClient`` per provider (connections are reused), closed by
+- one ``httpx.AsyncClient`` per provider (connections are reused; one TLS context
+  for all of them), closed by
   :meth:`HttpProvider.aclose`; auth headers live on the client, so nothing that is
   logged or raised ever contains them, and the key is scrubbed from error texts;
 - every wait on the network is raced against the turn's cancellation token: a
@@ -18,8 +19,10 @@ does the rest, the same way for every API:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import ssl
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -103,6 +106,7 @@ class HttpProvider:
             headers=self._headers(self._api_key),
             timeout=httpx.Timeout(settings.timeout_seconds),
             transport=transport,
+            verify=_ssl_context(),
         )
 
     def __repr__(self) -> str:
@@ -353,6 +357,16 @@ class HttpProvider:
         if self._api_key and self._api_key in text:
             return text.replace(self._api_key, "[redacted]")
         return text
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context (CA bundle loaded) for every provider of the process.
+
+    httpx builds a new one per client by default, ~20 ms of CA loading each: paid
+    for every session created or loaded, since each session owns a provider.
+    """
+    return httpx.create_ssl_context()
 
 
 async def _until_cancelled(work: Callable[[], Awaitable[T]], token: CancellationToken) -> T:
