@@ -24,7 +24,6 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from nexus_lsp import wire
-from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.errors import NexusError
 from nexus_lsp.server.converter import dict_converter
 from nexus_lsp.server.logs import LspLogHandler
@@ -33,6 +32,7 @@ from nexus_lsp.server.rpc_errors import rpc_errors
 if TYPE_CHECKING:
     from cattrs import Converter
 
+    from nexus_lsp.core.cancel import CancellationToken
     from nexus_lsp.server.handlers import Handlers
 
 __all__ = ["CODE_ACTION_KIND", "NexusLanguageServer", "create_server", "experimental_capabilities"]
@@ -150,6 +150,10 @@ class NexusLanguageServer(LanguageServer):
         ``workspace/executeCommand``): there pygls cancels only the request's
         future, not the handler, so the handler watches that future.
         """
+        # Imported here: nexus_lsp.core (~8 ms of dataclasses) stays off the path that
+        # answers initialize.
+        from nexus_lsp.core.cancel import CancellationToken
+
         token = CancellationToken()
         msg_id = self.protocol.msg_id
         # pygls keeps the request's future in a private table; no public hook exists
