@@ -9,4 +9,75 @@ from __future__ import annotations
 
 __all__ = ["ANALYSIS"]
 
-ANALYSIS: dict[str, str] = {}
+ANALYSIS: dict[str, str] = {
+    "startup": """
+Both servers spend ~90% of the time importing pygls and lsprotocol (`lsprotocol.types`
+alone is ~250 ms here) and building lsprotocol's converter. Before it answers,
+nexus-lsp adds ~15 ms of its own imports (`argparse`, `nexus_lsp.cli`, `errors`,
+`server.app`, `converter`, `logs`, `rpc_errors`: see the profile) and ~6 ms building
+its command-line parser with the `ask` and `demo` sub-commands: ~5% of a ~400 ms
+start, so the ratio sits at the 1.10× line and the machine's noise (per-pair ratios
+spread over ±0.1) decides the side. Fixed on the way: `nexus_lsp.core` (~8 ms) is no
+longer imported before `initialize`. What would fix the rest: build only the serving
+options when `nexus-lsp` is started without a sub-command (`cli.py`), and defer
+`rpc_errors`/`logs` until after `initialize`.
+""",
+    "rss": """
+The heavy parts are imported when the client sends `initialized`: the handlers build
+the settings (pydantic models: ~8 MiB with pydantic-core), the skills, the providers
+(httpx), the store (sqlite3, aiosqlite) and the session manager, ~18 MiB over bare
+pygls (see the import profile). Trimming modules cannot reach 1.2× (~47 MiB): the
+settings models alone take the server past it. What would fix it: build the handlers
+on the first `nexus/*` request or command instead of in `initialized` (the store's
+`.nexus` folder and the settings pull would then happen at first use, and that first
+request pays ~0.3 s of imports). This is a change of `server/app.py`, which another
+engineer had in progress when this was measured.
+""",
+    "turn": """
+Not a single hot spot: the answer is ~20k SSE events and each costs nexus-lsp more
+than the ~10 µs per event the scripted server takes to produce it. Per event, B′
+(no raw log) pays httpx's chunked-body reader, httpx-sse's chain of nested async
+generators (about five `__anext__` hops per event), `json.loads`, the decoder, and
+the session's events to two sinks (store and LSP reporter); B adds ~18 µs per event
+for `raw.jsonl` (a JSON line and an OS write+flush per chunk). Fixed on the way:
+a `race()` per event (two tasks each) in the provider took 3.7 s per turn, redaction
+walked every chunk's JSON, and a first delta waited a whole coalescing window. What
+would fix the rest: parse every SSE event of one network read in one synchronous pass
+(an SSE line splitter over `aiter_bytes`) and hand the session one merged delta per
+read, so the per-event awaits disappear; write `raw.jsonl` chunk lines buffered and
+flush them with the store (every second and at turn end) instead of per line.
+
+First output: nexus-lsp's own share is small (a one-chunk answer shows its first
+update ~2.5 ms after the bare client's first byte); the spread of the per-pair
+difference comes from the scripted server, which computes all 20k chunks of an
+answer before its first byte and takes 15–30 ms to do so, differently for each
+request, so the difference of medians moves by a few ms from run to run.
+""",
+    "store": """
+With one flush per turn (2,000 flushes) a large part of the store's time goes to the
+flushes: each is five round trips to aiosqlite's thread (`BEGIN`, three
+`executemany`, `COMMIT`, ~0.15 ms each here) for ~30 rows. The rest is recording:
+every event and message also goes to `context.md`/`verbose.md`, with a write and a
+flush to the OS per entry (~44k of them), and through redaction. Flushed when the
+store decides (B′, in the notes) the same rows take much less time: WAL and batching
+do their part, the per-turn commits are what B pays for. Fixed on the way: the
+retention query walked up to 50k index entries on every flush (now only when a
+session may be over retention) and redaction walked every value of every row. What
+would fix the rest: run a flush as one call in the database thread (one round trip
+instead of five), and append transcript entries in one write per flush rather than
+one per event.
+""",
+    "load": """
+About a third is reading and rebuilding the history in the server: fetching ~6.5 MB
+of rows in aiosqlite's thread, building 10k frozen `Message` and `StoredMessage`
+dataclasses (`message_from_row`, see the profile), the repair check, and creating the
+live session (its context estimates every message's tokens). Another third is the
+6.5 MB answer itself: `json.dumps` in the server, the pipe, and parsing in the
+client. Fixed on the way: each load created an httpx client loading the CA bundle
+(~20 ms) and cattrs copied every value of the result before `json.dumps` (~17 ms).
+What would fix the rest: build `Message` objects without the frozen dataclass
+`__init__` (or keep rows as tuples until a turn needs them), and page the history
+(`nexus/session/load` returning the last N messages with a cursor) so an editor does
+not wait for 10k messages it will not show.
+""",
+}

@@ -11,6 +11,11 @@ statement and one commit at a time with the stdlib ``sqlite3`` module, rollback
 journal (no WAL, ``synchronous=FULL``), same schema, foreign keys on. Schema
 creation is outside both timings. Runs alternate A, B, A, B; B also runs once
 more first, untimed, to produce the rows.
+
+B′ (information, no target) feeds the same events without a flush per turn: the
+store's own flusher writes whenever 500 rows are buffered (or a second passed),
+then one flush at the end. It is the store's throughput when nothing forces a
+commit, where B is what a session of 2,000 quick turns costs.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ async def store_session(root: Path, turns: list[list[SessionEvent]],
                 sink(event)
             if flush_each_turn:
                 await store.flush()
+            else:  # let the store's flusher write when its buffer is full (or a second passed)
+                await asyncio.sleep(0)
         await store.flush()
         return time.perf_counter() - started
     finally:
@@ -156,12 +163,13 @@ async def run(sizes: Sizes, profile: ProfileMode, workdir: Path) -> list[Measure
 def _result(sizes: Sizes, rows: StoredRows, store_s: list[float], baseline_s: list[float],
             bulk_s: list[float]) -> MeasureResult:
     speedup = ratio_of_medians(baseline_s, store_s)
+    paced = ratio_of_medians(baseline_s, bulk_s)
     pairs = pair_ratios(baseline_s, store_s)
     per_row = rows.count
     rows_table = [
         Row("A: baseline, commit per row, no WAL", Summary.of(baseline_s), "s"),
         Row("B: store, sink + flush per turn", Summary.of(store_s), "s"),
-        Row("B': store, sink + one flush at the end", Summary.of(bulk_s), "s"),
+        Row("B′: store, flushed when the store decides", Summary.of(bulk_s), "s"),
         Row("A: rows per second", Summary.of([per_row / s for s in baseline_s]), "rows/s"),
         Row("B: rows per second", Summary.of([per_row / s for s in store_s]),
             "rows/s"),
@@ -177,5 +185,6 @@ def _result(sizes: Sizes, rows: StoredRows, store_s: list[float], baseline_s: li
                       f"{speedup:.1f}×", speedup >= TARGET_SPEEDUP)],
         notes=[f"{details['messages']:,} messages (+ the system prompt), "
                f"{details['events']:,} events, {sizes.store_turns:,} turns; "
-               f"{per_row:,} rows in all."],
+               f"{per_row:,} rows in all.",
+               f"B′ (flushed when the store decides): {paced:.1f}× faster than the baseline."],
     )
