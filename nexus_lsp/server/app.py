@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Generator
@@ -175,7 +176,9 @@ class NexusLanguageServer(LanguageServer):
     async def _start(self) -> Handlers:
         from nexus_lsp.server.handlers import Handlers  # the heavy imports happen here
 
-        return await Handlers.start(self)
+        handlers = await Handlers.start(self)
+        gc.freeze()  # as at start-up (serve.py): the modules just imported stay for good
+        return handlers
 
     async def aclose(self) -> None:
         """Cancel running turns, close the store and providers; idempotent."""
