@@ -32,8 +32,10 @@ pygls (see the import profile). Trimming modules cannot reach 1.2× (~47 MiB): t
 settings models alone take the server past it. What would fix it: build the handlers
 on the first `nexus/*` request or command instead of in `initialized` (the store's
 `.nexus` folder and the settings pull would then happen at first use, and that first
-request pays ~0.3 s of imports). This is a change of `server/app.py`, which another
-engineer had in progress when this was measured.
+request pays ~0.3 s of imports). It is not made here because it changes what users
+and tests see: `.nexus` would no longer exist right after `initialized`, and invalid
+settings would be reported at the first request instead of at start-up; that is the
+server's owner's call.
 """,
     "turn": """
 Not a single hot spot: the answer is ~20k SSE events and each costs nexus-lsp more

@@ -137,11 +137,14 @@ def rss_by_import() -> str:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True, timeout=120)
-    out = ["VmRSS after each import, in the order the server loads them (MiB, +delta):"]
+    out = ["VmRSS after each import, in the order the server loads them (MiB, +delta;",
+           "imports that add under 0.1 MiB are folded into the next line):"]
     previous = 0
     for line in done.stdout.splitlines():
         name, kb = line.rsplit(" ", 1)
         value = int(kb)
+        if previous and value - previous < 100:  # under 0.1 MiB: not worth a line
+            continue
         delta = f"+{(value - previous) / 1024:.1f}" if previous else ""
         out.append(f"{value / 1024:7.1f} {delta:>6}  {name}")
         previous = value

@@ -143,7 +143,7 @@ def render(results: Sequence[MeasureResult], machine: Machine, *, when: datetime
         for note in result.notes:
             out.append(f"- {note}")
         if not result.passed and result.key in ANALYSIS:
-            out += ["", "**Why, and what would fix it.** " + ANALYSIS[result.key].strip()]
+            out += ["", "**Why, and what would fix it.** " + markdown(ANALYSIS[result.key].strip())]
         if result.profile:
             out += ["", "<details><summary>Profile</summary>", "", "```text",
                     result.profile.rstrip(), "```", "", "</details>"]
