@@ -83,9 +83,15 @@ class Handlers:
         a = P.parse(P.AskArgs, args[0], what="arguments[0]")
         await self.settled()
         prompt = await self._ask_prompt(a)
-        session_id = a.session_id or self.runtime.ask_session_id
-        if session_id is None or self.runtime.manager.session(session_id) is None:
-            session_id = (await self.runtime.new_session(title=title_from(a.prompt))).id
+        # An explicit sessionId is resumed (or refused as unknown) like in send; only
+        # the remembered command session falls back to a new one when it is gone.
+        session_id = a.session_id
+        if session_id is None:
+            remembered = self.runtime.ask_session_id
+            if remembered is not None and self.runtime.manager.session(remembered) is not None:
+                session_id = remembered
+            else:
+                session_id = (await self.runtime.new_session(title=title_from(a.prompt))).id
         self.runtime.ask_session_id = session_id
         result = await self.runtime.run_turn(session_id, prompt, cancel_token=cancel)
         if a.show_transcript:

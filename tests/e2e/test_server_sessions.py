@@ -84,6 +84,25 @@ async def test_unknown_session(vscode: TestEditor, method: str, params: dict[str
     assert data["sessionId"] == params["sessionId"]
 
 
+async def test_ask_with_an_unknown_session_is_refused_not_started_anew(
+    vscode: TestEditor,
+) -> None:
+    unknown = "20990101-000000-abcdef"
+    with pytest.raises(Exception) as caught:
+        await vscode.request(
+            types.WORKSPACE_EXECUTE_COMMAND,
+            types.ExecuteCommandParams(
+                command=wire.COMMAND_ASK, arguments=[{"prompt": "hi", "sessionId": unknown}]
+            ),
+        )
+    code, data = rpc_error(caught.value)
+    assert (code, data["reason"], data["sessionId"]) == (
+        wire.REQUEST_FAILED, wire.REASON_UNKNOWN_SESSION, unknown
+    )
+    listed = await vscode.request(wire.SESSION_LIST, {})
+    assert listed["sessions"] == []
+
+
 INVALID = [
     (wire.SESSION_NEW, {"title": 5}, "title"),
     (wire.SESSION_NEW, {"titel": "x"}, "titel"),
