@@ -16,15 +16,20 @@ Refused files are never written to: not even the journal mode is changed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from nexus_lsp.errors import NotANexusDatabase, StoreError, StoreVersionError
+
+# How long opening retries the switch to WAL while another connection is in the way.
+WAL_SWITCH_SECONDS = 10.0
 
 __all__ = [
     "APPLICATION_ID",
@@ -155,10 +160,31 @@ async def prepare_database(db: aiosqlite.Connection, path: Path) -> None:
         except BaseException:
             await db.rollback()
             raise
-    async with db.execute("PRAGMA journal_mode=WAL") as cursor:
-        row = await cursor.fetchone()
+    row = await _switch_to_wal(db)
     if row is None or str(row[0]).lower() != "wal":
         log.warning("%s: WAL journal not available (journal_mode=%s)", path, row and row[0])
+
+
+async def _switch_to_wal(db: aiosqlite.Connection) -> Any:
+    """``PRAGMA journal_mode=WAL``, retried while another connection is in the way.
+
+    SQLite answers a lock upgrade that could deadlock (this connection reading,
+    another about to write, as when two processes open one new workspace) with
+    "database is locked" at once, without the busy handler; the statement then
+    succeeds once the other connection's write is done.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAL_SWITCH_SECONDS
+    delay = 0.01
+    while True:
+        try:
+            async with db.execute("PRAGMA journal_mode=WAL") as cursor:
+                return await cursor.fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or loop.time() >= deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.25)
 
 
 async def _create(db: aiosqlite.Connection) -> None:
