@@ -28,7 +28,7 @@ from pygls.lsp.client import LanguageClient
 from pygls.uris import from_fs_path
 
 from nexus_lsp import wire
-from nexus_lsp.server.converter import dict_converter
+from nexus_lsp.lsp.converter import dict_converter
 
 __all__ = [
     "BARE_SERVER",

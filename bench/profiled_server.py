@@ -19,7 +19,7 @@ def main() -> None:
     code = 0
     profile.enable()
     try:
-        from nexus_lsp.server import serve_stdio
+        from nexus_lsp.lsp import serve_stdio
 
         code = serve_stdio(None) or 0
     finally:

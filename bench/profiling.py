@@ -90,7 +90,7 @@ def format_stats(stats_file: Path, limit: int = 12) -> str:
     return "\n".join(lines)
 
 
-_IMPORTS = "import nexus_lsp.cli, nexus_lsp.server.serve; import nexus_lsp.server.handlers"
+_IMPORTS = "import nexus_lsp.cli, nexus_lsp.lsp.serve; import nexus_lsp.lsp.handlers"
 
 
 def import_times(limit: int = 12) -> str:
@@ -111,9 +111,9 @@ def import_times(limit: int = 12) -> str:
 # Which packages (and nexus_lsp modules) load after the server answered initialize?
 _LATE_MODULES = (
     "import sys\n"
-    "import nexus_lsp.server.serve\n"
+    "import nexus_lsp.lsp.serve\n"
     "before = set(sys.modules)\n"
-    "import nexus_lsp.server.handlers\n"
+    "import nexus_lsp.lsp.handlers\n"
     "print(' '.join(m for m in sys.modules if m not in before and ('.' not in m or\n"
     "      m.count('.') == 1 and m.startswith('nexus_lsp.'))))\n"
 )
@@ -124,7 +124,7 @@ def rss_by_import() -> str:
     probe = subprocess.run([sys.executable, "-c", _LATE_MODULES], capture_output=True, text=True,
                            check=True, timeout=120)
     late = [m for m in probe.stdout.split() if not m.startswith("_")]
-    steps = ["pygls.lsp.server", "nexus_lsp.server.serve", *late, "nexus_lsp.server.handlers"]
+    steps = ["pygls.lsp.server", "nexus_lsp.lsp.serve", *late, "nexus_lsp.lsp.handlers"]
     script = (
         "import importlib\n"
         "def rss():\n"

@@ -1,7 +1,8 @@
 """Command-line entry points: ``nexus-lsp`` serves LSP; ``ask`` and ``demo`` are its clients.
 
 Editors start ``nexus-lsp`` often and wait for ``initialize``, so the serve path stays
-light: this module imports only the standard library at top level, and the server,
+light: this module imports only the standard library (and the stdlib-only
+``client.outcome``) at top level, and the server,
 the ask client (pygls, lsprotocol) and the settings model (pydantic) are imported when
 their command runs.
 """
@@ -15,10 +16,18 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
-if TYPE_CHECKING:
-    from nexus_lsp.server.ask import AskOutcome
+from nexus_lsp.client.outcome import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_MAX_ITERATIONS,
+    EXIT_OK,
+    EXIT_TURN_ERROR,
+    EXIT_USAGE,
+    exit_code,
+    report_outcome,
+)
 
 __all__ = [
     "EXIT_CANCELLED",
@@ -29,21 +38,6 @@ __all__ = [
     "EXIT_USAGE",
     "main",
 ]
-
-EXIT_OK = 0  # the turn ended normally (stopReason endTurn)
-EXIT_TURN_ERROR = 1  # the turn ended with stopReason "error" (provider failure, ...)
-EXIT_USAGE = 2  # bad command line or settings (argparse uses 2 as well)
-EXIT_MAX_ITERATIONS = 3  # stopReason "maxIterations"
-EXIT_FAILED = 4  # no turn result: the server failed or refused the request
-EXIT_CANCELLED = 130  # cancelled with Ctrl-C (128 + SIGINT, as shells report it)
-
-_STATUS_EXIT = {
-    "endTurn": EXIT_OK,
-    "error": EXIT_TURN_ERROR,
-    "maxIterations": EXIT_MAX_ITERATIONS,
-    "failed": EXIT_FAILED,
-    "cancelled": EXIT_CANCELLED,
-}
 
 # Provider settings that may come from the environment (lowest precedence first:
 # NEXUS_SETTINGS, then these, then --settings).
@@ -169,7 +163,7 @@ def _serve(args: argparse.Namespace) -> int:
     if not args.tcp:
         if args.port is not None:
             raise UsageError("--port needs --tcp")
-        from nexus_lsp.server import serve_stdio
+        from nexus_lsp.lsp import serve_stdio
 
         _exit_now(serve_stdio(args.log_file))
     if args.port is None:
@@ -177,7 +171,7 @@ def _serve(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: expected a port number from 1 to 65535")
     host = _loopback_host(args.host)
-    from nexus_lsp.server import serve_tcp
+    from nexus_lsp.lsp import serve_tcp
 
     _exit_now(serve_tcp(host, args.port, args.log_file))
 
@@ -223,8 +217,8 @@ def _ask(args: argparse.Namespace) -> int:
 
     import asyncio
 
-    from nexus_lsp.server.ask import AskRequest, run_ask
-    from nexus_lsp.server.ask_render import TurnRenderer
+    from nexus_lsp.client.ask import AskRequest, run_ask
+    from nexus_lsp.client.render import TurnRenderer
 
     request = AskRequest(
         workspace=workspace.resolve(),
@@ -237,28 +231,6 @@ def _ask(args: argparse.Namespace) -> int:
     outcome = asyncio.run(run_ask(request, renderer))
     report_outcome(outcome, request.workspace, renderer)
     return exit_code(outcome)
-
-
-def report_outcome(outcome: AskOutcome, workspace: Path, renderer: Any) -> None:
-    """Print how the turn ended, the session id and where its transcript is."""
-    from nexus_lsp.server.ask import transcript_path
-    from nexus_lsp.server.ask_render import describe_outcome
-
-    transcript = None
-    if outcome.session_id:
-        transcript = _display_path(transcript_path(workspace, outcome.session_id))
-    describe_outcome(
-        renderer,
-        status=outcome.status,
-        session_id=outcome.session_id,
-        message=outcome.message,
-        error_code=outcome.error_code,
-        transcript=transcript,
-    )
-
-
-def exit_code(outcome: AskOutcome) -> int:
-    return _STATUS_EXIT.get(outcome.status, EXIT_FAILED)
 
 
 def ask_settings(option: str | None, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -313,14 +285,6 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
-
-
-def _display_path(path: Path) -> str:
-    """Relative to the current directory when inside it (short, clickable)."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def _version() -> str:

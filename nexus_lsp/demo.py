@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TextIO
 
 from nexus_lsp import wire
-from nexus_lsp.cli import exit_code, report_outcome
-from nexus_lsp.server.ask import AskRequest, run_ask
-from nexus_lsp.server.ask_render import Style, TurnRenderer
+from nexus_lsp.client.ask import AskRequest, run_ask
+from nexus_lsp.client.outcome import exit_code, report_outcome
+from nexus_lsp.client.render import Style, TurnRenderer
 
 __all__ = ["DEMO_PROMPT", "run_demo"]
 

@@ -33,6 +33,10 @@ UPDATE_TURN_END: Final = "turnEnd"
 COMMAND_ASK: Final = "nexus.ask"
 COMMAND_CANCEL: Final = "nexus.cancel"
 
+# The kind of the code actions: our own under "refactor", so clients that filter by
+# kind still list them with the refactorings.
+CODE_ACTION_KIND: Final = "refactor.nexus"
+
 # Built-in tools
 TOOL_READ_FILE: Final = "read_file"
 TOOL_LIST_DIRECTORY: Final = "list_directory"

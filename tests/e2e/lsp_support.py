@@ -24,8 +24,8 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 from pytest_lsp.client import register_lsp_features
 
 from nexus_lsp import wire
-from nexus_lsp.server.converter import dict_converter
-from nexus_lsp.server.edits import LineIndex
+from nexus_lsp.lsp.converter import dict_converter
+from nexus_lsp.lsp.edits import LineIndex
 
 SERVER_COMMAND = [sys.executable, "-m", "nexus_lsp"]
 API_KEY_ENV = "NEXUS_E2E_KEY"

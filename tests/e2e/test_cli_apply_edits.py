@@ -1,4 +1,4 @@
-"""The ask client as the editor: workspace edits applied to disk (nexus_lsp.server.ask_edits)."""
+"""The ask client as the editor: workspace edits applied to disk (nexus_lsp.client.edits)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from lsprotocol import types as lsp
 from pygls.uris import from_fs_path
 
-from nexus_lsp.server.ask_edits import (
+from nexus_lsp.client.edits import (
     EditRefused,
     apply_text_edits,
     apply_workspace_edit,

@@ -1,11 +1,11 @@
-"""What ``nexus-lsp ask`` prints for each update (nexus_lsp.server.ask_render)."""
+"""What ``nexus-lsp ask`` prints for each update (nexus_lsp.client.render)."""
 
 from __future__ import annotations
 
 import io
 from typing import Any
 
-from nexus_lsp.server.ask_render import TurnRenderer, describe_outcome
+from nexus_lsp.client.render import TurnRenderer, describe_outcome
 
 
 def update(seq: int, kind: str, **fields: Any) -> dict[str, Any]:

@@ -193,7 +193,7 @@ async def check_session_state(
 
 async def test_tcp_on_loopback(model: ScriptedModelServer, workspace: Path) -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nexus_lsp.server", "--tcp", "--port", "0",
+        sys.executable, "-m", "nexus_lsp.lsp", "--tcp", "--port", "0",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE, env=server_env(),
     )
@@ -218,7 +218,7 @@ async def test_tcp_on_loopback(model: ScriptedModelServer, workspace: Path) -> N
 
 
 def test_tcp_refuses_other_hosts() -> None:
-    from nexus_lsp.server import serve_tcp
+    from nexus_lsp.lsp import serve_tcp
 
     with pytest.raises(ValueError, match="loopback only"):
         serve_tcp("0.0.0.0", 0, None)
@@ -227,7 +227,7 @@ def test_tcp_refuses_other_hosts() -> None:
 async def test_log_file(model: ScriptedModelServer, workspace: Path, tmp_path: Path) -> None:
     log_file = tmp_path / "server.log"
     config = ClientServerConfig(
-        server_command=[sys.executable, "-m", "nexus_lsp.server", "--log-file", str(log_file)],
+        server_command=[sys.executable, "-m", "nexus_lsp.lsp", "--log-file", str(log_file)],
         client_factory=TestEditor,
         server_env=server_env(),
     )

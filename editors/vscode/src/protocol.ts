@@ -32,6 +32,7 @@ export const UPDATE_TURN_END = 'turnEnd';
 // turns them into VS Code commands, so the extension's own ids must differ).
 export const COMMAND_ASK = 'nexus.ask';
 export const COMMAND_CANCEL = 'nexus.cancel';
+export const CODE_ACTION_KIND = 'refactor.nexus';
 
 // Built-in tools
 export const TOOL_READ_FILE = 'read_file';

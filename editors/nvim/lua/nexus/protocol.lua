@@ -28,6 +28,7 @@ M.UPDATE_TURN_END = "turnEnd"
 -- workspace/executeCommand commands
 M.COMMAND_ASK = "nexus.ask"
 M.COMMAND_CANCEL = "nexus.cancel"
+M.CODE_ACTION_KIND = "refactor.nexus"
 
 -- Built-in tools
 M.TOOL_READ_FILE = "read_file"

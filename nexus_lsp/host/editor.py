@@ -1,0 +1,164 @@
+"""EditorWorkspace: the skills' :class:`~nexus_lsp.skills.workspace.Workspace` in an editor.
+
+Paths, confinement, listings and disk reads come from
+:class:`~nexus_lsp.skills.disk.DiskWorkspace`. On top of it, for every front door:
+
+- ``read_text`` returns the editor's open buffer (unsaved changes included);
+- ``apply`` hands each change to the editor (:meth:`EditorWorkspace.send_to_editor`,
+  which a door implements with its protocol: LSP's ``workspace/applyEdit``) and races
+  the editor's answer against the turn's cancellation: an answer arriving after a
+  cancel is logged and never counted as applied;
+- an editor that cannot apply a change (:meth:`EditorWorkspace.cannot_apply`) gets it
+  written to disk atomically when ``edits.fallbackToDisk`` is set, and a tool error
+  saying so otherwise.
+
+Editors apply edits to files that are not open in buffers they do not save (Neovim
+always, VS Code for background documents). Until the editor reports on such a file
+(:meth:`EditorWorkspace.document_event`: opened, saved, closed), its edited text is
+kept here so the next read sees what the editor holds, not the stale disk file the
+next edit's offsets would miss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from nexus_lsp.config import EditSettings
+from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
+from nexus_lsp.errors import EditRejected, ToolError
+from nexus_lsp.skills.disk import DiskWorkspace
+from nexus_lsp.skills.workspace import DeleteFile, FileChange, RenameFile, WriteText
+
+__all__ = ["EditorAnswer", "EditorWorkspace"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EditorAnswer:
+    """The editor's answer to a change: applied, or refused with its reason."""
+
+    applied: bool
+    failure_reason: str | None = None
+
+
+class EditorWorkspace(DiskWorkspace, ABC):
+    """Open buffers and editor-applied edits over a :class:`DiskWorkspace`.
+
+    A front door implements :meth:`buffer_text`, :meth:`cannot_apply` and
+    :meth:`send_to_editor`; everything else is shared.
+    """
+
+    def __init__(self, root: Path, edit_settings: Callable[[], EditSettings]) -> None:
+        super().__init__(root)
+        self._edit_settings = edit_settings
+        self._edited: dict[Path, str] = {}  # texts the editor holds for unopened files
+
+    # what a front door implements ------------------------------------------------
+
+    @abstractmethod
+    def buffer_text(self, path: Path) -> str | None:
+        """The text of the editor's open buffer for ``path`` (resolved), if open."""
+
+    @abstractmethod
+    def cannot_apply(self, change: FileChange) -> str | None:
+        """Why the editor cannot apply ``change`` (then the disk fallback decides)."""
+
+    @abstractmethod
+    def send_to_editor(
+        self, change: FileChange, label: str, *, confirm: bool
+    ) -> Awaitable[EditorAnswer]:
+        """Send ``change`` to the editor; the awaitable is its answer.
+
+        Raises :class:`~nexus_lsp.errors.ToolError` for a change it cannot express.
+        The request must be under way when this returns: a cancel stops the wait,
+        not the request, and a late answer is still read (:meth:`_late_answer`).
+        """
+
+    # shared ------------------------------------------------------------------------
+
+    async def read_text(self, path: Path) -> str:
+        text = self.buffer_text(path)
+        if text is not None:
+            return text
+        if path in self._edited:
+            return self._edited[path]
+        return await super().read_text(path)
+
+    def document_event(self, path: Path) -> None:
+        """The editor opened, saved or closed ``path``: its own state is current again."""
+        self._edited.pop(path, None)
+
+    async def apply(self, change: FileChange, label: str, cancel_token: CancellationToken) -> None:
+        cancel_token.raise_if_cancelled()
+        settings = self._edit_settings()
+        problem = self.cannot_apply(change)
+        if problem is not None:
+            if not settings.fallback_to_disk:
+                raise ToolError("failed", f"{problem}, and edits.fallbackToDisk is off")
+            log.info("%s: %s; writing to disk", label, problem)
+            await asyncio.to_thread(self.apply_to_disk, change)
+            return
+        self._check_unchanged(change)
+        answer = asyncio.ensure_future(self.send_to_editor(change, label, confirm=settings.confirm))
+        try:
+            # shield: a cancel must stop waiting, not the bookkeeping of the answer
+            result = await race(asyncio.shield(answer), cancel_token)
+        except (Cancelled, asyncio.CancelledError):
+            # The turn's token, or the tool's task (a batch interrupts running tools).
+            answer.add_done_callback(partial(self._late_answer, change, label))
+            raise
+        except ToolError:
+            raise
+        except Exception as exc:
+            raise ToolError("failed", f"the editor answered the edit with: {exc}") from exc
+        if not result.applied:
+            raise EditRejected(result.failure_reason or "")
+        self._remember(change)
+
+    def _check_unchanged(self, change: FileChange) -> None:
+        """Refuse an edit prepared against text the editor no longer holds."""
+        if not isinstance(change, WriteText) or change.original is None:
+            return
+        current = self.buffer_text(change.path)
+        if current is None:
+            current = self._edited.get(change.path)
+        if current is not None and current != change.original:
+            raise ToolError(
+                "failed",
+                f"{self.relative(change.path)} changed in the editor while the edit was "
+                "prepared; read it again",
+            )
+
+    def _late_answer(self, change: FileChange, label: str, answer: asyncio.Future[Any]) -> None:
+        if answer.cancelled():
+            return
+        exc = answer.exception()
+        if exc is not None:
+            log.info("%s: the editor answered after the cancel with an error: %s", label, exc)
+            return
+        applied = bool(getattr(answer.result(), "applied", False))
+        log.warning(
+            "%s: the editor answered applied=%s after the turn was cancelled; "
+            "the session does not count it as applied",
+            label,
+            applied,
+        )
+        if applied:  # the editor holds the new text: later reads must see it
+            self._remember(change)
+
+    def _remember(self, change: FileChange) -> None:
+        if isinstance(change, WriteText):
+            if self.buffer_text(change.path) is None:
+                self._edited[change.path] = change.content
+        elif isinstance(change, DeleteFile):
+            self._edited.pop(change.path, None)
+        elif isinstance(change, RenameFile) and change.path in self._edited:
+            self._edited[change.new_path] = self._edited.pop(change.path)

@@ -1,0 +1,134 @@
+"""The handlers of protocol v1: validate params, find the session, await the manager,
+map the result.
+
+Each method answers one LSP method of ``lsp/app.py`` and stays a few lines; the
+state they share is the :class:`~nexus_lsp.lsp.runtime.LspRuntime`. Errors are
+raised as they come (``UnknownSession``, ``SessionBusy``, ``ParamsError``) and mapped
+to JSON-RPC errors in one place by the app's ``rpc_errors``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from nexus_lsp.core.cancel import CancellationToken
+from nexus_lsp.lsp import params as P
+from nexus_lsp.lsp.commands import ask_prompt, code_actions, selection_range
+from nexus_lsp.lsp.results import list_result, load_result, new_result, send_result
+from nexus_lsp.lsp.rpc_errors import ParamsError
+from nexus_lsp.lsp.runtime import LspRuntime
+from nexus_lsp.session.manager import title_from
+
+__all__ = ["Handlers"]
+
+log = logging.getLogger(__name__)
+
+
+class Handlers:
+    def __init__(self, runtime: LspRuntime) -> None:
+        self.runtime = runtime
+
+    @classmethod
+    async def start(
+        cls, server: LanguageServer, params: types.InitializeParams | None
+    ) -> Handlers:
+        return cls(await LspRuntime.start(server, params))
+
+    async def session_new(self, raw: Any) -> dict[str, Any]:
+        p = P.parse(P.NewParams, raw)
+        await self.settled()
+        host = self.runtime.host
+        session = await host.new_session(p.title, p.system_prompt, p.model)
+        return new_result(session, host.log_dir(session.id))
+
+    async def session_send(self, raw: Any) -> dict[str, Any]:
+        p = P.parse(P.SendParams, raw)
+        await self.settled()
+        session_id = await self.runtime.host.session_for_prompt(p.session_id, p.prompt)
+        result = await self.runtime.run_turn(session_id, p.prompt, p.work_done_token)
+        return send_result(result)
+
+    async def session_list(self, raw: Any) -> dict[str, Any]:
+        P.parse(P.ListParams, raw)
+        return list_result(await self.runtime.host.manager.list_sessions())
+
+    async def session_load(self, raw: Any) -> dict[str, Any]:
+        p = P.parse(P.LoadParams, raw)
+        loaded = await self.runtime.host.manager.load(p.session_id)
+        return load_result(p.session_id, loaded.session.title, loaded.repaired, loaded.messages)
+
+    async def session_delete(self, raw: Any) -> dict[str, Any]:
+        p = P.parse(P.DeleteParams, raw)
+        deleted = await self.runtime.host.manager.delete(p.session_id)
+        self.runtime.seq.forget(p.session_id)
+        return {"deleted": deleted}
+
+    def session_cancel(self, raw: Any) -> None:
+        p = P.parse(P.CancelParams, raw)
+        if not self.runtime.host.manager.cancel(p.session_id):
+            log.info("cancel of %s: no turn is running", p.session_id)
+
+    async def ask(self, args: list[Any], cancel: CancellationToken) -> dict[str, Any]:
+        """``nexus.ask``: a turn on the prompt (and selection) in the command session.
+
+        ``cancel`` is cancelled by a ``$/cancelRequest`` of the command."""
+        if len(args) != 1:
+            raise ParamsError(
+                f"arguments: expected [{{prompt, uri?, range?}}], got {len(args)} arguments",
+                "arguments",
+            )
+        a = P.parse(P.AskArgs, args[0], what="arguments[0]")
+        await self.settled()
+        prompt = await self._ask_prompt(a)
+        # An explicit sessionId is resumed (or refused as unknown) like in send; only
+        # the remembered command session falls back to a new one when it is gone.
+        session_id = a.session_id
+        if session_id is None:
+            remembered = self.runtime.ask_session_id
+            if remembered is not None and self.runtime.host.manager.session(remembered) is not None:
+                session_id = remembered
+            else:
+                session_id = (await self.runtime.host.new_session(title=title_from(a.prompt))).id
+        self.runtime.ask_session_id = session_id
+        result = await self.runtime.run_turn(session_id, prompt, cancel_token=cancel)
+        if a.show_transcript:
+            self.runtime.show_transcript(session_id)
+        return send_result(result)
+
+    def cancel_all(self) -> dict[str, Any]:
+        cancelled = self.runtime.host.cancel_all("cancelled from the editor (nexus.cancel)")
+        return {"cancelled": cancelled}
+
+    def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
+        return code_actions(self.runtime.settings.code_actions, params)
+
+    async def settings_changed(self, pushed: Any) -> None:
+        await self.runtime.settings_source.changed(pushed)
+
+    async def settled(self) -> None:
+        """Wait for a settings change under way: a turn uses the newest settings."""
+        await self.runtime.host.settings_layers.settled()
+
+    def document_event(self, uri: str) -> None:
+        self.runtime.workspace.uri_event(uri)
+
+    async def aclose(self) -> None:
+        await self.runtime.aclose()
+
+    async def _ask_prompt(self, a: P.AskArgs) -> str:
+        if a.uri is None:
+            return a.prompt
+        workspace = self.runtime.workspace
+        path = workspace.resolve(a.uri)
+        rel = workspace.relative(path)
+        if a.range is None:
+            return ask_prompt(a.prompt, path=rel)
+        start = types.Position(line=a.range.start.line, character=a.range.start.character)
+        end = types.Position(line=a.range.end.line, character=a.range.end.character)
+        text = await workspace.read_text(path)
+        selected, first, last = selection_range(text, start, end, workspace.position_encoding())
+        return ask_prompt(a.prompt, path=rel, selection=selected, first_line=first, last_line=last)

@@ -1,0 +1,127 @@
+"""Params of the ``nexus/*`` methods and the ``nexus.ask`` command, validated.
+
+The wire's camelCase names are the field aliases. Unknown fields are refused (a
+misspelt ``sessionID`` would otherwise silently start a new session), types are
+strict, and :func:`parse` raises :class:`~nexus_lsp.lsp.rpc_errors.ParamsError`
+whose message names every bad field (``sessionId: Input should be a valid string``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from nexus_lsp.lsp.rpc_errors import ParamsError
+
+__all__ = [
+    "AskArgs",
+    "CancelParams",
+    "DeleteParams",
+    "ListParams",
+    "LoadParams",
+    "NewParams",
+    "SendParams",
+    "WirePosition",
+    "WireRange",
+    "parse",
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+SessionId = Field(min_length=1, max_length=200)
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True, frozen=True
+    )
+
+
+class NewParams(_Params):
+    title: str | None = None
+    system_prompt: str | None = None
+    model: str | None = Field(default=None, min_length=1)
+
+
+def _progress_token(value: Any) -> int | str | None:
+    if value is None or (isinstance(value, int | str) and not isinstance(value, bool)):
+        return value
+    raise ValueError("a progress token is an integer or a string")
+
+
+class SendParams(_Params):
+    session_id: str | None = Field(default=None, min_length=1, max_length=200)
+    prompt: str = Field(min_length=1)
+    # one validator instead of a union: errors then name the field, not its variants
+    work_done_token: Annotated[Any, BeforeValidator(_progress_token)] = None
+
+
+class ListParams(_Params):
+    pass
+
+
+class LoadParams(_Params):
+    session_id: str = SessionId
+
+
+class DeleteParams(_Params):
+    session_id: str = SessionId
+
+
+class CancelParams(_Params):
+    session_id: str = SessionId
+
+
+class WirePosition(_Params):
+    line: int = Field(ge=0)
+    character: int = Field(ge=0)
+
+
+class WireRange(_Params):
+    start: WirePosition
+    end: WirePosition
+
+
+class AskArgs(_Params):
+    """The one argument object of ``workspace/executeCommand`` ``nexus.ask``."""
+
+    prompt: str = Field(min_length=1)
+    uri: str | None = Field(default=None, min_length=1)
+    range: WireRange | None = None
+    session_id: str | None = Field(default=None, min_length=1, max_length=200)
+    show_transcript: bool = True
+
+
+def parse(model: type[M], raw: Any, *, what: str = "params") -> M:
+    """Validate ``raw`` (a JSON value from the wire) as ``model``."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{what}: expected an object, got {_json_type(raw)}", what)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        first = _loc(exc.errors()[0]["loc"]) if exc.errors() else what
+        raise ParamsError("; ".join(problems), first) from None
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "params"
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return type(value).__name__

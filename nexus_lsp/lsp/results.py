@@ -1,0 +1,122 @@
+"""Core values → the camelCase JSON results of protocol §2.
+
+Pure functions: what the session and the store return goes in, the exact wire
+shape comes out (optional keys are left out rather than sent as null).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from nexus_lsp.core.events import ToolCallRecord, TurnResult
+from nexus_lsp.core.messages import Message
+from nexus_lsp.lsp.updates import usage_json
+
+if TYPE_CHECKING:
+    from nexus_lsp.session.session import Session
+    from nexus_lsp.storage import SessionRecord
+
+__all__ = [
+    "iso",
+    "list_result",
+    "load_result",
+    "message_json",
+    "new_result",
+    "record_json",
+    "send_result",
+    "tool_call_json",
+]
+
+
+def iso(moment: datetime | str) -> str:
+    """ISO 8601 in UTC with a ``Z``: ``2025-01-31T12:00:00.123Z``."""
+    if isinstance(moment, str):
+        return moment
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def new_result(session: Session, log_dir: str) -> dict[str, Any]:
+    """The ``nexus/session/new`` result of a session just created."""
+    return {
+        "sessionId": session.id,
+        "title": session.title,
+        "createdAt": iso(session.created_at),
+        "logDir": log_dir,
+    }
+
+
+def tool_call_json(record: ToolCallRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "toolCallId": record.call.id,
+        "name": record.call.name,
+        "arguments": record.call.arguments,
+        "status": record.status,
+    }
+    if record.error is not None:
+        out["error"] = record.error
+    return out
+
+
+def send_result(result: TurnResult) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "sessionId": result.session_id,
+        "turnId": result.turn_id,
+        "stopReason": result.stop_reason,
+        "content": result.content,
+        "toolCalls": [tool_call_json(r) for r in result.tool_calls],
+    }
+    usage = usage_json(result.usage)
+    if usage:
+        out["usage"] = usage
+    if result.error is not None:
+        out["error"] = {"code": result.error.code, "message": result.error.message}
+    return out
+
+
+def record_json(record: SessionRecord) -> dict[str, Any]:
+    return {
+        "sessionId": record.session_id,
+        "title": record.title,
+        "createdAt": iso(record.created_at),
+        "updatedAt": iso(record.updated_at),
+        "turnCount": record.turn_count,
+        "status": record.status,
+    }
+
+
+def list_result(records: Iterable[SessionRecord]) -> dict[str, Any]:
+    return {"sessions": [record_json(r) for r in records]}
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        out["toolCalls"] = [
+            {"toolCallId": c.id, "name": c.name, "arguments": c.arguments}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        out["toolCallId"] = message.tool_call_id
+    if message.name is not None:
+        out["name"] = message.name
+    if message.cancelled:
+        out["cancelled"] = True
+    if message.is_error:
+        out["isError"] = True
+    return out
+
+
+def load_result(
+    session_id: str, title: str, repaired: bool, messages: Iterable[Message]
+) -> dict[str, Any]:
+    return {
+        "sessionId": session_id,
+        "title": title,
+        "repaired": repaired,
+        "messages": [message_json(m) for m in messages],
+    }

@@ -1,0 +1,201 @@
+"""Running the server: stdio (editors) and TCP on loopback (debugging).
+
+Both return when the client is gone: after ``exit``, when stdin/the socket closes,
+or on SIGTERM/SIGINT. Before returning, running turns are cancelled (so their
+``turnEnd`` and history are written) and the store is closed.
+
+stdin is read with asyncio when it is a pipe or a socket (what editors give:
+Neovim hands over a socket), with a thread otherwise (a terminal or a file).
+stdout is the wire, so ``sys.stdout`` is pointed at stderr for the life of the
+server: a stray ``print`` cannot corrupt the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import ipaddress
+import logging
+import os
+import signal
+import stat
+import sys
+import threading
+from typing import BinaryIO
+
+from pygls.io_ import StdinAsyncReader, run_async
+
+from nexus_lsp.lsp.app import NexusLanguageServer, create_server
+from nexus_lsp.lsp.logs import LspLogHandler, configure_logging
+
+__all__ = ["serve_stdio", "serve_tcp"]
+
+log = logging.getLogger(__name__)
+
+
+class PipeReader:
+    """stdin as an asyncio stream (pygls' ``AsyncReader`` interface)."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+
+    async def readline(self) -> bytes:
+        try:
+            return await self._reader.readline()
+        except (ConnectionError, ValueError):
+            return b""
+
+    async def readexactly(self, n: int) -> bytes:
+        try:
+            return await self._reader.readexactly(n)
+        except asyncio.IncompleteReadError as exc:
+            return exc.partial
+        except ConnectionError:
+            return b""
+
+
+class WireWriter:
+    """Writes to stdout; once the client has gone, later writes are dropped quietly."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.broken = False
+
+    def write(self, data: bytes) -> None:
+        if self.broken:
+            return
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except (BrokenPipeError, ConnectionError, ValueError, OSError):
+            self.broken = True
+            log.info("the client closed the connection; output dropped from now on")
+
+    def close(self) -> None:
+        self.broken = True
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.close()
+
+
+def serve_stdio(log_file: str | None) -> int:
+    """Serve one client over stdin/stdout; return the exit code when it is gone."""
+    server = _new_server(log_file)
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    real_stdout, sys.stdout = sys.stdout, sys.stderr
+    try:
+        with contextlib.suppress(SystemExit, KeyboardInterrupt):
+            asyncio.run(_serve_stdio(server, stdin, stdout))
+    finally:
+        sys.stdout = real_stdout
+    log.info("nexus-lsp stopped")
+    return server.exit_code
+
+
+def serve_tcp(host: str, port: int, log_file: str | None) -> int:
+    """Serve one client on ``host:port`` (loopback only); return the exit code when it leaves."""
+    if not is_loopback(host):
+        raise ValueError(f"refusing to listen on {host!r}: nexus-lsp serves on loopback only")
+    server = _new_server(log_file)
+    with contextlib.suppress(SystemExit, KeyboardInterrupt):
+        asyncio.run(_serve_tcp(server, host, port))
+    log.info("nexus-lsp stopped")
+    return server.exit_code
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _new_server(log_file: str | None) -> NexusLanguageServer:
+    editor_log = LspLogHandler()
+    configure_logging(log_file, editor_log)
+    server = create_server(editor_log)
+    # Everything imported so far lives as long as the process: move it out of the
+    # collector's reach. Otherwise the first full collection (15-30 ms, walking every
+    # module's objects) falls just before the initialize answer, and later ones in
+    # the middle of streamed turns.
+    gc.freeze()
+    return server
+
+
+async def _serve_stdio(server: NexusLanguageServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
+    loop = asyncio.get_running_loop()
+    mode = os.fstat(stdin.fileno()).st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        stream = asyncio.StreamReader(limit=2**20)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream), stdin)
+        reader: PipeReader | StdinAsyncReader = PipeReader(stream)
+    else:  # a terminal or file: asyncio cannot watch it, a thread reads instead
+        reader = StdinAsyncReader(stdin, server.thread_pool)
+    server.protocol.set_writer(WireWriter(stdout))
+    await _run(server, reader)
+
+
+async def _serve_tcp(server: NexusLanguageServer, host: str, port: int) -> None:
+    connected: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
+    connected = asyncio.get_running_loop().create_future()
+
+    def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if connected.done():  # one client per server process
+            writer.close()
+        else:
+            connected.set_result((reader, writer))
+
+    listener = await asyncio.start_server(on_connect, host, port)
+    addresses = ", ".join(str(s.getsockname()[:2]) for s in listener.sockets)
+    log.warning("nexus-lsp listening on %s", addresses)
+    try:
+        reader, writer = await connected
+    finally:
+        listener.close()
+    server.protocol.set_writer(writer)
+    try:
+        await _run(server, reader)
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+AnyReader = PipeReader | StdinAsyncReader | asyncio.StreamReader
+
+
+async def _run(server: NexusLanguageServer, reader: AnyReader) -> None:
+    """Read and dispatch messages until the client leaves, then close everything."""
+    stop = threading.Event()
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if main is not None:
+
+        def stop_serving() -> None:
+            main.cancel()
+
+        server.stop_serving = stop_serving
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, _interrupt, main, signum)
+    try:
+        await run_async(
+            stop_event=stop,
+            reader=reader,
+            protocol=server.protocol,
+            logger=log,
+            error_handler=server.report_server_error,
+        )
+        log.info("the client closed the input stream")
+    except asyncio.CancelledError:
+        log.info("stopping")
+    finally:
+        await server.aclose()
+
+
+def _interrupt(task: asyncio.Task[None] | None, signum: int) -> None:
+    log.info("received %s", signal.Signals(signum).name)
+    if task is not None:
+        task.cancel()
