@@ -23,7 +23,12 @@ from nexus_lsp.errors import StoreError
 from nexus_lsp.host.editor import EditorWorkspace
 from nexus_lsp.host.notify import Notifier
 from nexus_lsp.host.settings import SettingsLayers
-from nexus_lsp.session.manager import SessionManager, title_from
+from nexus_lsp.session.manager import (
+    ProviderFactory,
+    SessionManager,
+    default_provider,
+    title_from,
+)
 from nexus_lsp.session.session import Session
 from nexus_lsp.storage import SessionStore
 
@@ -60,15 +65,20 @@ class WorkspaceRuntime(Generic[W]):
         settings: SettingsLayers,
         workspace: Callable[[Path, SettingsLayers], W],
         notifier: Notifier,
+        provider_factory: ProviderFactory | None = None,
     ) -> WorkspaceRuntime[W]:
-        """Open the store of ``root`` and the session manager over ``workspace``."""
+        """Open the store of ``root`` and the session manager over ``workspace``.
+
+        ``provider_factory`` replaces the real providers (tests)."""
         try:
             store = await SessionStore.open(root, settings.settings.logging)
         except StoreError as exc:
             notifier.show_message("error", f"Nexus: {exc}")
             raise
         editor = workspace(root, settings)
-        manager = SessionManager(root, settings.settings, editor, store)
+        manager = SessionManager(
+            root, settings.settings, editor, store, provider_factory or default_provider
+        )
         runtime = cls(root, settings, store, editor, manager)
         settings.on_change = manager.update_settings
         return runtime

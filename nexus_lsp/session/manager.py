@@ -28,7 +28,13 @@ from nexus_lsp.session.session import Session, new_session_id
 from nexus_lsp.skills import Workspace, builtin_registry
 from nexus_lsp.storage import SessionRecord, SessionStore
 
-__all__ = ["LoadResult", "ProviderFactory", "SessionManager", "title_from"]
+__all__ = [
+    "LoadResult",
+    "ProviderFactory",
+    "SessionManager",
+    "default_provider",
+    "title_from",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +42,7 @@ ProviderFactory = Callable[[ProviderSettings, RawLogger | None], Provider]
 TITLE_CHARS = 60
 
 
-def _default_provider_factory(settings: ProviderSettings, raw: RawLogger | None) -> Provider:
+def default_provider(settings: ProviderSettings, raw: RawLogger | None) -> Provider:
     return create_provider(settings, raw_logger=raw)
 
 
@@ -58,7 +64,7 @@ class SessionManager:
         settings: Settings,
         workspace: Workspace,
         store: SessionStore,
-        provider_factory: ProviderFactory = _default_provider_factory,
+        provider_factory: ProviderFactory = default_provider,
     ) -> None:
         self.root = root
         self.settings = settings
