@@ -199,9 +199,15 @@ async def test_a_cancelled_caller_ends_the_turn_before_the_cancel_goes_on(root: 
     try:
         session = await runtime.new_session()
         events: list[Any] = []
-        caller = asyncio.ensure_future(runtime.run_turn(session.id, "go", events.append))
-        while not any(type(e).__name__ == "ContentDelta" for e in events):
-            await asyncio.sleep(0.01)
+        streaming = asyncio.Event()
+
+        def sink(event: Any) -> None:
+            events.append(event)
+            if type(event).__name__ == "ContentDelta":
+                streaming.set()
+
+        caller = asyncio.ensure_future(runtime.run_turn(session.id, "go", sink))
+        await streaming.wait()
         caller.cancel()
         with pytest.raises(asyncio.CancelledError):
             await caller
