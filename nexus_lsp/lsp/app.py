@@ -1,10 +1,14 @@
 """The pygls language server: capabilities, lifecycle and the feature table.
 
 Every feature here is a one-line shim to :class:`~nexus_lsp.lsp.handlers.Handlers`,
-which is built on first use after ``initialize`` (in ``initialized``, or by the first
-request if a client skips it). That keeps this module, and so the path that answers
-``initialize``, free of the heavy imports (pydantic, httpx, aiosqlite, providers,
-storage, session): they happen inside :meth:`NexusLanguageServer.nexus`.
+which is built on first use: the first ``nexus/*`` request or command (not at
+``initialized``), so a user who opens a folder and never asks pays no memory for the
+agent and finds no ``.nexus/`` folder. That keeps this module, and so the path that
+answers ``initialize``, free of the heavy imports (pydantic, httpx, aiosqlite,
+providers, storage, session): they happen inside :meth:`NexusLanguageServer.nexus`.
+Settings are lighter: a configuration push or a code action before that first use
+reads and validates them (:meth:`NexusLanguageServer.settings_source`) without
+opening the store, and the runtime built later takes them over.
 
 Errors are mapped to JSON-RPC errors in one place, :func:`~nexus_lsp.lsp.rpc_errors.rpc_errors`.
 """
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 
     from nexus_lsp.core.cancel import CancellationToken
     from nexus_lsp.lsp.handlers import Handlers
+    from nexus_lsp.lsp.settings import LspSettingsSource
 
 __all__ = ["NexusLanguageServer", "create_server", "experimental_capabilities"]
 
@@ -125,6 +130,7 @@ class NexusLanguageServer(LanguageServer):
         self.log_handler = log_handler
         self.initialize_params: types.InitializeParams | None = None
         self._startup: asyncio.Future[Handlers] | None = None
+        self._settings: LspSettingsSource | None = None
         self._closing: asyncio.Future[None] | None = None
         # Set by the serve loop: ends it. `exit` must end the process even when the
         # client keeps its end of stdin open (Neovim hands over a socket).
@@ -162,6 +168,23 @@ class NexusLanguageServer(LanguageServer):
             )
         return token
 
+    def settings_source(self) -> LspSettingsSource:
+        """The settings, read (``initializationOptions``) and validated on first use.
+
+        A push or a code action before the runtime starts needs only this; the
+        runtime takes it over when it starts.
+        """
+        if self._settings is None:
+            from nexus_lsp.lsp.settings import LspSettingsSource
+
+            self._settings = LspSettingsSource.create(self, self.initialize_params)
+        return self._settings
+
+    @property
+    def started(self) -> bool:
+        """Whether the runtime is built or being built."""
+        return self._startup is not None
+
     @property
     def ready_handlers(self) -> Handlers | None:
         """The handlers if they are built already (for notifications that need not wait)."""
@@ -173,7 +196,7 @@ class NexusLanguageServer(LanguageServer):
     async def _start(self) -> Handlers:
         from nexus_lsp.lsp.handlers import Handlers  # the heavy imports happen here
 
-        handlers = await Handlers.start(self, self.initialize_params)
+        handlers = await Handlers.start(self, self.initialize_params, self.settings_source())
         gc.freeze()  # as at start-up (serve.py): the modules just imported stay for good
         return handlers
 
@@ -250,12 +273,9 @@ def _register_lifecycle(server: NexusLanguageServer) -> None:
     @server.feature(types.INITIALIZED)
     @survives_cancel
     async def initialized(ls: NexusLanguageServer, params: types.InitializedParams) -> None:
+        # The runtime is built on first use (see the module docstring), not here.
         if ls.log_handler is not None:
             ls.log_handler.attach(ls)
-        try:
-            await ls.nexus()
-        except Exception as exc:  # already shown to the user by Handlers.start
-            log.error("nexus-lsp could not start: %s", exc)
 
     @server.feature(types.SHUTDOWN)
     @survives_cancel
@@ -319,13 +339,22 @@ def _register_editor_features(server: NexusLanguageServer) -> None:
         ls: NexusLanguageServer, params: types.CodeActionParams
     ) -> list[types.CodeAction]:
         with rpc_errors(types.TEXT_DOCUMENT_CODE_ACTION):
-            return (await ls.nexus()).code_actions(params)
+            from nexus_lsp.lsp.commands import code_actions, offers_actions
+
+            if not offers_actions(params):
+                return []
+            source = ls.settings_source()
+            await source.layers.settled()
+            return code_actions(source.layers.settings.code_actions, params)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
         ls: NexusLanguageServer, params: types.DidChangeConfigurationParams
     ) -> None:
-        await (await ls.nexus()).settings_changed(params.settings)
+        if ls.started:
+            await (await ls.nexus()).settings_changed(params.settings)
+        else:  # validated and kept for the runtime; no store opened for it
+            await ls.settings_source().changed(params.settings)
 
     # The editor's buffers change what read_file sees; LspWorkspace drops what it
     # remembered of a file it edited once the editor reports on that file.

@@ -77,6 +77,19 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
+def offers_actions(params: types.CodeActionParams) -> bool:
+    """Whether to offer the prompts: on a selection, or when the user asked for actions.
+
+    Editors ask for code actions on every cursor move to decide on a lightbulb
+    (``triggerKind`` Automatic); prompts about an empty selection are noise there.
+    A request the user made (Invoked, or an editor that does not say) gets them for
+    the cursor's line too.
+    """
+    if params.range.start != params.range.end:
+        return True
+    return params.context.trigger_kind != types.CodeActionTriggerKind.Automatic
+
+
 def code_actions(
     settings: Sequence[CodeActionSetting], params: types.CodeActionParams
 ) -> list[types.CodeAction]:

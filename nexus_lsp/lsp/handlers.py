@@ -17,10 +17,11 @@ from pygls.lsp.server import LanguageServer
 
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.lsp import params as P
-from nexus_lsp.lsp.commands import ask_prompt, code_actions, selection_range
+from nexus_lsp.lsp.commands import ask_prompt, selection_range
 from nexus_lsp.lsp.results import list_result, load_result, new_result, send_result
 from nexus_lsp.lsp.rpc_errors import ParamsError
 from nexus_lsp.lsp.runtime import LspRuntime
+from nexus_lsp.lsp.settings import LspSettingsSource
 from nexus_lsp.session.manager import title_from
 
 __all__ = ["Handlers"]
@@ -34,9 +35,12 @@ class Handlers:
 
     @classmethod
     async def start(
-        cls, server: LanguageServer, params: types.InitializeParams | None
+        cls,
+        server: LanguageServer,
+        params: types.InitializeParams | None,
+        settings: LspSettingsSource,
     ) -> Handlers:
-        return cls(await LspRuntime.start(server, params))
+        return cls(await LspRuntime.start(server, params, settings))
 
     async def session_new(self, raw: Any) -> dict[str, Any]:
         p = P.parse(P.NewParams, raw)
@@ -102,9 +106,6 @@ class Handlers:
     def cancel_all(self) -> dict[str, Any]:
         cancelled = self.runtime.host.cancel_all("cancelled from the editor (nexus.cancel)")
         return {"cancelled": cancelled}
-
-    def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
-        return code_actions(self.runtime.settings.code_actions, params)
 
     async def settings_changed(self, pushed: Any) -> None:
         await self.runtime.settings_source.changed(pushed)

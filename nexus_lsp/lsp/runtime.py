@@ -23,7 +23,6 @@ from nexus_lsp.config import Settings
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import TurnResult
 from nexus_lsp.host.runtime import WorkspaceRuntime
-from nexus_lsp.host.settings import SettingsLayers
 from nexus_lsp.lsp.channel import LspChannel, LspNotifier, client_supports
 from nexus_lsp.lsp.settings import LspSettingsSource
 from nexus_lsp.lsp.updates import SeqCounter, TurnReporter
@@ -65,20 +64,21 @@ class LspRuntime:
 
     @classmethod
     async def start(
-        cls, server: LanguageServer, params: types.InitializeParams | None
+        cls,
+        server: LanguageServer,
+        params: types.InitializeParams | None,
+        source: LspSettingsSource,
     ) -> LspRuntime:
-        notifier = LspNotifier(server)
-        layers = SettingsLayers(notifier)
-        source = LspSettingsSource(server, layers)
-        source.load_initial(params.initialization_options if params else None)
+        """Open the workspace's runtime with the settings of ``source``."""
         host = await WorkspaceRuntime.open(
             workspace_root(params),
-            layers,
+            source.layers,
             lambda root, s: LspWorkspace(root, server, lambda: s.settings.edits),
-            notifier,
+            LspNotifier(server),
         )
         runtime = cls(server, host, source)
-        await source.pull()
+        if not source.pulled:
+            await source.pull()
         log.info("nexus-lsp ready in %s (store %s)", host.root, host.store.nexus_dir)
         return runtime
 

@@ -19,7 +19,7 @@ from pygls.lsp.server import LanguageServer
 from nexus_lsp import wire
 from nexus_lsp.config import Settings
 from nexus_lsp.host.settings import SettingsLayers
-from nexus_lsp.lsp.channel import client_supports
+from nexus_lsp.lsp.channel import LspNotifier, client_supports
 
 __all__ = ["LspSettingsSource"]
 
@@ -32,6 +32,16 @@ class LspSettingsSource:
     def __init__(self, server: LanguageServer, layers: SettingsLayers) -> None:
         self._server = server
         self.layers = layers
+        self.pulled = False  # asked the client at least once
+
+    @classmethod
+    def create(
+        cls, server: LanguageServer, params: types.InitializeParams | None
+    ) -> LspSettingsSource:
+        """A source with ``initializationOptions`` applied (invalid fields shown)."""
+        source = cls(server, SettingsLayers(LspNotifier(server)))
+        source.load_initial(params.initialization_options if params else None)
+        return source
 
     def load_initial(self, options: Any) -> Settings:
         """Apply ``initializationOptions``; returns the settings in force."""
@@ -39,6 +49,7 @@ class LspSettingsSource:
 
     async def pull(self) -> Settings:
         """Ask the client for section ``nexus`` (when it can be asked) and apply it."""
+        self.pulled = True
         if not client_supports(self._server, "workspace.configuration"):
             return self.layers.settings
         params = types.ConfigurationParams(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -36,6 +37,10 @@ def run_server(workspace: Path, before_shutdown: float, *, shutdown: bool) -> in
         ours.sendall(message({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "processId": None, "rootUri": workspace.as_uri(), "capabilities": {}}}))
         ours.sendall(message({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
+        # The first nexus request builds the runtime (opens the store).
+        ours.sendall(
+            message({"jsonrpc": "2.0", "id": 3, "method": "nexus/session/list", "params": {}})
+        )
         time.sleep(before_shutdown)
         if shutdown:
             ours.sendall(message({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}))
@@ -56,10 +61,17 @@ def run_server(workspace: Path, before_shutdown: float, *, shutdown: bool) -> in
 def test_exit_after_shutdown_ends_the_process_with_0(
     tmp_path: Path, before_shutdown: float
 ) -> None:
-    # 0.0: shutdown and exit arrive while the store is still opening.
+    # 0.0: shutdown and exit arrive while the store is still opening (the list
+    # request started it).
     assert run_server(tmp_path, before_shutdown, shutdown=True) == 0
+    database = tmp_path / ".nexus" / "nexus.db"
+    if before_shutdown == 0.0 and not database.exists():
+        return  # shutdown came before the request's handler began: nothing was opened
     # The store that was opening is complete and closed, not left half-written.
-    assert (tmp_path / ".nexus" / "nexus.db").exists()
+    with sqlite3.connect(database) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+    assert not Path(f"{database}-wal").exists() or Path(f"{database}-wal").stat().st_size == 0
 
 
 def test_exit_without_shutdown_ends_the_process_with_1(tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ async def test_initialize_advertises_protocol_v1(
         assert sync.open_close and sync.change == types.TextDocumentSyncKind.Incremental
         assert capabilities.position_encoding == types.PositionEncodingKind.Utf8  # Neovim's first
         assert result.server_info is not None and result.server_info.name == "nexus-lsp"
+        await client.request(wire.SESSION_LIST, {})  # the first use starts the runtime
         await client.wait_for_log("nexus-lsp ready")
         await asyncio.wait_for(client.shutdown_session(), WAIT)
     finally:
@@ -75,11 +76,11 @@ async def test_settings_layers_and_invalid_values(
     options["edits"] = {"fallbackToDisk": "maybe"}
     configuration = {"session": {"systemPrompt": "FROM CONFIGURATION"}}
     async with connected("visual-studio-code", workspace, options, configuration) as client:
+        model.push({"text": "one"})
+        await client.send("hi")  # the first use reads the settings and tells what is wrong
         warning = await client.wait_for_message("session.maxIterations")
         assert warning.type == types.MessageType.Warning
         assert "edits.fallbackToDisk" in warning.message
-        model.push({"text": "one"})
-        await client.send("hi")
         system = model.requests[-1].json["messages"][0]["content"]
         assert "FROM CONFIGURATION" in system and "INIT" not in system
 
