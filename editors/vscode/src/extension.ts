@@ -20,7 +20,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('Nexus', { log: true });
   const server = new NexusServer(context.secrets, output);
   activeServer = server;
-  const chat = new ChatViewProvider(context.extensionUri, server, output);
+  const chat = new ChatViewProvider(context.extensionUri, server, output, context.workspaceState);
   const status = new TurnStatus(chat, server);
   context.subscriptions.push(output, server, chat, status);
   context.subscriptions.push(vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chat));
@@ -111,19 +111,34 @@ export function activate(context: vscode.ExtensionContext): void {
 
   if (vscode.workspace.workspaceFolders?.length) {
     // Start early so the server's code actions and commands are there when needed.
-    server.ready().catch((err: unknown) => {
-      output.error(errorMessage(err));
-      void vscode.window
-        .showErrorMessage(`Nexus: ${errorMessage(err)}`, 'Open Settings', 'Show Log')
-        .then((choice) => {
-          if (choice === 'Open Settings') {
-            void vscode.commands.executeCommand('workbench.action.openSettings', 'nexus.server');
-          } else if (choice === 'Show Log') {
-            output.show();
-          }
-        });
-    });
+    server.ready().then(
+      () => chat.restoreLastSession(),
+      (err: unknown) => {
+        output.error(errorMessage(err));
+        void vscode.window
+          .showErrorMessage(`Nexus: ${errorMessage(err)}`, 'Open Settings', 'Show Log')
+          .then((choice) => {
+            if (choice === 'Open Settings') {
+              void openServerSettings();
+            } else if (choice === 'Show Log') {
+              output.show();
+            }
+          });
+      },
+    );
   }
+}
+
+/**
+ * The settings editor filtered to the server settings, on the tab where they
+ * apply: they are machine-overridable, so in a remote window they are read from
+ * the remote machine's settings (the Remote tab), which the User tab does not show.
+ */
+export function openServerSettings(): Thenable<unknown> {
+  const query = 'nexus.server';
+  return vscode.env.remoteName
+    ? vscode.commands.executeCommand('workbench.action.openRemoteSettings', { query })
+    : vscode.commands.executeCommand('workbench.action.openSettings', query);
 }
 
 export async function deactivate(): Promise<void> {
