@@ -81,9 +81,17 @@ def _fence(text: str) -> str:
 def code_actions(
     settings: Sequence[CodeActionSetting], params: types.CodeActionParams
 ) -> list[types.CodeAction]:
-    """One action per configured prompt, unless the client asked for other kinds."""
+    """One action per configured prompt, unless the client asked for other kinds.
+
+    Editors ask automatically at every cursor move (VS Code's light bulb): without a
+    selection the prompts are offered only when the user asked for actions.
+    """
     only = params.context.only
     if only and not any(_kind_matches(str(getattr(k, "value", k))) for k in only):
+        return []
+    if params.range.start == params.range.end and (
+        params.context.trigger_kind != types.CodeActionTriggerKind.Invoked
+    ):
         return []
     selection = {
         "start": {"line": params.range.start.line, "character": params.range.start.character},
