@@ -25,6 +25,7 @@ import {
   State,
   TransportKind,
 } from 'vscode-languageclient/node';
+import { applyWithConfirmation } from './editConfirm';
 import { COMMAND_ASK, SETTINGS_SECTION } from './protocol';
 import { ServerStderr, showLogMessage } from './serverLog';
 import { type CancellationTokenLike, NexusClient, type RpcConnection, type UpdateEvent } from './session';
@@ -218,12 +219,18 @@ export class NexusServer implements vscode.Disposable {
         workspace: {
           configuration: (params, token, next) => this.configuration(params, token, next),
           handleApplyEdit: async (params, next) => {
-            const result = await next(params, CancellationToken.None);
+            let failed: ResponseError<void> | undefined;
+            const result = await applyWithConfirmation(params, async (edit) => {
+              const answer = await next(edit, CancellationToken.None);
+              if (answer instanceof ResponseError) {
+                failed = answer;
+                return { applied: false };
+              }
+              return answer;
+            });
+            if (failed) return failed;
             // VS Code's applyEdit says only yes or no; the tool's error should say why.
-            if (!(result instanceof ResponseError) && !result.applied && !result.failureReason) {
-              return { ...result, failureReason: REJECTED_EDIT };
-            }
-            return result;
+            return !result.applied && !result.failureReason ? { ...result, failureReason: REJECTED_EDIT } : result;
           },
           didChangeConfiguration: async () => {
             // Send the protocol object, not VS Code's raw section with its extension-only keys.

@@ -5,45 +5,13 @@
 // extension is re-activated between steps as a window reload does.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import Module, { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { ChatState } from '../src/chatState';
-import { EXTENSION_DIR, manifestProperties, NEXUS_PYTHON } from './harness';
+import { type ChatProvider, type Extension, extensionContext, loadExtension, until } from './extensionHost';
+import { manifestProperties, NEXUS_PYTHON } from './harness';
 import { type ModelServer, startModelServer } from './lsp';
 import * as stub from './vscodeStub';
-
-const WAIT_MS = 15_000;
-
-interface Extension {
-  activate(context: unknown): void;
-  deactivate(): Promise<void>;
-}
-
-interface ChatProvider {
-  state: ChatState;
-  resolveWebviewView(view: unknown): void;
-}
-
-function loadExtension(): Extension {
-  const moduleWithLoad = Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown };
-  const load = moduleWithLoad._load;
-  moduleWithLoad._load = function (request: string, ...rest: unknown[]) {
-    return request === 'vscode' ? stub.vscodeModule : load.call(this, request, ...rest);
-  };
-  return createRequire(__filename)(path.join(EXTENSION_DIR, 'dist', 'extension.js')) as Extension;
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Server processes that are children of this test (`-m nexus_lsp`). */
 function serverCount(): number {
@@ -67,16 +35,7 @@ describe('the extension around its server: start-up failures, logs, reload', () 
   let workspace: string;
   let extension: Extension;
   const workspaceState = stub.memento();
-  let context = newContext();
-
-  function newContext() {
-    return {
-      subscriptions: [] as { dispose(): unknown }[],
-      secrets: stub.secretStorage(),
-      workspaceState,
-      extensionUri: stub.Uri.file(EXTENSION_DIR),
-    };
-  }
+  let context = extensionContext(workspaceState);
 
   /** Deactivate and activate again with a fresh context and the same workspaceState: a window reload. */
   async function reload(): Promise<ChatProvider> {
@@ -84,7 +43,7 @@ describe('the extension around its server: start-up failures, logs, reload', () 
     for (const d of context.subscriptions) d.dispose();
     stub.recorded.messages.length = 0;
     stub.recorded.executed.length = 0;
-    context = newContext();
+    context = extensionContext(workspaceState);
     extension.activate(context);
     return stub.recorded.views.get('nexus.chatView') as ChatProvider;
   }

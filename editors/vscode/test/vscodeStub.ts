@@ -105,21 +105,31 @@ export class TextEdit {
   ) {}
 }
 
-/** Records the operations of an edit the language client converts from LSP. */
+interface EntryMetadata {
+  needsConfirmation?: boolean;
+}
+
+/** Records the operations of an edit the language client converts from LSP, with `needsConfirmation`. */
 export class WorkspaceEdit {
-  readonly operations: { op: string; uri: string; newUri?: string; edits?: TextEdit[] }[] = [];
-  createFile(uri: Uri): void {
-    this.operations.push({ op: 'create', uri: uri.toString() });
+  readonly operations: { op: string; uri: string; newUri?: string; edits?: TextEdit[]; needsConfirmation: boolean }[] = [];
+  createFile(uri: Uri, _options?: unknown, metadata?: EntryMetadata): void {
+    this.operations.push({ op: 'create', uri: uri.toString(), needsConfirmation: Boolean(metadata?.needsConfirmation) });
   }
-  deleteFile(uri: Uri): void {
-    this.operations.push({ op: 'delete', uri: uri.toString() });
+  deleteFile(uri: Uri, _options?: unknown, metadata?: EntryMetadata): void {
+    this.operations.push({ op: 'delete', uri: uri.toString(), needsConfirmation: Boolean(metadata?.needsConfirmation) });
   }
-  renameFile(oldUri: Uri, newUri: Uri): void {
-    this.operations.push({ op: 'rename', uri: oldUri.toString(), newUri: newUri.toString() });
+  renameFile(oldUri: Uri, newUri: Uri, _options?: unknown, metadata?: EntryMetadata): void {
+    this.operations.push({
+      op: 'rename',
+      uri: oldUri.toString(),
+      newUri: newUri.toString(),
+      needsConfirmation: Boolean(metadata?.needsConfirmation),
+    });
   }
-  set(uri: Uri, edits: (TextEdit | [TextEdit, unknown])[]): void {
+  set(uri: Uri, edits: (TextEdit | [TextEdit, EntryMetadata | undefined])[]): void {
     const plain = edits.map((e) => (Array.isArray(e) ? e[0] : e));
-    this.operations.push({ op: 'edit', uri: uri.toString(), edits: plain });
+    const confirm = edits.some((e) => Array.isArray(e) && Boolean(e[1]?.needsConfirmation));
+    this.operations.push({ op: 'edit', uri: uri.toString(), edits: plain, needsConfirmation: confirm });
   }
 }
 
@@ -364,6 +374,9 @@ export const workspace = generic({
   applyEdit: async (edit: WorkspaceEdit, metadata?: { label?: string }) => {
     recorded.appliedEdits.push({ label: metadata?.label, edit });
     events.emit('edit', edit);
+    // As VS Code: changes that need confirmation open the Refactor Preview unticked, and
+    // Apply there (without ticking) applies nothing.
+    if (edit.operations.some((o) => o.needsConfirmation)) return false;
     return editAnswer.applied;
   },
 });
