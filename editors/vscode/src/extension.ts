@@ -92,7 +92,9 @@ export function activate(context: vscode.ExtensionContext): void {
     await context.secrets.store(API_KEY_SECRET, key.trim());
   });
   command('nexus.clearApiKey', () => context.secrets.delete(API_KEY_SECRET));
-  command('nexus.restartServer', () => server.restart('requested by the user'));
+  command('nexus.restartServer', () =>
+    server.restart('requested by the user').catch((err: unknown) => reportStartFailure(err, output)),
+  );
   command('nexus.showLog', () => output.show());
 
   context.subscriptions.push(
@@ -113,20 +115,23 @@ export function activate(context: vscode.ExtensionContext): void {
     // Start early so the server's code actions and commands are there when needed.
     server.ready().then(
       () => chat.restoreLastSession(),
-      (err: unknown) => {
-        output.error(errorMessage(err));
-        void vscode.window
-          .showErrorMessage(`Nexus: ${errorMessage(err)}`, 'Open Settings', 'Show Log')
-          .then((choice) => {
-            if (choice === 'Open Settings') {
-              void openServerSettings();
-            } else if (choice === 'Show Log') {
-              output.show();
-            }
-          });
-      },
+      (err: unknown) => reportStartFailure(err, output),
     );
   }
+}
+
+/** The server did not start: one toast, with the way to the settings that fix it. */
+function reportStartFailure(err: unknown, output: vscode.LogOutputChannel): void {
+  output.error(errorMessage(err));
+  void vscode.window
+    .showErrorMessage(`Nexus: ${errorMessage(err)}`, 'Open Settings', 'Show Log')
+    .then((choice) => {
+      if (choice === 'Open Settings') {
+        void openServerSettings();
+      } else if (choice === 'Show Log') {
+        output.show();
+      }
+    });
 }
 
 /**
@@ -134,7 +139,7 @@ export function activate(context: vscode.ExtensionContext): void {
  * apply: they are machine-overridable, so in a remote window they are read from
  * the remote machine's settings (the Remote tab), which the User tab does not show.
  */
-export function openServerSettings(): Thenable<unknown> {
+function openServerSettings(): Thenable<unknown> {
   const query = 'nexus.server';
   return vscode.env.remoteName
     ? vscode.commands.executeCommand('workbench.action.openRemoteSettings', { query })
@@ -186,8 +191,7 @@ async function restartQuietly(server: NexusServer, output: vscode.LogOutputChann
   try {
     await server.restart(why);
   } catch (err) {
-    output.error(errorMessage(err));
-    void vscode.window.showErrorMessage(`Nexus: ${errorMessage(err)}`);
+    reportStartFailure(err, output);
   }
 }
 
