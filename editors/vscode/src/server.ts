@@ -33,7 +33,7 @@ import { apiKeyEnv, type ConfigGetter, protocolSettings, serverCommand } from '.
 
 export const API_KEY_SECRET = 'nexus.apiKey';
 /** How long a failed start waits for the rest of the server's stderr. */
-const STDERR_GRACE_MS = 1000;
+const STDERR_GRACE_MS = 2000;
 const REJECTED_EDIT =
   'VS Code did not apply the edit (the document changed since it was read, or the edit was declined)';
 
@@ -184,7 +184,7 @@ export class NexusServer implements vscode.Disposable {
       await stderr.closedWithin(STDERR_GRACE_MS);
       const said = stderr.lastLines().slice(-1)[0];
       throw new Error(
-        `could not start the Nexus server (${command}): ${said ?? errorMessage(err)}. ` +
+        `could not start the Nexus server (${command}): ${said ? `${said} (${errorMessage(err)})` : errorMessage(err)}. ` +
           'Set nexus.server.command, or nexus.server.python to a Python with nexus-lsp installed.',
       );
     }

@@ -97,7 +97,7 @@ describe('the extension around its server: start-up failures, logs, reload', () 
     (stub.env as { remoteName?: string }).remoteName = undefined;
     stub.settings.delete('nexus.server.args');
     assert.equal(errors().length, 1, JSON.stringify(errors()));
-    assert.match(errors()[0]?.text ?? '', /\(\/bin\/sh\): No module named nexus_lsp\./, 'says what the server said');
+    assert.match(errors()[0]?.text ?? '', /\(\/bin\/sh\): No module named nexus_lsp \(.+\)\. Set/, 'says what the server said');
     assert.deepEqual(stub.recorded.executed.find((c) => c.id.includes('Settings')), {
       id: 'workbench.action.openRemoteSettings',
       args: [{ query: 'nexus.server' }],
