@@ -41,7 +41,7 @@ export function describeEdit(edit: Edit): string[] {
   const lines: string[] = [];
   for (const change of edit.documentChanges ?? []) {
     if ('textDocument' in change) {
-      lines.push(`edit ${rel(change.textDocument.uri)} (${change.edits.length} change${change.edits.length === 1 ? '' : 's'})`);
+      lines.push(`edit ${rel(change.textDocument.uri)} (${changes(change.edits.length)})`);
     } else if (change.kind === 'create') {
       lines.push(`create ${rel(change.uri)}`);
     } else if (change.kind === 'rename') {
@@ -51,9 +51,13 @@ export function describeEdit(edit: Edit): string[] {
     }
   }
   for (const [uri, edits] of Object.entries(edit.changes ?? {})) {
-    lines.push(`edit ${rel(uri)} (${edits.length} change${edits.length === 1 ? '' : 's'})`);
+    lines.push(`edit ${rel(uri)} (${changes(edits.length)})`);
   }
   return lines;
+}
+
+function changes(count: number): string {
+  return `${count} change${count === 1 ? '' : 's'}`;
 }
 
 /**

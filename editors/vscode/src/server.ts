@@ -154,7 +154,8 @@ export class NexusServer implements vscode.Disposable {
     const stderr = new ServerStderr(this.output);
     const errorHandler = new StartAwareErrorHandler(() => client.starting);
     const trace = traceChannel(this.output);
-    const client = new NexusLanguageClient('nexus', 'Nexus', serverOptions, this.clientOptions(stderr, errorHandler, trace));
+    const options = this.clientOptions(stderr, errorHandler, trace);
+    const client = new NexusLanguageClient('nexus', 'Nexus', serverOptions, options);
     errorHandler.fallback = client.createDefaultErrorHandler();
     // Replaces the client's own handler once initialized (see serverLog.ts: each record once).
     client.onNotification(LogMessageNotification.type, (params) => showLogMessage(this.output, params));
@@ -183,8 +184,9 @@ export class NexusServer implements vscode.Disposable {
       // client's error ("write EPIPE"); it may still be on its way when the process has exited.
       await stderr.closedWithin(STDERR_GRACE_MS);
       const said = stderr.lastLines().slice(-1)[0];
+      const why = said ? `${said} (${errorMessage(err)})` : errorMessage(err);
       throw new Error(
-        `could not start the Nexus server (${command}): ${said ? `${said} (${errorMessage(err)})` : errorMessage(err)}. ` +
+        `could not start the Nexus server (${command}): ${why}. ` +
           'Set nexus.server.command, or nexus.server.python to a Python with nexus-lsp installed.',
       );
     }
