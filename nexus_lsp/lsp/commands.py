@@ -93,7 +93,8 @@ def offers_actions(params: types.CodeActionParams) -> bool:
 def code_actions(
     settings: Sequence[CodeActionSetting], params: types.CodeActionParams
 ) -> list[types.CodeAction]:
-    """One action per configured prompt, unless the client asked for other kinds."""
+    """One action per configured prompt, unless the client asked for other kinds
+    (whether to offer any at all is :func:`offers_actions`)."""
     only = params.context.only
     if only and not any(_kind_matches(str(getattr(k, "value", k))) for k in only):
         return []

@@ -16,12 +16,16 @@ from .lsp_support import WAIT, TestEditor
 
 
 def code_action_params(
-    doc: str, start: types.Position, end: types.Position, only: list[str] | None = None
+    doc: str,
+    start: types.Position,
+    end: types.Position,
+    only: list[str] | None = None,
+    trigger: types.CodeActionTriggerKind | None = None,
 ) -> types.CodeActionParams:
     return types.CodeActionParams(
         text_document=types.TextDocumentIdentifier(uri=doc),
         range=types.Range(start=start, end=end),
-        context=types.CodeActionContext(diagnostics=[], only=only),
+        context=types.CodeActionContext(diagnostics=[], only=only, trigger_kind=trigger),
     )
 
 
@@ -75,10 +79,33 @@ async def test_code_actions_respect_the_requested_kinds(
         types.TEXT_DOCUMENT_CODE_ACTION, code_action_params(doc, zero, zero, ["quickfix"])
     )
     assert list(quickfix) == []
+    invoked = types.CodeActionTriggerKind.Invoked
     refactor = await vscode.request(
-        types.TEXT_DOCUMENT_CODE_ACTION, code_action_params(doc, zero, zero, ["refactor"])
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        code_action_params(doc, zero, zero, ["refactor"], invoked),
     )
     assert len(refactor) == 2
+
+
+async def test_code_actions_need_a_selection_unless_the_user_asked(
+    vscode: TestEditor, workspace: Path
+) -> None:
+    doc = vscode.open(workspace / "src" / "app.py")
+    zero, one = types.Position(line=0, character=0), types.Position(line=0, character=3)
+    automatic = types.CodeActionTriggerKind.Automatic
+
+    async def titles(params: types.CodeActionParams) -> list[str]:
+        return [a.title for a in await vscode.request(types.TEXT_DOCUMENT_CODE_ACTION, params)]
+
+    # The light bulb's automatic request at a bare cursor: nothing to offer.
+    assert await titles(code_action_params(doc, zero, zero, trigger=automatic)) == []
+    selected = await titles(code_action_params(doc, zero, one, trigger=automatic))
+    assert selected == ["Nexus: Explain this code", "Nexus: Fix this code"]
+    invoked = types.CodeActionTriggerKind.Invoked
+    assert await titles(code_action_params(doc, zero, zero, trigger=invoked)) == selected
+    # Clients older than LSP 3.17 send no trigger kind, and ask only when the user
+    # does (Vim's ALE, :ALECodeAction): treated as invoked.
+    assert await titles(code_action_params(doc, zero, zero)) == selected
 
 
 async def test_ask_cancelled_by_cancel_request(

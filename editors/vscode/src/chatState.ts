@@ -17,6 +17,12 @@ import type {
   Usage,
 } from './protocol';
 import {
+  TOOL_DELETE_FILE,
+  TOOL_EDIT_FILE,
+  TOOL_LIST_DIRECTORY,
+  TOOL_READ_FILE,
+  TOOL_RENAME_FILE,
+  TOOL_WRITE_FILE,
   UPDATE_CONTENT,
   UPDATE_REASONING,
   UPDATE_TOOL_CALL,
@@ -220,8 +226,17 @@ export class ChatState {
     this.dirty.add(entry.id);
   }
 
-  /** Show a loaded session's history (`nexus/session/load`). */
-  loadHistory(loaded: LoadResult): void {
+  /**
+   * Show a loaded session's history (`nexus/session/load`) as the live turns showed it.
+   *
+   * The history holds messages only, so a loaded turn shows what they carry: the
+   * text, each tool call with the status its result reports (`isError` and the
+   * `<tool>: <kind>: <detail>` failure format), the files the built-in tools
+   * touched (from their arguments; `locationOf` turns a workspace-relative path
+   * into the link the live update would have had) and "Stopped." for a turn cut
+   * by a cancel. Reasoning, usage and the stop reason are not part of the history.
+   */
+  loadHistory(loaded: LoadResult, locationOf: (path: string) => string = (path) => path): void {
     this.reset(loaded.sessionId, loaded.title);
     let current: AssistantEntry | undefined;
     for (const message of loaded.messages) {
@@ -241,10 +256,19 @@ export class ChatState {
         for (const call of message.toolCalls ?? []) {
           upsertTool(current, call.toolCallId, call.name).arguments = call.arguments ?? {};
         }
+        if (message.cancelled) stopped(current);
       } else if (message.role === 'tool' && current && message.toolCallId) {
         const tool = upsertTool(current, message.toolCallId, message.name ?? 'tool');
-        tool.status = 'completed';
-        tool.output = message.content;
+        const kind = message.isError ? failureKind(message.content) : undefined;
+        if (!message.isError) {
+          tool.status = 'completed';
+          tool.output = message.content;
+          tool.locations = touchedPaths(tool).map(locationOf);
+        } else {
+          tool.status = kind === 'skipped' ? 'skipped' : CANCELLED_KINDS.has(kind ?? '') ? 'cancelled' : 'failed';
+          tool.error = message.content;
+        }
+        if (kind === 'cancelled') stopped(current);
       }
     }
     if (loaded.repaired) {
@@ -341,6 +365,39 @@ function upsertTool(entry: AssistantEntry, toolCallId: string, name: string): To
   const tool: ToolView = { toolCallId, name, arguments: {}, status: 'pending', locations: [] };
   entry.parts.push({ kind: 'tool', tool });
   return tool;
+}
+
+/** A loaded turn that a cancel cut short: shown as the live one ended ("Stopped."). */
+function stopped(entry: AssistantEntry): void {
+  entry.state = 'cancelled';
+  entry.stopReason = 'cancelled';
+}
+
+/** Failure kinds (docs/protocol.md §4) that mean the call never finished. */
+const CANCELLED_KINDS: ReadonlySet<string> = new Set(['cancelled', 'interrupted']);
+
+/** The `<kind>` of a tool failure in the documented `<tool>: <kind>: <detail>` format. */
+export function failureKind(text: string): string | undefined {
+  return /^[^:\n]+: ([A-Za-z]+):/.exec(text)?.[1];
+}
+
+/** The workspace-relative paths a completed built-in tool touched, as the server reports them live. */
+function touchedPaths(tool: ToolView): string[] {
+  const path = (key: string): string | undefined =>
+    typeof tool.arguments[key] === 'string' ? (tool.arguments[key] as string) : undefined;
+  switch (tool.name) {
+    case TOOL_READ_FILE:
+    case TOOL_WRITE_FILE:
+    case TOOL_EDIT_FILE:
+    case TOOL_DELETE_FILE:
+      return path('path') ? [path('path') as string] : [];
+    case TOOL_LIST_DIRECTORY:
+      return [path('path') ?? '.'];
+    case TOOL_RENAME_FILE:
+      return [path('path'), path('newPath')].filter((p): p is string => p !== undefined);
+    default:
+      return [];
+  }
 }
 
 function settle(entry: AssistantEntry, stopReason: StopReason, usage: Usage | undefined): void {

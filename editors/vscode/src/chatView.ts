@@ -8,9 +8,10 @@
  * only swaps HTML in and reports clicks.
  */
 
+import { isAbsolute } from 'node:path';
 import * as vscode from 'vscode';
 import { type AssistantEntry, ChatState } from './chatState';
-import { CONTEXT_MD, NEXUS_DIR, REASON_SESSION_BUSY, SESSIONS_DIR } from './protocol';
+import { CONTEXT_MD, NEXUS_DIR, REASON_SESSION_BUSY, REASON_UNKNOWN_SESSION, SESSIONS_DIR } from './protocol';
 import { titleFromPrompt } from './prompts';
 import { renderEntry } from './render';
 import { errorMessage, type NexusServer } from './server';
@@ -18,6 +19,8 @@ import { errorReason, isCancelledError } from './session';
 import { chatPage, makeNonce } from './webviewHtml';
 
 export const CHAT_VIEW_ID = 'nexus.chatView';
+/** workspaceState key: the session the chat showed last, reopened when the window reloads. */
+export const LAST_SESSION_KEY = 'nexus.lastSessionId';
 const RENDER_DELAY_MS = 30;
 
 interface RunningTurn {
@@ -47,6 +50,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     private readonly extensionUri: vscode.Uri,
     private readonly server: NexusServer,
     private readonly output: vscode.LogOutputChannel,
+    private readonly memento: vscode.Memento,
   ) {
     this.subscriptions.push(
       server.onUpdate((event) => {
@@ -109,6 +113,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       if (!this.state.sessionId) {
         const created = await nexus.newSession({ title: titleFromPrompt(prompt) });
         this.state.adoptSession(created.sessionId, created.title);
+        this.remember(created.sessionId);
       }
       if (turn.tokens.token.isCancellationRequested) {
         this.state.failTurn(entry, 'cancelled');
@@ -147,6 +152,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   newSession(): void {
     if (this.turn) this.stop();
     this.state.reset();
+    this.remember(undefined);
     this.scheduleRender();
   }
 
@@ -154,9 +160,36 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     if (this.turn) this.stop();
     const nexus = await this.server.ready();
     const loaded = await nexus.load(sessionId);
-    this.state.loadHistory(loaded);
+    this.state.loadHistory(loaded, locationUri);
+    this.remember(sessionId);
     await this.reveal();
     this.scheduleRender();
+  }
+
+  /**
+   * Show the session the chat showed before the window reloaded (kept in
+   * workspaceState), unless the user has started something since. A session
+   * that no longer exists is forgotten; nothing is shown to the user.
+   */
+  async restoreLastSession(): Promise<void> {
+    const sessionId = this.memento.get<string>(LAST_SESSION_KEY);
+    const untouched = () => !this.turn && !this.state.sessionId && this.state.entries.length === 0;
+    if (!sessionId || !untouched()) return;
+    try {
+      const nexus = await this.server.ready();
+      const loaded = await nexus.load(sessionId);
+      if (!untouched()) return;
+      this.state.loadHistory(loaded, locationUri);
+      this.output.info(`reopened the last session ${sessionId}`);
+      this.scheduleRender();
+    } catch (err) {
+      if (errorReason(err) === REASON_UNKNOWN_SESSION) {
+        this.output.info(`the last session ${sessionId} no longer exists`);
+        this.remember(undefined);
+      } else {
+        this.output.warn(`could not reopen the last session ${sessionId}: ${errorMessage(err)}`);
+      }
+    }
   }
 
   /** The Markdown transcript of the current session, when there is one. */
@@ -165,6 +198,10 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     const id = this.state.sessionId;
     if (!folder || !id) return undefined;
     return vscode.Uri.joinPath(folder.uri, NEXUS_DIR, SESSIONS_DIR, id, CONTEXT_MD);
+  }
+
+  private remember(sessionId: string | undefined): void {
+    void this.memento.update(LAST_SESSION_KEY, sessionId);
   }
 
   private offerFix(code: string): void {
@@ -233,6 +270,13 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       nonce: makeNonce(),
     });
   }
+}
+
+/** The link of a workspace-relative path a loaded tool call touched, as the live update gives it. */
+function locationUri(path: string): string {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder || isAbsolute(path)) return vscode.Uri.file(path).toString();
+  return vscode.Uri.joinPath(folder.uri, path).toString();
 }
 
 /** Open a link from the chat: a file (URI or workspace-relative path) in the editor, http(s) outside. */

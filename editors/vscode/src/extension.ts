@@ -20,7 +20,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('Nexus', { log: true });
   const server = new NexusServer(context.secrets, output);
   activeServer = server;
-  const chat = new ChatViewProvider(context.extensionUri, server, output);
+  const chat = new ChatViewProvider(context.extensionUri, server, output, context.workspaceState);
   const status = new TurnStatus(chat, server);
   context.subscriptions.push(output, server, chat, status);
   context.subscriptions.push(vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, chat));
@@ -92,7 +92,9 @@ export function activate(context: vscode.ExtensionContext): void {
     await context.secrets.store(API_KEY_SECRET, key.trim());
   });
   command('nexus.clearApiKey', () => context.secrets.delete(API_KEY_SECRET));
-  command('nexus.restartServer', () => server.restart('requested by the user'));
+  command('nexus.restartServer', () =>
+    server.restart('requested by the user').catch((err: unknown) => reportStartFailure(err, output)),
+  );
   command('nexus.showLog', () => output.show());
 
   context.subscriptions.push(
@@ -111,19 +113,37 @@ export function activate(context: vscode.ExtensionContext): void {
 
   if (vscode.workspace.workspaceFolders?.length) {
     // Start early so the server's code actions and commands are there when needed.
-    server.ready().catch((err: unknown) => {
-      output.error(errorMessage(err));
-      void vscode.window
-        .showErrorMessage(`Nexus: ${errorMessage(err)}`, 'Open Settings', 'Show Log')
-        .then((choice) => {
-          if (choice === 'Open Settings') {
-            void vscode.commands.executeCommand('workbench.action.openSettings', 'nexus.server');
-          } else if (choice === 'Show Log') {
-            output.show();
-          }
-        });
-    });
+    server.ready().then(
+      () => chat.restoreLastSession(),
+      (err: unknown) => reportStartFailure(err, output),
+    );
   }
+}
+
+/** The server did not start: one toast, with the way to the settings that fix it. */
+function reportStartFailure(err: unknown, output: vscode.LogOutputChannel): void {
+  output.error(errorMessage(err));
+  void vscode.window
+    .showErrorMessage(`Nexus: ${errorMessage(err)}`, 'Open Settings', 'Show Log')
+    .then((choice) => {
+      if (choice === 'Open Settings') {
+        void openServerSettings();
+      } else if (choice === 'Show Log') {
+        output.show();
+      }
+    });
+}
+
+/**
+ * The settings editor filtered to the server settings, on the tab where they
+ * apply: they are machine-overridable, so in a remote window they are read from
+ * the remote machine's settings (the Remote tab), which the User tab does not show.
+ */
+function openServerSettings(): Thenable<unknown> {
+  const query = 'nexus.server';
+  return vscode.env.remoteName
+    ? vscode.commands.executeCommand('workbench.action.openRemoteSettings', { query })
+    : vscode.commands.executeCommand('workbench.action.openSettings', query);
 }
 
 export async function deactivate(): Promise<void> {
@@ -171,8 +191,7 @@ async function restartQuietly(server: NexusServer, output: vscode.LogOutputChann
   try {
     await server.restart(why);
   } catch (err) {
-    output.error(errorMessage(err));
-    void vscode.window.showErrorMessage(`Nexus: ${errorMessage(err)}`);
+    reportStartFailure(err, output);
   }
 }
 

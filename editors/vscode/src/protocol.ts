@@ -126,6 +126,10 @@ export interface LoadedMessage {
   toolCalls?: { toolCallId: string; name: string; arguments: Record<string, unknown> }[];
   toolCallId?: string;
   name?: string;
+  /** An assistant answer cut by a cancel (its text is what had arrived). */
+  cancelled?: boolean;
+  /** A tool result reporting a failure, in the `<tool>: <kind>: <detail>` format. */
+  isError?: boolean;
 }
 
 export interface LoadResult {

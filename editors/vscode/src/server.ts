@@ -12,22 +12,65 @@
 import * as vscode from 'vscode';
 import {
   CancellationToken,
+  CloseAction,
   type ConfigurationParams,
   DidChangeConfigurationNotification,
+  ErrorAction,
+  type ErrorHandler,
   LanguageClient,
   type LanguageClientOptions,
+  LogMessageNotification,
   ResponseError,
   type ServerOptions,
   State,
   TransportKind,
 } from 'vscode-languageclient/node';
+import { applyWithConfirmation } from './editConfirm';
 import { COMMAND_ASK, SETTINGS_SECTION } from './protocol';
+import { ServerStderr, showLogMessage } from './serverLog';
 import { type CancellationTokenLike, NexusClient, type RpcConnection, type UpdateEvent } from './session';
 import { apiKeyEnv, type ConfigGetter, protocolSettings, serverCommand } from './settings';
 
 export const API_KEY_SECRET = 'nexus.apiKey';
+/** How long a failed start waits for the rest of the server's stderr. */
+const STDERR_GRACE_MS = 2000;
 const REJECTED_EDIT =
   'VS Code did not apply the edit (the document changed since it was read, or the edit was declined)';
+
+/**
+ * The language client, quiet while it starts: a start-up failure is reported
+ * once, by {@link NexusServer}'s caller, with a way out (Open Settings), not
+ * also by the client's own "couldn't create connection" toast.
+ */
+class NexusLanguageClient extends LanguageClient {
+  starting = true;
+
+  override error(message: string, data?: unknown, showNotification: boolean | 'force' = true): void {
+    super.error(message, data, this.starting ? false : showNotification);
+  }
+}
+
+/**
+ * While the client starts, a closed or broken connection ends the start (no
+ * restarts, no toast: the failure is reported once); afterwards the client's
+ * default handling applies (restart a crashed server a few times).
+ */
+class StartAwareErrorHandler implements ErrorHandler {
+  fallback: ErrorHandler | undefined;
+  constructor(private readonly starting: () => boolean) {}
+
+  error(...args: Parameters<ErrorHandler['error']>): ReturnType<ErrorHandler['error']> {
+    if (this.starting() || !this.fallback) return { action: ErrorAction.Shutdown, handled: true };
+    return this.fallback.error(...args);
+  }
+
+  closed(): ReturnType<ErrorHandler['closed']> {
+    if (this.starting() || !this.fallback) {
+      return { action: CloseAction.DoNotRestart, message: 'the Nexus server exited while starting', handled: true };
+    }
+    return this.fallback.closed();
+  }
+}
 
 const getter = (scope?: vscode.Uri): ConfigGetter => {
   const config = vscode.workspace.getConfiguration(SETTINGS_SECTION, scope);
@@ -38,6 +81,7 @@ export class NexusServer implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private nexus: NexusClient | undefined;
   private starting: Promise<NexusClient> | undefined;
+  private trace: vscode.LogOutputChannel | undefined;
   private readonly updates = new vscode.EventEmitter<UpdateEvent>();
   private readonly states = new vscode.EventEmitter<'starting' | 'running' | 'stopped' | 'failed'>();
   /**
@@ -75,6 +119,8 @@ export class NexusServer implements vscode.Disposable {
     this.client = undefined;
     this.nexus?.dispose();
     this.nexus = undefined;
+    this.trace?.dispose();
+    this.trace = undefined;
     if (client) {
       try {
         await client.dispose(2000);
@@ -105,7 +151,14 @@ export class NexusServer implements vscode.Disposable {
       transport: TransportKind.stdio,
       options: { env, cwd: folder?.uri.fsPath },
     };
-    const client = new LanguageClient('nexus', 'Nexus', serverOptions, this.clientOptions());
+    const stderr = new ServerStderr(this.output);
+    const errorHandler = new StartAwareErrorHandler(() => client.starting);
+    const trace = traceChannel(this.output);
+    const options = this.clientOptions(stderr, errorHandler, trace);
+    const client = new NexusLanguageClient('nexus', 'Nexus', serverOptions, options);
+    errorHandler.fallback = client.createDefaultErrorHandler();
+    // Replaces the client's own handler once initialized (see serverLog.ts: each record once).
+    client.onNotification(LogMessageNotification.type, (params) => showLogMessage(this.output, params));
     const nexus = new NexusClient(connectionOf(client), (message) => this.output.debug(message));
     nexus.onUpdate((event) => this.updates.fire(event));
     client.onDidChangeState((change) => {
@@ -115,17 +168,25 @@ export class NexusServer implements vscode.Disposable {
     });
     this.client = client;
     this.nexus = nexus;
+    this.trace = trace;
     this.states.fire('starting');
     this.output.info(`starting ${command} ${args.join(' ')}`);
     try {
       await client.start();
+      client.starting = false;
     } catch (err) {
       this.client = undefined;
       this.nexus = undefined;
       nexus.dispose();
+      trace.dispose();
       this.states.fire('failed');
+      // What the server said last (e.g. "No module named nexus_lsp") says more than the
+      // client's error ("write EPIPE"); it may still be on its way when the process has exited.
+      await stderr.closedWithin(STDERR_GRACE_MS);
+      const said = stderr.lastLines().slice(-1)[0];
+      const why = said ? `${said} (${errorMessage(err)})` : errorMessage(err);
       throw new Error(
-        `could not start the Nexus server (${command}): ${errorMessage(err)}. ` +
+        `could not start the Nexus server (${command}): ${why}. ` +
           'Set nexus.server.command, or nexus.server.python to a Python with nexus-lsp installed.',
       );
     }
@@ -133,11 +194,25 @@ export class NexusServer implements vscode.Disposable {
     return nexus;
   }
 
-  private clientOptions(): LanguageClientOptions {
+  private clientOptions(
+    stderr: ServerStderr,
+    errorHandler: ErrorHandler,
+    trace: vscode.LogOutputChannel,
+  ): LanguageClientOptions {
     return {
       // Every file document: read_file answers from open, unsaved buffers.
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
       outputChannel: this.output,
+      traceOutputChannel: trace,
+      stdioOptions: {
+        stdout: () => undefined, // the JSON-RPC wire: the client reads it itself
+        stderr: (input) => stderr.attach(input),
+      },
+      errorHandler,
+      initializationFailedHandler: (error) => {
+        this.output.error(`initialize failed: ${errorMessage(error)}`);
+        return false; // no retry and no toast of the client's own: the caller reports it
+      },
       initializationOptions: () => protocolSettings(getter()),
       synchronize: { configurationSection: SETTINGS_SECTION },
       middleware: {
@@ -146,12 +221,18 @@ export class NexusServer implements vscode.Disposable {
         workspace: {
           configuration: (params, token, next) => this.configuration(params, token, next),
           handleApplyEdit: async (params, next) => {
-            const result = await next(params, CancellationToken.None);
+            let failed: ResponseError<void> | undefined;
+            const result = await applyWithConfirmation(params, async (edit) => {
+              const answer = await next(edit, CancellationToken.None);
+              if (answer instanceof ResponseError) {
+                failed = answer;
+                return { applied: false };
+              }
+              return answer;
+            });
+            if (failed) return failed;
             // VS Code's applyEdit says only yes or no; the tool's error should say why.
-            if (!(result instanceof ResponseError) && !result.applied && !result.failureReason) {
-              return { ...result, failureReason: REJECTED_EDIT };
-            }
-            return result;
+            return !result.applied && !result.failureReason ? { ...result, failureReason: REJECTED_EDIT } : result;
           },
           didChangeConfiguration: async () => {
             // Send the protocol object, not VS Code's raw section with its extension-only keys.
@@ -181,6 +262,50 @@ export class NexusServer implements vscode.Disposable {
     }
     return results;
   }
+}
+
+/**
+ * The channel the language client traces to: the Nexus channel, seen at Trace
+ * level while `nexus.trace.server` is on. vscode-languageclient traces only when
+ * its trace channel's level is Trace, and writes at trace level, so with the
+ * channel at VS Code's default level (Info) the setting alone showed nothing;
+ * here the trace is written at info level while the setting is on.
+ */
+function traceChannel(output: vscode.LogOutputChannel): vscode.LogOutputChannel {
+  const on = () => getter()('trace.server') !== undefined && getter()('trace.server') !== 'off';
+  const level = () => (on() ? vscode.LogLevel.Trace : output.logLevel);
+  const levels = new vscode.EventEmitter<vscode.LogLevel>();
+  const subscriptions = [
+    output.onDidChangeLogLevel(() => levels.fire(level())),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration(`${SETTINGS_SECTION}.trace.server`)) levels.fire(level());
+    }),
+  ];
+  const channel: vscode.LogOutputChannel = {
+    get name() {
+      return output.name;
+    },
+    get logLevel() {
+      return level();
+    },
+    onDidChangeLogLevel: levels.event,
+    trace: (message, ...args) => (on() ? output.info(message, ...args) : output.trace(message, ...args)),
+    debug: (message, ...args) => output.debug(message, ...args),
+    info: (message, ...args) => output.info(message, ...args),
+    warn: (message, ...args) => output.warn(message, ...args),
+    error: (error, ...args) => output.error(error, ...args),
+    append: (value) => output.append(value),
+    appendLine: (value) => output.appendLine(value),
+    replace: (value) => output.replace(value),
+    clear: () => output.clear(),
+    show: (...args: unknown[]) => output.show(...(args as [boolean?])),
+    hide: () => output.hide(),
+    dispose: () => {
+      for (const s of subscriptions) s.dispose();
+      levels.dispose();
+    },
+  };
+  return channel;
 }
 
 /** The language client seen through the protocol layer's connection interface. */

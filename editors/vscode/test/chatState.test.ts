@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type AssistantEntry, ChatState, entryText } from '../src/chatState';
 import type { SendResult, SessionUpdate } from '../src/protocol';
+import { renderEntry } from '../src/render';
 
 type Fields = Record<string, unknown>;
 
@@ -199,6 +200,73 @@ describe('ChatState', () => {
     assert.ok(tool?.kind === 'tool');
     assert.equal(tool.tool.status, 'completed');
     assert.equal(tool.tool.output, 'wrote x.txt');
+  });
+
+  it('shows a loaded turn as the live one ended: failed, skipped and cancelled tools, Stopped, links', () => {
+    const state = new ChatState();
+    const call = (toolCallId: string, name: string, args: Record<string, unknown>) => ({ toolCallId, name, arguments: args });
+    state.loadHistory(
+      {
+        sessionId: 's8',
+        title: 'Tools',
+        repaired: false,
+        messages: [
+          { role: 'system', content: 'sys' },
+          { role: 'user', content: 'edit things' },
+          {
+            role: 'assistant',
+            content: '',
+            toolCalls: [
+              call('c1', 'rename_file', { path: 'a.txt', newPath: 'b.txt' }),
+              call('c2', 'edit_file', { path: 'b.txt', oldText: 'x', newText: 'y' }),
+              call('c3', 'read_file', { path: 'b.txt' }),
+            ],
+          },
+          { role: 'tool', content: 'Renamed a.txt to b.txt', toolCallId: 'c1', name: 'rename_file' },
+          { role: 'tool', content: 'edit_file: failed: oldText not found', toolCallId: 'c2', name: 'edit_file', isError: true },
+          {
+            role: 'tool',
+            content: 'read_file: skipped: an earlier tool call of the batch failed',
+            toolCallId: 'c3',
+            name: 'read_file',
+            isError: true,
+          },
+          { role: 'assistant', content: 'One edit failed.' },
+          { role: 'user', content: 'wait' },
+          { role: 'assistant', content: 'Thin', cancelled: true },
+          { role: 'user', content: 'list' },
+          { role: 'assistant', content: '', toolCalls: [call('c4', 'list_directory', {})] },
+          {
+            role: 'tool',
+            content: 'list_directory: cancelled: the turn was cancelled before it finished',
+            toolCallId: 'c4',
+            name: 'list_directory',
+            isError: true,
+          },
+        ],
+      },
+      (p) => `file:///w/${p}`,
+    );
+    const answers = state.entries.filter((e): e is AssistantEntry => e.role === 'assistant');
+    const tools = (entry: AssistantEntry | undefined) =>
+      (entry?.parts ?? []).flatMap((p) => (p.kind === 'tool' ? [p.tool] : []));
+    const [edits, cut, listed] = answers;
+    assert.deepEqual(
+      tools(edits).map((t) => [t.toolCallId, t.status, t.error, t.locations]),
+      [
+        ['c1', 'completed', undefined, ['file:///w/a.txt', 'file:///w/b.txt']],
+        ['c2', 'failed', 'edit_file: failed: oldText not found', []],
+        ['c3', 'skipped', 'read_file: skipped: an earlier tool call of the batch failed', []],
+      ],
+    );
+    assert.equal(edits?.state, 'done');
+    assert.equal(entryText(edits as AssistantEntry), 'One edit failed.');
+    assert.equal(cut?.state, 'cancelled');
+    assert.equal(cut?.stopReason, 'cancelled');
+    assert.equal(listed?.state, 'cancelled', 'a turn whose tools were cancelled was stopped');
+    assert.equal(tools(listed)[0]?.status, 'cancelled');
+    assert.match(renderEntry(cut as AssistantEntry), /Stopped\./);
+    assert.match(renderEntry(edits as AssistantEntry), /class="tool status-skipped"/);
   });
 
   it('reports exactly the changed entries, everything after a reset', () => {

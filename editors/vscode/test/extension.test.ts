@@ -102,7 +102,12 @@ describe('the extension in a stand-in VS Code', () => {
     },
   };
   const secrets = stub.secretStorage();
-  const context = { subscriptions: [] as { dispose(): unknown }[], secrets, extensionUri: stub.Uri.file(EXTENSION_DIR) };
+  const context = {
+    subscriptions: [] as { dispose(): unknown }[],
+    secrets,
+    workspaceState: stub.memento(),
+    extensionUri: stub.Uri.file(EXTENSION_DIR),
+  };
   const run = (id: string, ...args: unknown[]) => {
     const command = stub.recorded.commands.get(id);
     assert.ok(command, `command ${id} is registered`);

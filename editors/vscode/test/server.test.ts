@@ -6,8 +6,10 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
+import { pathToFileURL } from 'node:url';
 import { ChatState, entryText } from '../src/chatState';
 import type { SessionUpdate } from '../src/protocol';
+import { renderEntry } from '../src/render';
 import { errorReason, isCancelledError } from '../src/session';
 import { type ApplyEditParams, type Harness, type Script, startHarness } from './lsp';
 
@@ -198,6 +200,53 @@ describe('nexus-lsp through the protocol layer', () => {
       after.sessions.some((s) => s.sessionId === created.sessionId),
       false,
     );
+  });
+
+  it('shows a loaded session as the live turns showed it: failed, skipped, Stopped, links', TIMEOUT, async () => {
+    const h = await start({
+      responses: [
+        {
+          toolCalls: [
+            { id: 'w1', name: 'write_file', arguments: { path: 'x.txt', content: 'one\n' } },
+            { id: 'e1', name: 'edit_file', arguments: { path: 'x.txt', oldText: 'absent', newText: 'two' } },
+            { id: 'r1', name: 'read_file', arguments: { path: 'x.txt' } },
+          ],
+        },
+        { text: 'The edit failed.' },
+        { text: 'Thinking about it', chunkSize: 4, fault: { stallAfterChunks: 1 } },
+      ],
+    });
+    const { sessionId } = await h.nexus.newSession({ title: 'live and loaded' });
+    const live = new ChatState();
+    live.reset(sessionId, 'live and loaded');
+    const first = live.beginTurn('edit x');
+    const edited = await h.nexus.send({ sessionId, prompt: 'edit x' });
+    for (const event of h.events) live.applyUpdate(event);
+    live.finishTurn(first, edited);
+    assert.deepEqual(
+      edited.toolCalls.map((c) => c.status),
+      ['completed', 'failed', 'skipped'],
+    );
+
+    const second = live.beginTurn('wait');
+    const tokens = new CancellationTokenSource();
+    const turn = h.nexus.send({ sessionId, prompt: 'wait' }, tokens.token);
+    await h.waitForUpdate((u) => u.kind === 'content' && u.turnId === 2);
+    tokens.cancel();
+    await assert.rejects(turn);
+    for (const event of h.events.filter((e) => e.update.turnId === 2)) live.applyUpdate(event);
+    live.failTurn(second, 'cancelled');
+
+    const loaded = new ChatState();
+    loaded.loadHistory(await h.nexus.load(sessionId), (p) => pathToFileURL(path.join(h.workspace, p)).href);
+    // What the history holds renders the same; usage is not part of it.
+    const shown = (state: ChatState) =>
+      state.entries.map((e) => renderEntry(e).replace(/<div class="usage">[^<]*<\/div>/, ''));
+    const expected = shown(live);
+    assert.match(expected[1] ?? '', /status-failed[\s\S]*status-skipped/);
+    assert.match(expected[1] ?? '', /class="location"/);
+    assert.match(expected[3] ?? '', /Stopped\./);
+    assert.deepEqual(shown(loaded), expected);
   });
 
   it('continues a session after a server restart', TIMEOUT, async () => {

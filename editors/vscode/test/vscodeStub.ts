@@ -105,21 +105,31 @@ export class TextEdit {
   ) {}
 }
 
-/** Records the operations of an edit the language client converts from LSP. */
+interface EntryMetadata {
+  needsConfirmation?: boolean;
+}
+
+/** Records the operations of an edit the language client converts from LSP, with `needsConfirmation`. */
 export class WorkspaceEdit {
-  readonly operations: { op: string; uri: string; newUri?: string; edits?: TextEdit[] }[] = [];
-  createFile(uri: Uri): void {
-    this.operations.push({ op: 'create', uri: uri.toString() });
+  readonly operations: { op: string; uri: string; newUri?: string; edits?: TextEdit[]; needsConfirmation: boolean }[] = [];
+  createFile(uri: Uri, _options?: unknown, metadata?: EntryMetadata): void {
+    this.operations.push({ op: 'create', uri: uri.toString(), needsConfirmation: Boolean(metadata?.needsConfirmation) });
   }
-  deleteFile(uri: Uri): void {
-    this.operations.push({ op: 'delete', uri: uri.toString() });
+  deleteFile(uri: Uri, _options?: unknown, metadata?: EntryMetadata): void {
+    this.operations.push({ op: 'delete', uri: uri.toString(), needsConfirmation: Boolean(metadata?.needsConfirmation) });
   }
-  renameFile(oldUri: Uri, newUri: Uri): void {
-    this.operations.push({ op: 'rename', uri: oldUri.toString(), newUri: newUri.toString() });
+  renameFile(oldUri: Uri, newUri: Uri, _options?: unknown, metadata?: EntryMetadata): void {
+    this.operations.push({
+      op: 'rename',
+      uri: oldUri.toString(),
+      newUri: newUri.toString(),
+      needsConfirmation: Boolean(metadata?.needsConfirmation),
+    });
   }
-  set(uri: Uri, edits: (TextEdit | [TextEdit, unknown])[]): void {
+  set(uri: Uri, edits: (TextEdit | [TextEdit, EntryMetadata | undefined])[]): void {
     const plain = edits.map((e) => (Array.isArray(e) ? e[0] : e));
-    this.operations.push({ op: 'edit', uri: uri.toString(), edits: plain });
+    const confirm = edits.some((e) => Array.isArray(e) && Boolean(e[1]?.needsConfirmation));
+    this.operations.push({ op: 'edit', uri: uri.toString(), edits: plain, needsConfirmation: confirm });
   }
 }
 
@@ -152,7 +162,9 @@ export const recorded = {
   commands: new Map<string, (...args: unknown[]) => unknown>(),
   views: new Map<string, unknown>(),
   context: new Map<string, unknown>(),
-  messages: [] as { level: string; text: string }[],
+  messages: [] as { level: string; text: string; items: string[]; modal: boolean; detail?: string }[],
+  /** Every `commands.executeCommand` call, in order. */
+  executed: [] as { id: string; args: unknown[] }[],
   statusTexts: [] as string[],
   appliedEdits: [] as { label?: string; edit: WorkspaceEdit }[],
   progress: [] as string[],
@@ -190,11 +202,18 @@ function generic<T extends object>(target: T): T {
   });
 }
 
+/** The level new log channels start at, as VS Code's default (Info) unless a test changes it. */
+export const logLevel = { initial: LogLevel.Info };
+
 function logChannel(name: string) {
-  const write = (level: string) => (text: string) => recorded.log.push(`[${name} ${level}] ${text}`);
-  return generic({
+  const levels: Record<string, number> = { trace: LogLevel.Trace, debug: LogLevel.Debug, info: LogLevel.Info, warn: LogLevel.Warning, error: LogLevel.Error };
+  // As VS Code's LogOutputChannel: a message below the channel's level is not shown.
+  const write = (level: string) => (text: string) => {
+    if ((levels[level] ?? LogLevel.Info) >= channel.logLevel) recorded.log.push(`[${name} ${level}] ${text}`);
+  };
+  const channel = generic({
     name,
-    logLevel: LogLevel.Info,
+    logLevel: logLevel.initial,
     onDidChangeLogLevel: noopEvent,
     trace: write('trace'),
     debug: write('debug'),
@@ -209,13 +228,21 @@ function logChannel(name: string) {
     hide: () => undefined,
     dispose: () => undefined,
   });
+  return channel;
 }
 
+/** How the user answers the next message whose text matches: the button chosen (undefined: dismissed). */
+export const messageAnswers: { match: RegExp; answer: string | undefined }[] = [];
+
 function message(level: string) {
-  return async (text: string) => {
-    recorded.messages.push({ level, text });
+  return async (text: string, ...rest: unknown[]) => {
+    const options = typeof rest[0] === 'object' && rest[0] !== null && !('title' in rest[0]) ? (rest.shift() as { modal?: boolean; detail?: string }) : {};
+    const items = rest.map((i) => (typeof i === 'string' ? i : String((i as { title?: string }).title)));
+    recorded.messages.push({ level, text, items, modal: Boolean(options.modal), detail: options.detail });
     events.emit('message', text);
-    return undefined;
+    const index = messageAnswers.findIndex((a) => a.match.test(text));
+    if (index < 0) return undefined;
+    return messageAnswers.splice(index, 1)[0]?.answer;
   };
 }
 
@@ -305,6 +332,7 @@ export const commands = generic({
     return new Disposable(() => recorded.commands.delete(id));
   },
   executeCommand: async (id: string, ...args: unknown[]) => {
+    recorded.executed.push({ id, args });
     if (id === 'setContext') {
       recorded.context.set(args[0] as string, args[1]);
       return undefined;
@@ -346,6 +374,9 @@ export const workspace = generic({
   applyEdit: async (edit: WorkspaceEdit, metadata?: { label?: string }) => {
     recorded.appliedEdits.push({ label: metadata?.label, edit });
     events.emit('edit', edit);
+    // As VS Code: changes that need confirmation open the Refactor Preview unticked, and
+    // Apply there (without ticking) applies nothing.
+    if (edit.operations.some((o) => o.needsConfirmation)) return false;
     return editAnswer.applied;
   },
 });
@@ -356,11 +387,26 @@ export const languages = generic({
 });
 
 export const env = generic({
+  /** Set by a test to stand for a remote window (e.g. 'ssh-remote'). */
+  remoteName: undefined as string | undefined,
   appName: 'Stub Code',
   language: 'en',
   clipboard: { writeText: async () => undefined, readText: async () => '' },
   openExternal: async () => true,
 });
+
+/** A Memento (workspaceState) over a map. */
+export function memento(values = new Map<string, unknown>()) {
+  return {
+    values,
+    keys: () => [...values.keys()],
+    get: <T>(key: string, fallback?: T) => (values.has(key) ? (values.get(key) as T) : fallback),
+    update: async (key: string, value: unknown) => {
+      if (value === undefined) values.delete(key);
+      else values.set(key, value);
+    },
+  };
+}
 
 /** A SecretStorage over a map, firing onDidChange like VS Code's. */
 export function secretStorage() {

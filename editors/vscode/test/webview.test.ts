@@ -167,4 +167,31 @@ describe('the chat webview', () => {
     key(false);
     assert.notDeepEqual(page.posted.at(-1), { type: 'send', prompt: 'while running' });
   });
+
+  it('wraps long chat text and keeps code lines, scrolling them (media/chat.css)', () => {
+    const css = readFileSync(path.join(EXTENSION_DIR, 'media', 'chat.css'), 'utf8');
+    const style = page.doc.createElement('style');
+    style.textContent = css;
+    page.doc.head.appendChild(style);
+    const long = `see ${'src/'.repeat(60)}x.py`;
+    page.render(
+      [
+        { id: 'e1', role: 'user', text: `${long}\nsecond line` },
+        answer({ parts: [{ kind: 'text', text: `${long}\n\n\`\`\`\n${'x = 1; '.repeat(40)}\n\`\`\`` }] }),
+      ],
+      { reset: true },
+    );
+    const computed = (selector: string) => {
+      const element = page.doc.querySelector(selector);
+      assert.ok(element, selector);
+      return page.dom.window.getComputedStyle(element);
+    };
+    // jsdom computes white-space and overflow but knows neither overflow-wrap nor inheritance:
+    // the wrapping of long words is read from the rule that every element inherits it from.
+    assert.match(css, /(^|\n)body \{[^}]*overflow-wrap: anywhere;/);
+    assert.equal(computed('#e1 .markdown p').whiteSpace, 'pre-wrap', "the user's line breaks are kept");
+    assert.equal(computed('#e2 .code-block pre').whiteSpace, 'pre', 'code keeps its lines');
+    assert.equal(computed('#e2 .code-block pre').overflowX, 'auto', 'and scrolls');
+    assert.match(css, /\.markdown pre, \.tool pre \{[^}]*overflow-wrap: normal;/);
+  });
 });
