@@ -8,7 +8,9 @@ does the rest, the same way for every API:
 - one ``httpx.AsyncClient`` per provider (connections are reused; one TLS context
   for all of them), closed by
   :meth:`HttpProvider.aclose`; auth headers live on the client, so nothing that is
-  logged or raised ever contains them, and the key is scrubbed from error texts;
+  logged or raised ever contains them, and the key is scrubbed from every error
+  (:meth:`HttpProvider._before_retry`, which every failure passes, whether an HTTP
+  status, a broken stream or an error event the API sent mid-stream);
 - every wait on the network is raced against the turn's cancellation token: a
   cancel closes the HTTP response at once (the model server sees the connection
   go) and the stream raises :class:`~nexus_lsp.core.cancel.Cancelled`;
@@ -50,6 +52,7 @@ from nexus_lsp.errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
+from nexus_lsp.keys import add_key_env
 from nexus_lsp.providers.api_errors import EXCERPT_CHARS, error_message
 from nexus_lsp.providers.base import ProviderStream, RawLogger
 from nexus_lsp.providers.retry import RetryPolicy, parse_retry_after
@@ -99,6 +102,8 @@ class HttpProvider:
     ) -> None:
         self.model = settings.model
         self.settings = settings
+        # Its value is a secret to every redactor of the process (store files, logs).
+        add_key_env(settings.api_key_env)
         self._api_key = api_key or None
         self._raw_logger = raw_logger
         self._retry = retry or RetryPolicy(max_retries=settings.max_retries)
@@ -334,7 +339,13 @@ class HttpProvider:
     async def _before_retry(
         self, error: ProviderError, attempt: int, token: CancellationToken, *, emitted: bool
     ) -> None:
-        """Wait before the next attempt, or re-raise ``error`` when it is final."""
+        """Wait before the next attempt, or re-raise ``error`` when it is final.
+
+        Every failure of a request passes here, so this is where the key leaves its
+        text: an API may quote it in an error event (``data: {"error": ...}``,
+        ``event: error``) as well as in an HTTP error body.
+        """
+        self._scrub_error(error)
         if emitted or not self._retry.should_retry(attempt, error):
             self._raw("error", {"code": error.code, "message": str(error)})
             log.info("%s: %s", self.api_name, error)
@@ -357,6 +368,21 @@ class HttpProvider:
         if self._api_key and self._api_key in text:
             return text.replace(self._api_key, "[redacted]")
         return text
+
+    def _scrub_error(self, error: ProviderError) -> None:
+        """Remove the key from ``error`` in place: its message, body and cause chain."""
+        if not self._api_key:
+            return
+        error.args = tuple(self._scrub(a) if isinstance(a, str) else a for a in error.args)
+        error.body_excerpt = self._scrub(error.body_excerpt)
+        cause, seen = error.__cause__ or error.__context__, 0
+        while cause is not None and seen < 10:
+            if self._api_key in repr(cause) + str(cause):
+                # A traceback would print the cause's text: cut the chain at the error.
+                error.__cause__ = None
+                error.__suppress_context__ = True
+                return
+            cause, seen = cause.__cause__ or cause.__context__, seen + 1
 
 
 @functools.cache
