@@ -5,13 +5,15 @@ Three rules, applied to rows and to all three log streams alike:
 * a value under a key that names a credential (``Authorization``, ``x-api-key``,
   ``api_key``, ...) is replaced whole;
 * any occurrence of the value of an environment variable whose name ends in
-  ``_API_KEY``, ``_KEY`` or ``_TOKEN`` is replaced, wherever it appears (a header,
-  a URL, a prompt the user pasted it into);
+  ``_API_KEY``, ``_KEY`` or ``_TOKEN``, or that is configured as a key variable
+  (``provider.apiKeyEnv``, whatever its name: see :mod:`nexus_lsp.keys`), is
+  replaced, wherever it appears (a header, a URL, a prompt the user pasted it into);
 * ``Bearer``/``Basic`` credentials are replaced.
 
 The environment is scanned again when the last scan is older than
 :data:`RESCAN_S` (reading ``os.environ`` costs far more than the redaction itself),
-so a key exported after start-up is covered within a second. Values shorter than
+so a key exported after start-up is covered within a second; a newly configured key
+variable is read at the next use. Values shorter than
 :data:`MIN_SECRET_CHARS` are ignored: redacting ``"1"`` everywhere would wreck the
 logs and protect nothing.
 """
@@ -19,15 +21,17 @@ logs and protect nothing.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from nexus_lsp.keys import key_envs
 from nexus_lsp.storage.records import clean_text
 
-__all__ = ["REDACTED", "Redactor"]
+__all__ = ["REDACTED", "RedactingLogFilter", "Redactor"]
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_CHARS = 8
@@ -73,29 +77,42 @@ def _only_plain_text(line: str) -> bool:
 
 
 class Redactor:
-    """Scrubs secrets from text and JSON-like values. ``environ`` is for tests."""
+    """Scrubs secrets from text and JSON-like values.
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+    ``environ`` (for tests) replaces ``os.environ``; ``key_envs`` names variables
+    whose values are secrets whatever their names, besides those of :func:`key_envs`.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None,
+                 key_envs: Iterable[str] = ()) -> None:
         self._environ = environ
+        self._key_envs = frozenset(key_envs)
         self._secrets: list[str] = []
         self._scanned = -RESCAN_S  # monotonic time of the last scan of os.environ
+        self._scanned_names: frozenset[str] | None = None  # key_envs() at that scan
         self._plain_for: list[str] | None = None  # the secrets _plain_secrets is about
         self._plain_secrets = True
 
     def secrets(self) -> list[str]:
+        names = key_envs()
         if self._environ is not None:
-            return self._scan(self._environ)
-        if time.monotonic() - self._scanned >= RESCAN_S:
-            self._secrets = self._scan(os.environ)
+            return self._scan(self._environ, self._key_envs | names)
+        # A variable configured since the last scan is read now, not a second later:
+        # the first prompt after a settings change may already hold its value.
+        if names is not self._scanned_names or time.monotonic() - self._scanned >= RESCAN_S:
+            self._secrets = self._scan(os.environ, self._key_envs | names)
             self._scanned = time.monotonic()
+            self._scanned_names = names
         return self._secrets
 
     @staticmethod
-    def _scan(environ: Mapping[str, str]) -> list[str]:
+    def _scan(environ: Mapping[str, str], key_names: frozenset[str]) -> list[str]:
+        upper = {name.upper() for name in key_names}  # Windows ignores the case
         values = {
             value
             for name, value in environ.items()
-            if name.upper().endswith(SECRET_ENV_SUFFIXES) and len(value) >= MIN_SECRET_CHARS
+            if (name.upper().endswith(SECRET_ENV_SUFFIXES) or name.upper() in upper)
+            and len(value) >= MIN_SECRET_CHARS
         }
         # Longest first, so a key containing another is replaced whole.
         return sorted(values, key=len, reverse=True)
@@ -164,3 +181,38 @@ class Redactor:
             self._plain_secrets = all(json.dumps(s, ensure_ascii=False)[1:-1] == s
                                       for s in secrets)
         return self._plain_secrets
+
+
+class RedactingLogFilter(logging.Filter):
+    """A handler filter: no log record leaves the process with a secret in it.
+
+    Records of every logger reach the handlers (pygls logs each JSON-RPC message at
+    DEBUG, prompt and answer included; a tool's traceback may quote its arguments),
+    so the scrub is at the handler, not at each call. The record's message, its
+    traceback and its stack are rendered once and redacted; the record then carries
+    the redacted text instead of ``msg % args``.
+    """
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        super().__init__()
+        self._redactor = redactor or Redactor()
+        self._formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            if getattr(record, "_nexus_redacted", False):
+                return True  # a record goes to several handlers: redact it once
+            message = record.getMessage()
+            redacted = self._redactor.text(message)
+            if redacted != message:
+                record.msg, record.args = redacted, None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = self._formatter.formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self._redactor.text(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self._redactor.text(record.stack_info)
+            setattr(record, "_nexus_redacted", True)  # noqa: B010 (not a LogRecord field)
+        except Exception:  # a record that cannot render: let the handler report it
+            pass
+        return True
