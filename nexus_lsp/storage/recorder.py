@@ -283,6 +283,7 @@ class SessionRecorder:
         self.files.write("verbose", md.verbose_batch(at, event.batch_index, text))
 
     def _turn_ended(self, event: TurnEnded, at: datetime) -> None:
+        self.files.release_chunks()  # no more chunks of this turn's streams
         result = event.result
         seconds = self._elapsed("turn")
         self._started.clear()
