@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ChunkGuard"]
+__all__ = ["ChunkGuard", "key_start"]
 
 FieldPath = tuple[str | int, ...]  # keys and list indexes down to a string
 
@@ -86,7 +86,7 @@ class ChunkGuard:
             if piece is None:
                 # Nothing before can continue into this text (no key was starting):
                 # a key inside it is the line redactor's; only its end matters here.
-                if _dangling_at(text, secrets) is not None:
+                if key_start(text, secrets) is not None:
                     self._fields[path] = _Field(deque([[seq, text]]), seq)
                 continue
             piece.pieces.append([seq, text])
@@ -147,7 +147,7 @@ class ChunkGuard:
         return self._held[seq - self._held[0].seq]
 
 
-def _dangling_at(text: str, secrets: list[str]) -> int | None:
+def key_start(text: str, secrets: list[str]) -> int | None:
     """The first offset from which ``text`` ends with a proper prefix of a secret."""
     best: int | None = None
     for secret in secrets:
@@ -162,7 +162,7 @@ def _dangling_at(text: str, secrets: list[str]) -> int | None:
 
 def _dangling(piece: _Field, secrets: list[str]) -> int | None:
     """The seq of the chunk from which the field's text may be the start of a secret."""
-    best = _dangling_at("".join(p[1] for p in piece.pieces), secrets)
+    best = key_start("".join(p[1] for p in piece.pieces), secrets)
     if best is None:
         return None
     start = 0

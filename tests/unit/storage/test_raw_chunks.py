@@ -112,3 +112,35 @@ async def test_a_streamed_key_cannot_be_rebuilt_from_raw_jsonl(
     assert REDACTED in joined["arguments"]
     assert all(KEY not in text for text in joined.values())
     assert lines[-1]["kind"] == "request"
+
+
+async def test_a_key_streamed_across_a_flush_is_not_split_over_two_event_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The background flush closes a run of deltas: a key's first piece waits for the rest."""
+    from nexus_lsp.core.events import ContentDelta, ReasoningChanged, TurnStarted
+
+    from .storage_helpers import query
+
+    monkeypatch.setenv("NEXUS_TEST_API_KEY", KEY)
+    async with await SessionStore.open(tmp_path, LoggingSettings()) as store:
+        await store.create_session("s", title="t", model="m", system_prompt="p")
+        sink = store.sink("s")
+        sink(TurnStarted(1, "hi"))
+        for make in (lambda t: ReasoningChanged(1, True, t), lambda t: ContentDelta(1, t)):
+            sink(make("here: " + KEY[:7]))
+            await store.flush()  # as the flusher does, every second, mid-stream
+            sink(make(KEY[7:12]))
+            await store.flush()
+            sink(make(KEY[12:] + " done"))
+            await store.flush()
+            sink(make(" more"))  # a tail that cannot start the key
+            await store.flush()
+        rows = query(store.db_path, "SELECT type, data FROM events "
+                     "WHERE type IN ('content', 'reasoning') ORDER BY id")
+        verbose = (store.session_dir("s") / "verbose.md").read_text()
+    texts = {kind: "".join(json.loads(data)["text"] for k, data in rows if k == kind)
+             for kind in ("content", "reasoning")}
+    assert texts == {"content": f"here: {REDACTED} done more",
+                     "reasoning": f"here: {REDACTED} done more"}
+    assert all(KEY[:7] not in data for _, data in rows)  # no row holds a piece either
+    assert KEY[:7] not in verbose and REDACTED in verbose
