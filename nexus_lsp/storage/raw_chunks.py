@@ -20,6 +20,8 @@ then is at most the start of a key, never a whole one.
 
 from __future__ import annotations
 
+import json
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,10 +70,26 @@ class ChunkGuard:
         self._secrets_from: list[str] | None = None
         self._usable: list[str] = []
         self._longest = 0
+        self._tail: re.Pattern[str] | None = None
 
     @property
     def holding(self) -> int:
         return len(self._held)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing held and no key may be under way: the next chunk may go out alone."""
+        return not self._held and not self._fields
+
+    def may_start_key(self, line: str) -> bool:
+        """Whether a string value in ``line`` (the chunk as a JSON line) ends with text
+        that may start a secret; when not, and :attr:`idle`, the line goes out as is.
+
+        One regular expression over the line the raw log writes anyway: most
+        chunks need no walk of their values (see :meth:`push`).
+        """
+        self._current_secrets()
+        return self._tail is not None and self._tail.search(line) is not None
 
     def push(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         """Take one chunk record (its ``data`` the parsed chunk); the records to write now."""
@@ -113,6 +131,7 @@ class ChunkGuard:
             self._secrets_from = found
             self._usable = [s for s in found if s and s not in self._redacted]
             self._longest = max(map(len, self._usable), default=0)
+            self._tail = _tail_pattern(self._usable)
         return self._usable
 
     def release(self) -> list[dict[str, Any]]:
@@ -173,20 +192,41 @@ def _dangling(piece: _Field, secrets: list[str]) -> int | None:
     return int(piece.pieces[-1][0])
 
 
+def _tail_pattern(secrets: list[str]) -> re.Pattern[str] | None:
+    """Matches a JSON string value (not a key) ending with a proper prefix of a secret.
+
+    Per secret, its JSON-escaped characters nested as optional groups (``s(?:k(?:-)?)?``)
+    then the closing quote; a false match only costs the walk it could have saved.
+    """
+    if not secrets:
+        return None
+    alternatives = []
+    for secret in secrets:
+        chars = [re.escape(json.dumps(c, ensure_ascii=False)[1:-1]) for c in secret[:-1]]
+        nested = ""
+        for char in reversed(chars[1:]):
+            nested = f"(?:{char}{nested})?"
+        alternatives.append(chars[0] + nested if chars else "(?!)")
+    return re.compile("(?:" + "|".join(alternatives) + ")\"(?=\\s*[,}\\]])")
+
+
 def _leaves(value: Any) -> dict[FieldPath, str]:
     """The string values inside a parsed chunk, by their path (a loop: once per chunk)."""
     found: dict[FieldPath, str] = {}
     stack: list[tuple[FieldPath, Any]] = [((), value)]
+    pop, push = stack.pop, stack.append
     while stack:
-        path, item = stack.pop()
+        path, item = pop()
         if isinstance(item, str):
             found[path] = item
         elif isinstance(item, dict):
-            stack.extend(((*path, str(k)), v) for k, v in item.items()
-                         if isinstance(v, str | dict | list))
+            for key, child in item.items():
+                if isinstance(child, str | dict | list):
+                    push(((*path, key if isinstance(key, str) else str(key)), child))
         elif isinstance(item, list):
-            stack.extend(((*path, i), v) for i, v in enumerate(item)
-                         if isinstance(v, str | dict | list))
+            for index, child in enumerate(item):
+                if isinstance(child, str | dict | list):
+                    push(((*path, index), child))
     return found
 
 

@@ -86,6 +86,15 @@ class SessionFiles:
         if not self.enabled("raw"):
             return
         record = {"time": to_db_time(now()), "kind": kind, "data": data}
+        if kind == "chunk" and self._chunks.idle:
+            # The common case: no key under way, and this chunk starts none.
+            try:
+                line = self._redactor.json_line(record)
+            except Exception:
+                line = None  # the guard's path below reports it
+            if line is not None and not self._chunks.may_start_key(line):
+                self._append("raw", lambda: line + "\n")
+                return
         try:
             ready = (self._chunks.push(record) if kind == "chunk"
                      else [*self._chunks.release(), record])

@@ -69,6 +69,18 @@ def test_fields_are_followed_apart_and_other_fields_wait_with_a_held_chunk() -> 
     assert guard.holding == 0
 
 
+def test_the_quick_check_finds_values_that_may_start_a_key_and_only_those() -> None:
+    odd = 'q"uo\\te-secret-value'  # JSON escapes it: the check reads the escaped form
+    guard = ChunkGuard(lambda: [KEY, odd], REDACTED)
+    line = json.dumps(chunk("plain text")["data"])  # "choices" ends with an s: a key name
+    assert guard.idle and not guard.may_start_key(line)
+    for ending in ("s", "sk-te", KEY[:-1], 'q"u', 'q"uo\\'):
+        assert guard.may_start_key(json.dumps(chunk("text " + ending)["data"])), ending
+    assert not guard.may_start_key(json.dumps(chunk("text " + KEY + "!")["data"]))
+    assert guard.push(chunk("a " + odd[:4])) == []  # held: the walk agrees
+    assert not guard.idle
+
+
 async def test_a_streamed_key_cannot_be_rebuilt_from_raw_jsonl(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real provider's chunks through the store: join every string of every line."""
