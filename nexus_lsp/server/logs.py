@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from nexus_lsp import wire
-from nexus_lsp.storage.redact import RedactingLogFilter
+from nexus_lsp.keys import RedactingLogFilter
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer

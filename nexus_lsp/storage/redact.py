@@ -10,33 +10,22 @@ Three rules, applied to rows and to all three log streams alike:
   replaced, wherever it appears (a header, a URL, a prompt the user pasted it into);
 * ``Bearer``/``Basic`` credentials are replaced.
 
-The environment is scanned again when the last scan is older than
-:data:`RESCAN_S` (reading ``os.environ`` costs far more than the redaction itself),
-so a key exported after start-up is covered within a second; a newly configured key
-variable is read at the next use. Values shorter than
-:data:`MIN_SECRET_CHARS` are ignored: redacting ``"1"`` everywhere would wreck the
-logs and protect nothing.
+Which values are secrets, and how often the environment is read, is
+:class:`nexus_lsp.keys.SecretScan`'s (shared with the server's log handlers).
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import re
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nexus_lsp.keys import key_envs
+from nexus_lsp.keys import REDACTED, RedactingLogFilter, SecretScan, scrub
 from nexus_lsp.storage.records import clean_text
 
-__all__ = ["REDACTED", "RedactingLogFilter", "Redactor"]
+__all__ = ["REDACTED", "RedactingLogFilter", "Redactor"]  # the filter: nexus_lsp.keys
 
-REDACTED = "[REDACTED]"
-MIN_SECRET_CHARS = 8
-RESCAN_S = 1.0
-SECRET_ENV_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN")
 SECRET_KEYS = frozenset(
     {
         "authorization",
@@ -53,7 +42,6 @@ SECRET_KEYS = frozenset(
         "secret",
     }
 )
-_AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}")
 # Words every SECRET_KEYS entry contains: a line without any needs no key search.
 _SECRET_KEY_WORDS = ("authorization", "key", "token", "secret", "password")
 # A credential key in serialized JSON: an object key, or the name of a [name, value] pair.
@@ -80,53 +68,21 @@ class Redactor:
     """Scrubs secrets from text and JSON-like values.
 
     ``environ`` (for tests) replaces ``os.environ``; ``key_envs`` names variables
-    whose values are secrets whatever their names, besides those of :func:`key_envs`.
+    whose values are secrets whatever their names, besides :func:`nexus_lsp.keys.key_envs`.
     """
 
     def __init__(self, environ: Mapping[str, str] | None = None,
                  key_envs: Iterable[str] = ()) -> None:
-        self._environ = environ
-        self._key_envs = frozenset(key_envs)
-        self._secrets: list[str] = []
-        self._scanned = -RESCAN_S  # monotonic time of the last scan of os.environ
-        self._scanned_names: frozenset[str] | None = None  # key_envs() at that scan
+        self._scan = SecretScan(environ, key_envs)
         self._plain_for: list[str] | None = None  # the secrets _plain_secrets is about
         self._plain_secrets = True
 
     def secrets(self) -> list[str]:
-        names = key_envs()
-        if self._environ is not None:
-            return self._scan(self._environ, self._key_envs | names)
-        # A variable configured since the last scan is read now, not a second later:
-        # the first prompt after a settings change may already hold its value.
-        if names is not self._scanned_names or time.monotonic() - self._scanned >= RESCAN_S:
-            self._secrets = self._scan(os.environ, self._key_envs | names)
-            self._scanned = time.monotonic()
-            self._scanned_names = names
-        return self._secrets
-
-    @staticmethod
-    def _scan(environ: Mapping[str, str], key_names: frozenset[str]) -> list[str]:
-        upper = {name.upper() for name in key_names}  # Windows ignores the case
-        values = {
-            value
-            for name, value in environ.items()
-            if (name.upper().endswith(SECRET_ENV_SUFFIXES) or name.upper() in upper)
-            and len(value) >= MIN_SECRET_CHARS
-        }
-        # Longest first, so a key containing another is replaced whole.
-        return sorted(values, key=len, reverse=True)
+        return self._scan.secrets()
 
     def text(self, text: str, secrets: list[str] | None = None) -> str:
         """``text`` with secrets replaced and made valid Unicode."""
-        text = clean_text(text)
-        for secret in self.secrets() if secrets is None else secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        lower = text.lower()  # the substitution costs far more than this test
-        if "bearer" not in lower and "basic" not in lower:
-            return text
-        return _AUTH_SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+        return scrub(clean_text(text), self.secrets() if secrets is None else secrets)
 
     def value(self, value: Any, secrets: list[str] | None = None) -> Any:
         """A JSON-ready copy of ``value`` with secrets replaced (unknown types via str)."""
@@ -182,37 +138,3 @@ class Redactor:
                                       for s in secrets)
         return self._plain_secrets
 
-
-class RedactingLogFilter(logging.Filter):
-    """A handler filter: no log record leaves the process with a secret in it.
-
-    Records of every logger reach the handlers (pygls logs each JSON-RPC message at
-    DEBUG, prompt and answer included; a tool's traceback may quote its arguments),
-    so the scrub is at the handler, not at each call. The record's message, its
-    traceback and its stack are rendered once and redacted; the record then carries
-    the redacted text instead of ``msg % args``.
-    """
-
-    def __init__(self, redactor: Redactor | None = None) -> None:
-        super().__init__()
-        self._redactor = redactor or Redactor()
-        self._formatter = logging.Formatter()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            if getattr(record, "_nexus_redacted", False):
-                return True  # a record goes to several handlers: redact it once
-            message = record.getMessage()
-            redacted = self._redactor.text(message)
-            if redacted != message:
-                record.msg, record.args = redacted, None
-            if record.exc_info and not record.exc_text:
-                record.exc_text = self._formatter.formatException(record.exc_info)
-            if record.exc_text:
-                record.exc_text = self._redactor.text(record.exc_text)
-            if record.stack_info:
-                record.stack_info = self._redactor.text(record.stack_info)
-            setattr(record, "_nexus_redacted", True)  # noqa: B010 (not a LogRecord field)
-        except Exception:  # a record that cannot render: let the handler report it
-            pass
-        return True

@@ -117,7 +117,7 @@ def test_a_key_exported_later_is_redacted_after_a_rescan(monkeypatch: pytest.Mon
     redactor = Redactor()
     assert redactor.text("x" + SECRET) == "x" + SECRET
     monkeypatch.setenv("LATE_API_KEY", SECRET)
-    monkeypatch.setattr("nexus_lsp.storage.redact.RESCAN_S", 0.0)
+    monkeypatch.setattr("nexus_lsp.keys.RESCAN_S", 0.0)
     assert redactor.text("x" + SECRET) == "x" + REDACTED
 
 
@@ -126,7 +126,7 @@ def test_log_records_leave_no_secret_at_any_level(monkeypatch: pytest.MonkeyPatc
     import io
     import logging
 
-    from nexus_lsp.storage.redact import RedactingLogFilter
+    from nexus_lsp.keys import RedactingLogFilter
 
     monkeypatch.setenv("NEXUS_TEST_API_KEY", SECRET)
     streams = [io.StringIO(), io.StringIO()]
