@@ -136,10 +136,9 @@ class ChunkGuard:
 
     def release(self) -> list[dict[str, Any]]:
         """Every held record, to be written now (the stream's chunks ended)."""
-        ready = [held.render() for held in self._held]
-        self._held.clear()
+        held, self._held = self._held, deque()
         self._fields.clear()
-        return ready
+        return [chunk.render() for chunk in held]
 
     def _redact_complete(self, path: FieldPath, piece: _Field, secrets: list[str]) -> None:
         """Replace every whole secret in ``piece``'s text, in the pieces and the chunks."""

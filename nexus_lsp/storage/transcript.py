@@ -108,7 +108,11 @@ class SessionFiles:
 
     def release_chunks(self) -> None:
         """Write the chunks held back (the stream is over). Never raises."""
-        held = self._chunks.release()
+        try:
+            held = self._chunks.release()
+        except Exception:
+            log.warning("raw.jsonl: chunks held back could not be written", exc_info=True)
+            return
         if held and self.enabled("raw"):
             self._write_raw(held)
 
