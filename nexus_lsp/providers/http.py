@@ -9,7 +9,7 @@ does the rest, the same way for every API:
   for all of them), closed by
   :meth:`HttpProvider.aclose`; auth headers live on the client, so nothing that is
   logged or raised ever contains them, and the key is scrubbed from every error
-  (:meth:`HttpProvider._before_retry`, which every failure passes, whether an HTTP
+  (in :meth:`HttpProvider._before_retry`, which every failure passes: an HTTP
   status, a broken stream or an error event the API sent mid-stream);
 - every wait on the network is raced against the turn's cancellation token: a
   cancel closes the HTTP response at once (the model server sees the connection
@@ -53,7 +53,12 @@ from nexus_lsp.errors import (
     ProviderUnavailableError,
 )
 from nexus_lsp.keys import add_key_env
-from nexus_lsp.providers.api_errors import EXCERPT_CHARS, error_message
+from nexus_lsp.providers.api_errors import (
+    EXCERPT_CHARS,
+    REDACTED,
+    error_message,
+    scrub_error,
+)
 from nexus_lsp.providers.base import ProviderStream, RawLogger
 from nexus_lsp.providers.retry import RetryPolicy, parse_retry_after
 
@@ -345,7 +350,7 @@ class HttpProvider:
         text: an API may quote it in an error event (``data: {"error": ...}``,
         ``event: error``) as well as in an HTTP error body.
         """
-        self._scrub_error(error)
+        scrub_error(error, self._api_key)
         if emitted or not self._retry.should_retry(attempt, error):
             self._raw("error", {"code": error.code, "message": str(error)})
             log.info("%s: %s", self.api_name, error)
@@ -366,23 +371,9 @@ class HttpProvider:
 
     def _scrub(self, text: str) -> str:
         if self._api_key and self._api_key in text:
-            return text.replace(self._api_key, "[redacted]")
+            return text.replace(self._api_key, REDACTED)
         return text
 
-    def _scrub_error(self, error: ProviderError) -> None:
-        """Remove the key from ``error`` in place: its message, body and cause chain."""
-        if not self._api_key:
-            return
-        error.args = tuple(self._scrub(a) if isinstance(a, str) else a for a in error.args)
-        error.body_excerpt = self._scrub(error.body_excerpt)
-        cause, seen = error.__cause__ or error.__context__, 0
-        while cause is not None and seen < 10:
-            if self._api_key in repr(cause) + str(cause):
-                # A traceback would print the cause's text: cut the chain at the error.
-                error.__cause__ = None
-                error.__suppress_context__ = True
-                return
-            cause, seen = cause.__cause__ or cause.__context__, seen + 1
 
 
 @functools.cache
