@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from nexus_lsp import wire
+from nexus_lsp.keys import RedactingLogFilter
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
@@ -106,15 +107,19 @@ def configure_logging(log_file: str | None, editor: LspLogHandler | None) -> Non
     """Root logging for a server process: stderr, the optional file and the editor."""
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if log_file else logging.INFO)
+    redact = RedactingLogFilter()  # API keys, at every level, on every handler
     stderr = logging.StreamHandler()  # stderr: stdout is the wire
+    stderr.addFilter(redact)
     stderr.setLevel(logging.WARNING)
     stderr.setFormatter(logging.Formatter(_FORMAT))
     root.addHandler(stderr)
     if log_file:
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
         file_handler.setFormatter(logging.Formatter(_FORMAT))
+        file_handler.addFilter(redact)
         root.addHandler(file_handler)
     if editor is not None:
+        editor.addFilter(redact)
         root.addHandler(editor)
     logging.getLogger("pygls.protocol.json_rpc").addFilter(_ExpectedRpcErrors())
     for name in _QUIET_LOGGERS:

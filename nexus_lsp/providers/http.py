@@ -8,7 +8,9 @@ does the rest, the same way for every API:
 - one ``httpx.AsyncClient`` per provider (connections are reused; one TLS context
   for all of them), closed by
   :meth:`HttpProvider.aclose`; auth headers live on the client, so nothing that is
-  logged or raised ever contains them, and the key is scrubbed from error texts;
+  logged or raised ever contains them, and the key is scrubbed from every error
+  (in :meth:`HttpProvider._before_retry`, which every failure passes: an HTTP
+  status, a broken stream or an error event the API sent mid-stream);
 - every wait on the network is raced against the turn's cancellation token: a
   cancel closes the HTTP response at once (the model server sees the connection
   go) and the stream raises :class:`~nexus_lsp.core.cancel.Cancelled`;
@@ -50,7 +52,13 @@ from nexus_lsp.errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
-from nexus_lsp.providers.api_errors import EXCERPT_CHARS, error_message
+from nexus_lsp.keys import add_key_env
+from nexus_lsp.providers.api_errors import (
+    EXCERPT_CHARS,
+    REDACTED,
+    error_message,
+    scrub_error,
+)
 from nexus_lsp.providers.base import ProviderStream, RawLogger
 from nexus_lsp.providers.retry import RetryPolicy, parse_retry_after
 
@@ -99,6 +107,8 @@ class HttpProvider:
     ) -> None:
         self.model = settings.model
         self.settings = settings
+        # Its value is a secret to every redactor of the process (store files, logs).
+        add_key_env(settings.api_key_env)
         self._api_key = api_key or None
         self._raw_logger = raw_logger
         self._retry = retry or RetryPolicy(max_retries=settings.max_retries)
@@ -334,7 +344,13 @@ class HttpProvider:
     async def _before_retry(
         self, error: ProviderError, attempt: int, token: CancellationToken, *, emitted: bool
     ) -> None:
-        """Wait before the next attempt, or re-raise ``error`` when it is final."""
+        """Wait before the next attempt, or re-raise ``error`` when it is final.
+
+        Every failure of a request passes here, so this is where the key leaves its
+        text: an API may quote it in an error event (``data: {"error": ...}``,
+        ``event: error``) as well as in an HTTP error body.
+        """
+        scrub_error(error, self._api_key)
         if emitted or not self._retry.should_retry(attempt, error):
             self._raw("error", {"code": error.code, "message": str(error)})
             log.info("%s: %s", self.api_name, error)
@@ -355,8 +371,9 @@ class HttpProvider:
 
     def _scrub(self, text: str) -> str:
         if self._api_key and self._api_key in text:
-            return text.replace(self._api_key, "[redacted]")
+            return text.replace(self._api_key, REDACTED)
         return text
+
 
 
 @functools.cache

@@ -21,6 +21,7 @@ from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.core.messages import Message
 from nexus_lsp.errors import SessionBusy, UnknownSession
+from nexus_lsp.keys import add_key_env
 from nexus_lsp.providers import create_provider
 from nexus_lsp.providers.base import Provider, RawLogger
 from nexus_lsp.session.prompt import compose_system_prompt
@@ -68,6 +69,8 @@ class SessionManager:
     ) -> None:
         self.root = root
         self.settings = settings
+        # Before anything is stored: a title or prompt may already quote the key.
+        add_key_env(settings.provider.api_key_env)
         self.workspace = workspace
         self.store = store
         self._provider_factory = provider_factory
@@ -176,6 +179,7 @@ class SessionManager:
     def update_settings(self, settings: Settings) -> None:
         """New settings: sessions take them from their next turn on."""
         self.settings = settings
+        add_key_env(settings.provider.api_key_env)
         self.store.set_logging(settings.logging)
         for session in self._sessions.values():
             session.settings = settings.session

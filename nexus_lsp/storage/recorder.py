@@ -33,6 +33,7 @@ from nexus_lsp.core.events import (
     TurnStarted,
 )
 from nexus_lsp.storage import markdown as md
+from nexus_lsp.storage.raw_chunks import key_start
 from nexus_lsp.storage.records import MessageRow, StoredMessage, message_row, now, to_db_time
 from nexus_lsp.storage.redact import Redactor
 from nexus_lsp.storage.repair import Repair
@@ -196,12 +197,22 @@ class SessionRecorder:
         """Deltas are waiting to become an event row."""
         return self._run is not None
 
-    def close_run(self) -> None:
-        """Turn the current run of deltas into one event row (at flushes, too)."""
+    def close_run(self, *, flushing: bool = False) -> None:
+        """Turn the current run of deltas into one event row (at flushes, too).
+
+        At a flush the run goes on: text at its end that may be the start of a key
+        stays in the run, or the key's pieces would be stored in two rows, each
+        redacted on its own, i.e. not at all.
+        """
         run, self._run = self._run, None
         if run is None:
             return
         text = "".join(run.parts)
+        if flushing and (start := key_start(text, self._redactor.secrets())) is not None:
+            self._run = _DeltaRun(run.kind, run.turn, run.started, [text[start:]])
+            if start == 0:
+                return
+            text = text[:start]
         data = {"text": text, "deltas": len(run.parts)}
         self._event(run.turn, run.kind, data, run.started)
         if run.kind == "reasoning":
@@ -283,6 +294,7 @@ class SessionRecorder:
         self.files.write("verbose", md.verbose_batch(at, event.batch_index, text))
 
     def _turn_ended(self, event: TurnEnded, at: datetime) -> None:
+        self.files.release_chunks()  # no more chunks of this turn's streams
         result = event.result
         seconds = self._elapsed("turn")
         self._started.clear()

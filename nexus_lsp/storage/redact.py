@@ -5,34 +5,27 @@ Three rules, applied to rows and to all three log streams alike:
 * a value under a key that names a credential (``Authorization``, ``x-api-key``,
   ``api_key``, ...) is replaced whole;
 * any occurrence of the value of an environment variable whose name ends in
-  ``_API_KEY``, ``_KEY`` or ``_TOKEN`` is replaced, wherever it appears (a header,
-  a URL, a prompt the user pasted it into);
+  ``_API_KEY``, ``_KEY`` or ``_TOKEN``, or that is configured as a key variable
+  (``provider.apiKeyEnv``, whatever its name: see :mod:`nexus_lsp.keys`), is
+  replaced, wherever it appears (a header, a URL, a prompt the user pasted it into);
 * ``Bearer``/``Basic`` credentials are replaced.
 
-The environment is scanned again when the last scan is older than
-:data:`RESCAN_S` (reading ``os.environ`` costs far more than the redaction itself),
-so a key exported after start-up is covered within a second. Values shorter than
-:data:`MIN_SECRET_CHARS` are ignored: redacting ``"1"`` everywhere would wreck the
-logs and protect nothing.
+Which values are secrets, and how often the environment is read, is
+:class:`nexus_lsp.keys.SecretScan`'s (shared with the server's log handlers).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from nexus_lsp.keys import REDACTED, RedactingLogFilter, SecretScan, scrub
 from nexus_lsp.storage.records import clean_text
 
-__all__ = ["REDACTED", "Redactor"]
+__all__ = ["REDACTED", "RedactingLogFilter", "Redactor"]  # the filter: nexus_lsp.keys
 
-REDACTED = "[REDACTED]"
-MIN_SECRET_CHARS = 8
-RESCAN_S = 1.0
-SECRET_ENV_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN")
 SECRET_KEYS = frozenset(
     {
         "authorization",
@@ -49,7 +42,6 @@ SECRET_KEYS = frozenset(
         "secret",
     }
 )
-_AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}")
 # Words every SECRET_KEYS entry contains: a line without any needs no key search.
 _SECRET_KEY_WORDS = ("authorization", "key", "token", "secret", "password")
 # A credential key in serialized JSON: an object key, or the name of a [name, value] pair.
@@ -73,43 +65,24 @@ def _only_plain_text(line: str) -> bool:
 
 
 class Redactor:
-    """Scrubs secrets from text and JSON-like values. ``environ`` is for tests."""
+    """Scrubs secrets from text and JSON-like values.
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        self._environ = environ
-        self._secrets: list[str] = []
-        self._scanned = -RESCAN_S  # monotonic time of the last scan of os.environ
+    ``environ`` (for tests) replaces ``os.environ``; ``key_envs`` names variables
+    whose values are secrets whatever their names, besides :func:`nexus_lsp.keys.key_envs`.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None,
+                 key_envs: Iterable[str] = ()) -> None:
+        self._scan = SecretScan(environ, key_envs)
         self._plain_for: list[str] | None = None  # the secrets _plain_secrets is about
         self._plain_secrets = True
 
     def secrets(self) -> list[str]:
-        if self._environ is not None:
-            return self._scan(self._environ)
-        if time.monotonic() - self._scanned >= RESCAN_S:
-            self._secrets = self._scan(os.environ)
-            self._scanned = time.monotonic()
-        return self._secrets
-
-    @staticmethod
-    def _scan(environ: Mapping[str, str]) -> list[str]:
-        values = {
-            value
-            for name, value in environ.items()
-            if name.upper().endswith(SECRET_ENV_SUFFIXES) and len(value) >= MIN_SECRET_CHARS
-        }
-        # Longest first, so a key containing another is replaced whole.
-        return sorted(values, key=len, reverse=True)
+        return self._scan.secrets()
 
     def text(self, text: str, secrets: list[str] | None = None) -> str:
         """``text`` with secrets replaced and made valid Unicode."""
-        text = clean_text(text)
-        for secret in self.secrets() if secrets is None else secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        lower = text.lower()  # the substitution costs far more than this test
-        if "bearer" not in lower and "basic" not in lower:
-            return text
-        return _AUTH_SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+        return scrub(clean_text(text), self.secrets() if secrets is None else secrets)
 
     def value(self, value: Any, secrets: list[str] | None = None) -> Any:
         """A JSON-ready copy of ``value`` with secrets replaced (unknown types via str)."""
@@ -164,3 +137,4 @@ class Redactor:
             self._plain_secrets = all(json.dumps(s, ensure_ascii=False)[1:-1] == s
                                       for s in secrets)
         return self._plain_secrets
+

@@ -318,7 +318,7 @@ class SessionStore:
 
     async def _flush_now(self) -> None:
         for recorder in self._recorders.values():
-            recorder.close_run()
+            recorder.close_run(flushing=not self._closing)  # closing: nothing follows
         batch = self._buffer.take()
         if not batch:
             return

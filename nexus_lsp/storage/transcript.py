@@ -4,7 +4,8 @@ A :class:`SessionFiles` keeps one append handle per stream, opened on first writ
 (mode 0600) and kept until :meth:`SessionFiles.close`; every append is flushed to
 the OS at once, so a crash loses nothing already handed over. Which streams are
 written is read from the settings at each write (``logging.streams`` can change
-at run time). All text is redacted and made valid UTF-8 first.
+at run time). All text is redacted and made valid UTF-8 first; streamed chunks also
+across their boundaries (``raw_chunks.py``: a key sent in pieces is not in clear).
 
 Writing a log must never break a turn: a failure is logged (once until the stream
 works again) and the write is dropped.
@@ -12,6 +13,7 @@ works again) and the write is dropped.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -20,8 +22,9 @@ from typing import Any, TextIO
 
 from nexus_lsp.config import LoggingSettings, LogStream
 from nexus_lsp.storage.folder import DIR_MODE, FILE_MODE
+from nexus_lsp.storage.raw_chunks import ChunkGuard
 from nexus_lsp.storage.records import now, to_db_time
-from nexus_lsp.storage.redact import Redactor
+from nexus_lsp.storage.redact import REDACTED, Redactor
 from nexus_lsp.wire import CONTEXT_MD, RAW_JSONL, VERBOSE_MD
 
 __all__ = ["SessionFiles", "open_private"]
@@ -55,6 +58,7 @@ class SessionFiles:
         self.directory = directory
         self._settings = settings
         self._redactor = redactor
+        self._chunks = ChunkGuard(redactor.secrets, REDACTED)
         self._handles: dict[LogStream, TextIO] = {}
         self._failing: set[LogStream] = set()
         self.closed = False
@@ -74,10 +78,50 @@ class SessionFiles:
             self._append(stream, lambda: self._redactor.text(text))
 
     def raw(self, kind: str, data: Any) -> None:
-        """Append one ``raw.jsonl`` line: time, kind and the redacted data. Never raises."""
-        if self.enabled("raw"):
-            record = {"time": to_db_time(now()), "kind": kind, "data": data}
-            self._append("raw", lambda: self._redactor.json_line(record) + "\n")
+        """Append one ``raw.jsonl`` line: time, kind and the redacted data. Never raises.
+
+        A ``chunk`` line may wait for the next chunks (a key may be coming in pieces);
+        any other line first writes the chunks held back.
+        """
+        if not self.enabled("raw"):
+            return
+        record = {"time": to_db_time(now()), "kind": kind, "data": data}
+        if kind == "chunk" and self._chunks.idle:
+            # The common case: no key under way, and this chunk starts none.
+            try:
+                line = self._redactor.json_line(record)
+            except Exception:
+                line = None  # the guard's path below reports it
+            if line is not None and not self._chunks.may_start_key(line):
+                self._append("raw", lambda: line + "\n")
+                return
+        try:
+            ready = (self._chunks.push(record) if kind == "chunk"
+                     else [*self._chunks.release(), record])
+        except Exception:  # a chunk the guard cannot read: written as it is, redacted
+            log.warning("raw.jsonl: cannot check a %s record across chunks", kind,
+                        exc_info=True)
+            ready = self._chunks.release()
+            if not any(held is record for held in ready):
+                ready.append(record)
+        self._write_raw(ready)
+
+    def release_chunks(self) -> None:
+        """Write the chunks held back (the stream is over). Never raises."""
+        try:
+            held = self._chunks.release()
+        except Exception:
+            log.warning("raw.jsonl: chunks held back could not be written", exc_info=True)
+            return
+        if held and self.enabled("raw"):
+            self._write_raw(held)
+
+    def _write_raw(self, records: list[dict[str, Any]]) -> None:
+        for record in records:
+            self._append("raw", functools.partial(self._raw_line, record))
+
+    def _raw_line(self, record: dict[str, Any]) -> str:
+        return self._redactor.json_line(record) + "\n"
 
     def close_disabled(self) -> None:
         """Close the handles of streams the settings no longer select."""
@@ -86,6 +130,7 @@ class SessionFiles:
             self._close(stream)
 
     def close(self) -> None:
+        self.release_chunks()
         self.closed = True
         for stream in list(self._handles):
             self._close(stream)

@@ -84,6 +84,9 @@ class Fault(_Model):
     ``malformedAfterChunks``: send a data line that is not JSON after that many chunks.
     ``stall`` / ``stallAfterChunks``: send the headers, the opening event and that
     many chunks (0 for ``stall: true``), then wait until the client goes away.
+    ``errorAfterChunks``: after that many chunks, the API's error event (OpenAI
+    ``data: {"error": ...}``, Anthropic ``event: error``) saying ``message``, then
+    the end of the body (a whole answer: that error as a 200 body).
     """
 
     status: int | None = Field(default=None, ge=400, le=599)
@@ -93,6 +96,7 @@ class Fault(_Model):
     malformed_after_chunks: int | None = Field(default=None, ge=0)
     stall: bool = False
     stall_after_chunks: int | None = Field(default=None, ge=0)
+    error_after_chunks: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _one_fault(self) -> Fault:
@@ -103,16 +107,20 @@ class Fault(_Model):
                 ("cutAfterChunks", self.cut_after_chunks is not None),
                 ("malformedAfterChunks", self.malformed_after_chunks is not None),
                 ("stall", self.stall or self.stall_after_chunks is not None),
+                ("errorAfterChunks", self.error_after_chunks is not None),
             )
             if present
         ]
         if len(kinds) != 1:
             raise ValueError(
-                "a fault needs exactly one of status, cutAfterChunks, "
-                f"malformedAfterChunks, stall/stallAfterChunks (got {kinds or 'none'})"
+                "a fault needs exactly one of status, cutAfterChunks, malformedAfterChunks, "
+                f"stall/stallAfterChunks, errorAfterChunks (got {kinds or 'none'})"
             )
-        if (self.retry_after is not None or self.message is not None) and self.status is None:
-            raise ValueError("retryAfter and message go with status")
+        if self.retry_after is not None and self.status is None:
+            raise ValueError("retryAfter goes with status")
+        if (self.message is not None and self.status is None
+                and self.error_after_chunks is None):
+            raise ValueError("message goes with status or errorAfterChunks")
         return self
 
     @property

@@ -238,10 +238,11 @@ class ScriptedModelServer:
             # A fault placed after the last chunk happens just before the closing events.
             return None if value is None else min(value, len(pieces))
 
-        cut = malformed = stall = None
+        cut = malformed = stall = error = None
         if fault is not None:
-            cut, malformed, stall = (at(fault.cut_after_chunks),
-                                     at(fault.malformed_after_chunks), at(fault.stall_at))
+            cut, malformed, stall, error = (
+                at(fault.cut_after_chunks), at(fault.malformed_after_chunks),
+                at(fault.stall_at), at(fault.error_after_chunks))
         stream = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                              "Cache-Control": "no-cache"})
         try:
@@ -255,6 +256,10 @@ class ScriptedModelServer:
                     await stream.write(renderer.malformed())
                 if n == stall:
                     await self._stopping.wait()
+                    return stream
+                if n == error and fault is not None:
+                    await stream.write(renderer.error_event(_error_event_message(fault)))
+                    await stream.write_eof()
                     return stream
                 if n == len(pieces):
                     break
@@ -274,6 +279,8 @@ class ScriptedModelServer:
             return web.Response(status=503, text="the scripted model server is stopping")
         if fault is not None and fault.malformed_after_chunks is not None:
             return web.Response(body=b'{"choices": [ not json', content_type="application/json")
+        if fault is not None and fault.error_after_chunks is not None:
+            return web.json_response(renderer.error_body(_error_event_message(fault)))
         payload = json.dumps(renderer.whole()).encode()
         if fault is None or fault.cut_after_chunks is None:
             return web.Response(body=payload, content_type="application/json")
@@ -341,6 +348,10 @@ def _error(fmt: _Format, status: int, message: str,
     if retry_after is not None:
         headers["Retry-After"] = f"{retry_after:g}"
     return web.json_response(body, status=status, headers=headers)
+
+
+def _error_event_message(fault: Fault) -> str:
+    return fault.message or "The server had an error while processing your request."
 
 
 def _default_message(status: int) -> str:

@@ -185,6 +185,15 @@ class AnthropicRenderer:
     def malformed() -> bytes:
         return b'event: content_block_delta\ndata: {"type": "content_block_delta", "ind\n\n'
 
+    @staticmethod
+    def error_body(message: str) -> dict[str, Any]:
+        return anthropic_error_body(529, message)
+
+    @classmethod
+    def error_event(cls, message: str) -> bytes:
+        """Anthropic's mid-stream error: ``event: error`` (e.g. overloaded)."""
+        return _event("error", cls.error_body(message))
+
     def whole(self) -> dict[str, Any]:
         response = self._response
         content: list[dict[str, Any]] = []

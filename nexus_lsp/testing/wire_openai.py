@@ -148,6 +148,15 @@ class OpenAIRenderer:
     def malformed() -> bytes:
         return b'data: {"choices": [{"index": 0, "delta": {"content": "unterminated\n\n'
 
+    @staticmethod
+    def error_body(message: str) -> dict[str, Any]:
+        return openai_error_body(500, message)
+
+    @classmethod
+    def error_event(cls, message: str) -> bytes:
+        """The error an OpenAI-compatible server sends mid-stream: a data line, no event."""
+        return cls._event(cls.error_body(message))
+
     def whole(self) -> dict[str, Any]:
         response = self._response
         message: dict[str, Any] = {"role": "assistant", "content": response.text or None}

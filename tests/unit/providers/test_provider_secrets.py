@@ -78,3 +78,39 @@ async def test_raw_logger_failure_does_not_break_the_stream(
         events = await collect(make_provider("openai", srv.openai_base_url, raw_logger=broken),
                                HI)
     assert events[-1].type == "complete"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("after", [0, 1])
+async def test_a_key_quoted_in_a_mid_stream_error_event_is_scrubbed(
+        kind: Kind, after: int, make_provider: ProviderFactory,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """OpenAI ``data: {"error": ...}`` and Anthropic ``event: error`` quoting the key:
+    not in the error the turn reports, its cause chain, or any log record."""
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    caplog.set_level(logging.DEBUG)
+    fault = {"errorAfterChunks": after, "message": f"key {SECRET} is over its quota"}
+    script = {"responses": [{"text": "partial answer", "chunkSize": 4, "fault": fault}]}
+    async with ScriptedModelServer(script) as srv:
+        provider = make_provider(kind, base_url(srv, kind), max_retries=0)
+        with pytest.raises(ProviderError) as caught:
+            await collect(provider, HI)
+    error = caught.value
+    assert "over its quota" in str(error)  # the API's words reach the user...
+    assert "[redacted]" in str(error)  # ...without the key
+    chain = [str(error), repr(error), error.body_excerpt, repr(error.__cause__),
+             repr(error.__context__), caplog.text]
+    assert all(SECRET not in text for text in chain)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_key_in_a_whole_error_body_with_status_200_is_scrubbed(
+        kind: Kind, make_provider: ProviderFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    fault = {"errorAfterChunks": 0, "message": f"bad key {SECRET}"}
+    async with ScriptedModelServer({"responses": [{"text": "x", "fault": fault}]}) as srv:
+        provider = make_provider(kind, base_url(srv, kind), max_retries=0)
+        with pytest.raises(ProviderError) as caught:
+            await provider.complete(HI, [], CancellationToken())
+    assert "bad key [redacted]" in str(caught.value)
+    assert SECRET not in str(caught.value)

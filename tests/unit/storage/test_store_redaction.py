@@ -117,5 +117,38 @@ def test_a_key_exported_later_is_redacted_after_a_rescan(monkeypatch: pytest.Mon
     redactor = Redactor()
     assert redactor.text("x" + SECRET) == "x" + SECRET
     monkeypatch.setenv("LATE_API_KEY", SECRET)
-    monkeypatch.setattr("nexus_lsp.storage.redact.RESCAN_S", 0.0)
+    monkeypatch.setattr("nexus_lsp.keys.RESCAN_S", 0.0)
     assert redactor.text("x" + SECRET) == "x" + REDACTED
+
+
+def test_log_records_leave_no_secret_at_any_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Message, %-args, traceback and stack of a record, on every handler it reaches."""
+    import io
+    import logging
+
+    from nexus_lsp.keys import RedactingLogFilter
+
+    monkeypatch.setenv("NEXUS_TEST_API_KEY", SECRET)
+    streams = [io.StringIO(), io.StringIO()]
+    logger = logging.getLogger("nexus_lsp.test_redacted_logging")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    redact = RedactingLogFilter()
+    for stream in streams:
+        handler = logging.StreamHandler(stream)
+        handler.addFilter(redact)
+        logger.addHandler(handler)
+    try:
+        logger.debug("received %s", {"params": {"prompt": f"use {SECRET}"}})
+        logger.info(f"plain {SECRET}")
+        try:
+            raise ValueError(f"tool failed on {SECRET}")
+        except ValueError:
+            logger.exception("tool %s raised", "read_file", stack_info=True)
+    finally:
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+    for stream in streams:
+        text = stream.getvalue()
+        assert SECRET not in text
+        assert text.count(REDACTED) == 3 and "ValueError: tool failed on" in text
