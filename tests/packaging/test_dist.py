@@ -138,7 +138,8 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs(
     )
     # The dependencies (and aiohttp, for the demo) from the project venv, after the
     # venv's own site-packages, where the installed nexus_lsp comes first.
-    site = Path(_run([str(python), "-c", "import site; print(site.getsitepackages()[0])"], tmp_path).strip())
+    where = "import site; print(site.getsitepackages()[0])"
+    site = Path(_run([str(python), "-c", where], tmp_path).strip())
     (site / "zz_project_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     located = _run([str(python), "-c", "import nexus_lsp; print(nexus_lsp.__file__)"], tmp_path)
