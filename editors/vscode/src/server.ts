@@ -21,9 +21,11 @@ import {
   State,
   TransportKind,
 } from 'vscode-languageclient/node';
+import { ManagedEnvError } from './managedEnv';
 import { COMMAND_ASK, SETTINGS_SECTION } from './protocol';
+import type { ManagedLauncher } from './pythonEnv';
 import { type CancellationTokenLike, NexusClient, type RpcConnection, type UpdateEvent } from './session';
-import { apiKeyEnv, type ConfigGetter, protocolSettings, serverCommand } from './settings';
+import { apiKeyEnv, type ConfigGetter, protocolSettings, type ServerCommand, serverArgs, serverCommand } from './settings';
 
 export const API_KEY_SECRET = 'nexus.apiKey';
 const REJECTED_EDIT =
@@ -53,6 +55,8 @@ export class NexusServer implements vscode.Disposable {
   constructor(
     private readonly secrets: vscode.SecretStorage,
     private readonly output: vscode.LogOutputChannel,
+    /** The server the extension carries, used when no server setting names one. */
+    private readonly managed?: ManagedLauncher,
   ) {}
 
   /** The protocol layer of a running server, starting it on first use. */
@@ -94,11 +98,11 @@ export class NexusServer implements vscode.Disposable {
   private async start(): Promise<NexusClient> {
     await this.stop();
     const get = getter();
-    const { command, args } = serverCommand(get);
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    const { command, args } = serverCommand(get) ?? (await this.managedCommand(get, folder?.uri));
     const env: NodeJS.ProcessEnv = { ...process.env };
     const key = await this.secrets.get(API_KEY_SECRET);
     if (key) env[apiKeyEnv(get)] = key;
-    const folder = vscode.workspace.workspaceFolders?.[0];
     const serverOptions: ServerOptions = {
       command,
       args,
@@ -131,6 +135,19 @@ export class NexusServer implements vscode.Disposable {
     }
     this.states.fire('running');
     return nexus;
+  }
+
+  private async managedCommand(get: ConfigGetter, scope: vscode.Uri | undefined): Promise<ServerCommand> {
+    try {
+      if (!this.managed) throw new Error('no server command: set nexus.server.command');
+      const managed = await this.managed(scope);
+      return { command: managed.command, args: [...managed.args, ...serverArgs(get)] };
+    } catch (err) {
+      this.states.fire('failed');
+      // Its message already says what to do; the server settings are the other way out.
+      if (err instanceof ManagedEnvError) throw new Error(`could not set up the Nexus server: ${err.message}`);
+      throw err;
+    }
   }
 
   private clientOptions(): LanguageClientOptions {
