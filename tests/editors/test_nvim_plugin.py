@@ -208,7 +208,10 @@ async def test_without_cmd_the_server_is_found_on_path_or_in_the_project_venv(
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     venv_bin = Path(sys.executable).parent
-    env = {"PATH": f"{empty}{os.pathsep}/usr/bin{os.pathsep}/bin", "NEXUS_TEST_VENV_BIN": str(venv_bin)}
+    env = {
+        "PATH": f"{empty}{os.pathsep}/usr/bin{os.pathsep}/bin",
+        "NEXUS_TEST_VENV_BIN": str(venv_bin),
+    }
     report = (await nvim.run("locate.lua", cwd=workspace, settings=SETTINGS, env=env)).report
     root = report["root"]
     assert root == str(workspace)
