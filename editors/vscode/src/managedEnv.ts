@@ -13,7 +13,7 @@
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 
@@ -320,4 +320,27 @@ export async function bundledWheel(dir: string): Promise<string> {
     );
   }
   return path.join(dir, wheels[wheels.length - 1]);
+}
+
+/**
+ * Whether `command` names an executable: a path that exists, or a name found on
+ * `PATH`. Checked before starting a configured server so that a missing one gets
+ * one message saying which setting to change, not the language client's spawn error.
+ */
+export function commandExists(
+  command: string,
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): boolean {
+  const isFile = (file: string) => {
+    try {
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes('/') || (platform === 'win32' && command.includes('\\'))) return isFile(command);
+  const extensions = platform === 'win32' ? (env.PATHEXT ?? '.EXE;.CMD;.BAT;.COM').split(';').concat('') : [''];
+  const dirs = (env.PATH ?? env.Path ?? '').split(platform === 'win32' ? ';' : ':').filter(Boolean);
+  return dirs.some((dir) => extensions.some((ext) => isFile(path.join(dir, command + ext))));
 }

@@ -21,7 +21,7 @@ import {
   State,
   TransportKind,
 } from 'vscode-languageclient/node';
-import { ManagedEnvError } from './managedEnv';
+import { commandExists, ManagedEnvError } from './managedEnv';
 import { COMMAND_ASK, SETTINGS_SECTION } from './protocol';
 import type { ManagedLauncher } from './pythonEnv';
 import { type CancellationTokenLike, NexusClient, type RpcConnection, type UpdateEvent } from './session';
@@ -99,7 +99,18 @@ export class NexusServer implements vscode.Disposable {
     await this.stop();
     const get = getter();
     const folder = vscode.workspace.workspaceFolders?.[0];
-    const { command, args } = serverCommand(get) ?? (await this.managedCommand(get, folder?.uri));
+    const configured = serverCommand(get);
+    if (configured && !commandExists(configured.command)) {
+      this.states.fire('failed');
+      const python = get('server.python');
+      const setting = typeof python === 'string' && python.trim() ? 'nexus.server.python' : 'nexus.server.command';
+      throw new Error(
+        `${setting} is "${configured.command}", which was not found. Install nexus-lsp ` +
+          '(pipx install, see its README) or correct the setting, or clear nexus.server.command and ' +
+          'nexus.server.python to use the server the extension carries.',
+      );
+    }
+    const { command, args } = configured ?? (await this.managedCommand(get, folder?.uri));
     const env: NodeJS.ProcessEnv = { ...process.env };
     const key = await this.secrets.get(API_KEY_SECRET);
     if (key) env[apiKeyEnv(get)] = key;

@@ -163,4 +163,19 @@ describe('the extension with no server setting', () => {
       python,
     ]);
   });
+
+  it('a server command that does not exist: one message naming the setting', TIMEOUT, async () => {
+    stub.settings.set('nexus.server.command', 'nexus-lsp-not-installed');
+    const before = stub.recorded.messages.length;
+    await run('nexus.restartServer');
+    const messages = stub.recorded.messages.slice(before);
+    assert.deepEqual(
+      messages.map((m) => m.level),
+      ['error'],
+      JSON.stringify(messages),
+    );
+    assert.match(messages[0]?.text ?? '', /nexus\.server\.command is "nexus-lsp-not-installed", which was not found/);
+    assert.match(messages[0]?.text ?? '', /clear nexus\.server\.command/);
+    stub.settings.delete('nexus.server.command');
+  });
 });

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   bundledWheel,
+  commandExists,
   ENV_DIR,
   ensureManagedServer,
   ManagedEnvError,
@@ -179,5 +180,13 @@ describe('the managed Python environment', () => {
     const err = await failure(bundledWheel(path.join(root, 'no-bundled')));
     assert.equal(err.kind, 'noWheel');
     assert.match(err.message, /carries no nexus-lsp wheel/);
+  });
+
+  it('tells whether a server command exists, on the PATH or as a path', () => {
+    const bin = path.dirname(NEXUS_PYTHON);
+    assert.equal(commandExists('python', { PATH: `/nonexistent:${bin}` }), true);
+    assert.equal(commandExists('python', { PATH: '/nonexistent' }), false);
+    assert.equal(commandExists(NEXUS_PYTHON, { PATH: '' }), true);
+    assert.equal(commandExists(path.join(bin, 'no-such-exe'), { PATH: bin }), false);
   });
 });
