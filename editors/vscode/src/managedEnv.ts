@@ -76,7 +76,7 @@ export class ManagedEnvError extends Error {
 }
 
 const OR_SET_COMMAND =
-  'Or install nexus-lsp yourself (`pipx install nexus-lsp` from its repository) and set nexus.server.command.';
+  'Or install nexus-lsp yourself (`pipx install .` in a checkout of nexus-lsp) and set nexus.server.command to nexus-lsp.';
 
 interface Stamp {
   wheel: string;

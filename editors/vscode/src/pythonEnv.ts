@@ -46,6 +46,12 @@ async function pythonExtensionInterpreter(
   output: vscode.LogOutputChannel,
 ): Promise<PythonCandidate[]> {
   if (!vscode.extensions.getExtension(PYTHON_EXTENSION_ID)) return [];
+  // Its interpreter may be one of the workspace's own (.venv/bin/python): running it
+  // would run the workspace's code, which an untrusted workspace must not get to do.
+  if (!vscode.workspace.isTrusted) {
+    output.info('untrusted workspace: not using the Python extension\'s interpreter');
+    return [];
+  }
   try {
     const api = await PythonExtension.api();
     const active = api.environments.getActiveEnvironmentPath(scope);

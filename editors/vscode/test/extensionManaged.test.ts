@@ -142,6 +142,16 @@ describe('the extension with no server setting', () => {
         },
       },
     });
+    // In an untrusted workspace the Python extension's choice is not used (it may be the workspace's own).
+    (stub.workspace as { isTrusted: boolean }).isTrusted = false;
+    const before = stub.recorded.messages.length;
+    await run('nexus.restartServer');
+    assert.deepEqual(asked, []);
+    const untrusted = stub.recorded.messages.slice(before);
+    assert.equal(untrusted.length, 1, JSON.stringify(untrusted));
+    assert.match(untrusted[0]?.text ?? '', /found none \(python3 \(the PATH\) is Python 3\.8/);
+    (stub.workspace as { isTrusted: boolean }).isTrusted = true;
+
     stub.recorded.progress.length = 0;
     await run('nexus.restartServer');
     assert.ok(stub.recorded.commands.has('nexus.ask'), "the server's commands are registered");

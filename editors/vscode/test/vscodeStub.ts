@@ -315,6 +315,7 @@ export const commands = generic({
 
 export const workspace = generic({
   workspaceFolders,
+  isTrusted: true,
   textDocuments: [],
   notebookDocuments: [],
   getConfiguration: (section?: string) => ({
