@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
 from nexus_lsp.core.messages import ToolCall, ToolDefinition, ToolResult
+from nexus_lsp.core.text import escape_surrogates
 from nexus_lsp.errors import ToolError
 
 __all__ = [
@@ -150,7 +151,8 @@ class SkillRegistry:
             log.exception("tool %s (%s) raised", call.name, call.id)
             detail = str(exc) or type(exc).__name__
             return self._failed(call, f"{call.name}: failed: {detail}"), SkillOutput("")
-        text = truncate_output(output.text, self.max_output_chars)
+        # A name the OS gave undecoded must not reach the history: it fails every request.
+        text = truncate_output(escape_surrogates(output.text), self.max_output_chars)
         return ToolResult(call.id, call.name, output=text), output
 
     async def _run(self, call: ToolCall, token: CancellationToken) -> SkillOutput:
@@ -180,7 +182,7 @@ class SkillRegistry:
 
     @staticmethod
     def _failed(call: ToolCall, text: str) -> ToolResult:
-        return ToolResult(call.id, call.name, error=text, status="failed")
+        return ToolResult(call.id, call.name, error=escape_surrogates(text), status="failed")
 
 
 def strip_session_arguments(arguments: dict[str, Any]) -> dict[str, Any]:

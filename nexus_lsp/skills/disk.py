@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from nexus_lsp.core.cancel import CancellationToken
+from nexus_lsp.core.text import escape_surrogates
 from nexus_lsp.core.threads import run_in_thread
 from nexus_lsp.errors import PathRefused, ToolError
 from nexus_lsp.skills.workspace import (
@@ -199,15 +200,7 @@ def display_name(name: str) -> str:
     result would make every later request of the session fail. Each such byte is
     shown as a visible ``\\xNN`` escape instead.
     """
-    try:
-        name.encode("utf-8")
-        return name
-    except UnicodeEncodeError:
-        pass
-    try:
-        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # surrogates that did not come from bytes
-        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return escape_surrogates(name)
 
 
 _ESCAPED_BYTE = re.compile(r"\\x([89a-fA-F][0-9a-fA-F])")

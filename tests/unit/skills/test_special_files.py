@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +16,9 @@ import pytest
 from nexus_lsp.config import SessionSettings
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.messages import ToolCall, ToolResult
-from nexus_lsp.errors import PathRefused
-from nexus_lsp.skills import DiskWorkspace, SkillRegistry, builtin_registry
-from nexus_lsp.skills import disk
+from nexus_lsp.errors import PathRefused, ToolError
+from nexus_lsp.skills import DiskWorkspace, SkillRegistry, builtin_registry, disk
+from nexus_lsp.skills.base import Skill, SkillArguments, SkillOutput
 
 
 @pytest.fixture
@@ -45,6 +46,16 @@ def fifo(ws: DiskWorkspace) -> Iterator[Path]:
         os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
 
 
+def is_fifo(path: Path) -> bool:
+    return stat.S_ISFIFO(os.stat(path).st_mode)
+
+
+def write_undecodable_name(folder: Path, data: bytes) -> None:
+    """Create ``caf\\xe9.txt`` in ``folder``: a name that is Latin-1, not UTF-8."""
+    with open(os.fsencode(folder) + b"/caf\xe9.txt", "wb") as handle:
+        handle.write(data)
+
+
 async def run(registry: SkillRegistry, name: str, **args: object) -> ToolResult:
     result, _ = await registry.run(ToolCall("c", name, dict(args)), CancellationToken())
     return result
@@ -69,7 +80,7 @@ async def test_a_named_pipe_is_refused_by_every_file_tool_and_skipped_by_search(
     assert only_pipe.output == "no matches for 'x'"
     listing = await run(registry, "list_directory", path="src")
     assert listing.output == "app.py\npipe"
-    assert fifo.exists()  # not replaced by write_file
+    assert is_fifo(fifo)  # not replaced by write_file
 
 
 async def test_many_reads_of_a_pipe_leave_the_file_tools_working(
@@ -103,9 +114,7 @@ async def test_a_file_swapped_for_a_pipe_after_the_check_is_refused_on_open(
 async def test_names_that_are_not_utf8_reach_the_model_escaped(
     ws: DiskWorkspace, registry: SkillRegistry
 ) -> None:
-    raw = os.fsencode(ws.root / "src") + b"/caf\xe9.txt"
-    with open(raw, "wb") as handle:
-        handle.write(b"needle in a strange file\n")
+    write_undecodable_name(ws.root / "src", b"needle in a strange file\n")
     listing = await run(registry, "list_directory", path="src")
     assert listing.output == "app.py\ncaf\\xe9.txt"
     found = await run(registry, "search_text", pattern="needle")
@@ -155,3 +164,27 @@ def test_protected_names_compare_after_normalisation() -> None:
     assert not disk.is_protected_name(".github")
     assert not disk.is_protected_name("git")
     assert not disk.is_protected_name(".gitignore")
+
+
+class _Echo(SkillArguments):
+    text: str
+
+
+class _UndecodedSkill(Skill[_Echo]):
+    """A third-party skill handing back an OS name as it came (surrogate-escaped)."""
+
+    name = "undecoded"
+    description = "returns an undecoded name"
+    arguments = _Echo
+
+    async def run(self, args: _Echo, token: CancellationToken) -> SkillOutput:
+        if args.text == "fail":
+            raise ToolError("failed", os.fsdecode(b"no such file: caf\xe9"))
+        return SkillOutput(os.fsdecode(b"caf\xe9.txt"))
+
+
+async def test_the_registry_escapes_undecoded_text_of_any_skill() -> None:
+    registry = SkillRegistry([_UndecodedSkill()])
+    assert (await run(registry, "undecoded", text="ok")).output == "caf\\xe9.txt"
+    failed = await run(registry, "undecoded", text="fail")
+    assert failed.error == "undecoded: failed: no such file: caf\\xe9"
