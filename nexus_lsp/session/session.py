@@ -17,13 +17,17 @@ Cancellation (``cancel_token`` or :meth:`Session.cancel`) is awaited, not polled
 - during the stream, the provider's HTTP response is closed at once; the text
   streamed so far is kept in the history as an assistant message marked
   ``cancelled``;
-- during a batch, running tools are interrupted; every call without a result is
-  answered ``cancelled``;
+- during a batch, the session stops waiting for the running tools: each is
+  interrupted at its current ``await``, but work already handed to a worker thread
+  (a file read or write, a skill's ``run_blocking``) runs to its end and its result
+  is dropped; every call without a result is answered ``cancelled``;
 - the turn then ends with stop reason ``cancelled``, and the history is valid for
   the next ``send``.
 
 Provider failures (after the provider's retries) and a stream that ends without
-completing end the turn with stop reason ``error``; they are never raised.
+completing end the turn with stop reason ``error``; so does any other exception
+(code ``internal``), so that no failure leaves the session unusable. None is
+raised. The text streamed before such a failure is kept, marked ``interrupted``.
 """
 
 from __future__ import annotations
