@@ -35,6 +35,7 @@ from pygls.workspace import TextDocument
 
 from nexus_lsp.config import EditSettings
 from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
+from nexus_lsp.core.threads import run_in_thread
 from nexus_lsp.errors import EditRejected, ToolError
 from nexus_lsp.server.channel import client_supports
 from nexus_lsp.server.edits import EditTarget, build_workspace_edit, needed_resource_operation
@@ -92,7 +93,7 @@ class LspWorkspace(DiskWorkspace):
             if not settings.fallback_to_disk:
                 raise ToolError("failed", f"{problem}, and edits.fallbackToDisk is off")
             log.info("%s: %s; writing to disk", label, problem)
-            await asyncio.to_thread(self.apply_to_disk, change)
+            await run_in_thread(self.apply_to_disk, change)
             return
         edit = self._workspace_edit(change, label, confirm=settings.confirm)
         result = await self._send(edit, change, label, cancel_token)
