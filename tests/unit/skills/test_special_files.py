@@ -188,3 +188,14 @@ async def test_the_registry_escapes_undecoded_text_of_any_skill() -> None:
     assert (await run(registry, "undecoded", text="ok")).output == "caf\\xe9.txt"
     failed = await run(registry, "undecoded", text="fail")
     assert failed.error == "undecoded: failed: no such file: caf\\xe9"
+
+
+async def test_search_does_not_read_through_a_symlink_leading_out(
+    ws: DiskWorkspace, registry: SkillRegistry, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("needle outside\n", encoding="utf-8")
+    os.symlink(secret, ws.root / "src" / "link.txt")
+    os.symlink(ws.root / "src" / "app.py", ws.root / "inner.py")
+    found = await run(registry, "search_text", pattern="needle")
+    assert found.output == "inner.py:1: needle = 1\nsrc/app.py:1: needle = 1"
