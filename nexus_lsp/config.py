@@ -55,6 +55,8 @@ class SessionSettings(_Model):
 
 class LoggingSettings(_Model):
     streams: tuple[LogStream, ...] = ("context", "verbose", "raw")
+    # Tool results longer than this are cut in context.md (0: never); prompts and
+    # answers are never cut there. nexus.db keeps everything whole.
     markdown_truncate: int = Field(default=2000, ge=0)
     # Events kept per session in nexus.db (oldest dropped first).
     event_retention: int = Field(default=50_000, ge=0)

@@ -5,18 +5,28 @@ them into ``nexus/session/update`` notifications and ``$/progress``; the store
 turns them into rows and transcripts. This is the one documented interface
 beyond the eight legacy callbacks (which the session builds on the same events).
 
-Order within one turn::
+Order within one turn (as ``Session.send`` emits them)::
 
     TurnStarted
     MessageAppended(user)
-    ( ContentDelta | ReasoningChanged | ToolCallRequested )*      # one model stream
-    MessageAppended(assistant)
-    [ BatchStarted
-        ( ToolCallStatus(running) ToolCallStatus(final) BatchProgress )*
-      BatchEnded
-      MessageAppended(tool)* ]                                     # one per call
-    ... repeated per iteration ...
-    TurnEnded                                                      # exactly once
+    ( [ ContextTruncated ]                                       # older messages dropped
+      ( ContentDelta | ReasoningChanged )*                       # one model stream
+      MessageAppended(assistant)
+      [ ToolCallRequested*                                       # one per call, pending
+        BatchStarted
+          ( ToolCallStatus(running) ToolCallStatus(completed|failed) BatchProgress )*
+          ToolCallStatus(skipped|cancelled)*                     # calls that never ran
+        BatchEnded
+        MessageAppended(tool)* ]                                 # one per call, in order
+    )*                                                           # per iteration
+    TurnEnded                                                    # exactly once
+
+The calls of a parallel batch interleave their ``ToolCallStatus``/``BatchProgress``.
+``ReasoningChanged`` comes as start (``active``, no text), text, stop (not
+``active``). A turn cut by a cancel or an error appends, before ``TurnEnded``, the
+partial answer (``MessageAppended(assistant)`` marked ``cancelled`` or
+``interrupted``) and a result for every call still without one. A turn with
+``use_context=False`` emits no ``MessageAppended`` or ``ContextTruncated``.
 """
 
 from __future__ import annotations

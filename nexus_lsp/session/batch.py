@@ -5,9 +5,10 @@ answered ``skipped``). Parallel, bounded by ``session.maxParallelTools``, when a
 call carries ``"_parallel": true`` or when every tool of the batch is read-only.
 
 A cancel interrupts the running tool(s) at their current ``await`` (parallel ones
-too). Whatever happens, :meth:`ToolBatch.run` returns one result per call, in call
-order: calls that did not finish are answered ``cancelled``, so the history stays
-valid for the next turn.
+too); work already handed to a worker thread finishes there and is dropped.
+Whatever happens, :meth:`ToolBatch.run` returns one result per call, in call order:
+calls that did not finish are answered ``cancelled``, so the history stays valid
+for the next turn.
 """
 
 from __future__ import annotations

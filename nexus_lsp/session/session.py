@@ -17,13 +17,17 @@ Cancellation (``cancel_token`` or :meth:`Session.cancel`) is awaited, not polled
 - during the stream, the provider's HTTP response is closed at once; the text
   streamed so far is kept in the history as an assistant message marked
   ``cancelled``;
-- during a batch, running tools are interrupted; every call without a result is
-  answered ``cancelled``;
+- during a batch, the session stops waiting for the running tools: each is
+  interrupted at its current ``await``, but work already handed to a worker thread
+  (a file read or write, a skill's ``run_blocking``) runs to its end and its result
+  is dropped; every call without a result is answered ``cancelled``;
 - the turn then ends with stop reason ``cancelled``, and the history is valid for
   the next ``send``.
 
 Provider failures (after the provider's retries) and a stream that ends without
-completing end the turn with stop reason ``error``; they are never raised.
+completing end the turn with stop reason ``error``; so does any other exception
+(code ``internal``), so that no failure leaves the session unusable. None is
+raised. The text streamed before such a failure is kept, marked ``interrupted``.
 """
 
 from __future__ import annotations
@@ -205,9 +209,22 @@ class Session:
             await self._close_interrupted(turn)
             await self._end(turn, "cancelled", None)
             raise
+        except Exception as exc:
+            # A bug or an unforeseen failure (building a request, running a step) must
+            # end this turn, not the session: close it like a provider error would.
+            log.exception("turn %d of session %s failed unexpectedly", turn.id, self.id)
+            stop, error = "error", TurnError("internal", _describe(exc))
+            await self._close_after_failure(turn)
         finally:
             self._turn = None
         return await self._end(turn, stop, error)
+
+    async def _close_after_failure(self, turn: _Turn) -> None:
+        """Leave a valid history after an unexpected failure, whatever it broke."""
+        try:
+            await self._close_interrupted(turn, failed=True)
+        except Exception:
+            log.exception("turn %d of session %s: closing it failed too", turn.id, self.id)
 
     async def _end(self, turn: _Turn, stop: StopReason, error: TurnError | None) -> TurnResult:
         result = TurnResult(
@@ -216,16 +233,19 @@ class Session:
         await self._emit(TurnEnded(turn.id, result))
         return result
 
-    async def _close_interrupted(self, turn: _Turn) -> None:
+    async def _close_interrupted(self, turn: _Turn, *, failed: bool = False) -> None:
         """Keep the partial answer and answer every tool call left without a result."""
         if turn.text:
-            await self._keep_partial_answer(turn)
+            await self._keep_partial_answer(turn, interrupted=failed)
         finished = turn.batch.finished if turn.batch else {}
+        why = (
+            "interrupted: the turn failed before this tool call finished" if failed
+            else "cancelled: the turn was cancelled before it finished"
+        )
         for index, call_id, name in turn.context.pending_tool_calls():
             call = next(c for c in turn.context.messages[index].tool_calls if c.id == call_id)
             result = finished.get(call_id) or ToolResult(
-                call_id, name, status="cancelled",
-                error=f"{name}: cancelled: the turn was cancelled before it finished",
+                call_id, name, status="cancelled", error=f"{name}: {why}"
             )
             turn.records.append(ToolCallRecord(call, result.status, result.error))
             await self._append(turn, result.to_message())
@@ -244,14 +264,14 @@ class Session:
                 return "cancelled", None
             except ProviderError as exc:
                 log.warning("turn %d of session %s: %s", turn.id, self.id, exc)
-                await self._keep_partial_answer(turn)
+                await self._keep_partial_answer(turn, interrupted=True)
                 return "error", TurnError(exc.code, str(exc))
             if complete is None:
                 log.error(
                     "turn %d of session %s: the model stream ended without completing",
                     turn.id, self.id,
                 )
-                await self._keep_partial_answer(turn)
+                await self._keep_partial_answer(turn, interrupted=True)
                 return "error", TurnError(
                     "providerProtocol", "the model's stream ended before the answer was complete"
                 )
@@ -310,14 +330,18 @@ class Session:
             turn.reasoning = False
             await self._emit(ReasoningChanged(turn.id, False))
 
-    async def _keep_partial_answer(self, turn: _Turn) -> None:
-        """Keep what the model had said when its stream was cut, marked cancelled."""
+    async def _keep_partial_answer(self, turn: _Turn, *, interrupted: bool = False) -> None:
+        """Keep what the model had said when its stream was cut: marked ``cancelled``
+        when a cancel cut it, ``interrupted`` when an error did."""
         await self._end_reasoning(turn)
         text = "".join(turn.text)
         turn.text = []
-        if text or turn.token.cancelled:
+        if text or (turn.token.cancelled and not interrupted):
             turn.last_text = text
-            await self._append(turn, Message(role="assistant", content=text, cancelled=True))
+            await self._append(turn, Message(
+                role="assistant", content=text,
+                cancelled=not interrupted, interrupted=interrupted,
+            ))
 
     async def _append(self, turn: _Turn, message: Message) -> None:
         index = turn.context.append(message)
@@ -333,6 +357,12 @@ class Session:
                     await outcome
             except Exception:
                 log.exception("session event sink %r raised on %s; ignored", sink, event.type)
+
+
+def _describe(exc: Exception) -> str:
+    detail = str(exc)
+    name = type(exc).__name__
+    return f"the turn failed: {name}: {detail}" if detail else f"the turn failed: {name}"
 
 
 def _add_usage(total: Usage | None, more: Usage | None) -> Usage | None:

@@ -19,9 +19,10 @@ kind                 when
 ===================  ==========================================================
 
 Arguments whose name starts with ``_`` (such as ``_parallel``) are instructions to
-the session, stripped before validation. A skill with ``blocking = True`` has a
-synchronous :meth:`Skill.run_blocking` that runs in a worker thread, so it never
-stalls the event loop.
+the session, stripped before validation. A skill whose work is synchronous
+overrides :meth:`Skill.run_blocking` instead of :meth:`Skill.run`: it runs in a
+(daemon) worker thread, so it never stalls the event loop. A cancel or a timeout
+stops waiting for it, but cannot stop the thread: its result is then dropped.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
 from nexus_lsp.core.messages import ToolCall, ToolDefinition, ToolResult
+from nexus_lsp.core.text import escape_surrogates
+from nexus_lsp.core.threads import run_in_thread
 from nexus_lsp.errors import ToolError
 
 __all__ = [
@@ -67,14 +70,13 @@ class SkillOutput:
 
 
 class Skill(ABC, Generic[A]):
-    """One tool. Subclasses set the class attributes and override ``run``
-    (or ``run_blocking`` with ``blocking = True``)."""
+    """One tool. Subclasses set the class attributes and override ``run`` (async)
+    or ``run_blocking`` (synchronous, run in a worker thread)."""
 
     name: ClassVar[str]
     description: ClassVar[str]
     arguments: ClassVar[type[SkillArguments]]
     read_only: ClassVar[bool] = False
-    blocking: ClassVar[bool] = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} read_only={self.read_only}>"
@@ -85,7 +87,7 @@ class Skill(ABC, Generic[A]):
         return ToolDefinition(self.name, self.description, schema)
 
     async def run(self, args: A, token: CancellationToken) -> SkillOutput:
-        return await asyncio.to_thread(self.run_blocking, args)
+        return await run_in_thread(self.run_blocking, args)
 
     def run_blocking(self, args: A) -> SkillOutput:
         raise NotImplementedError(f"{type(self).__name__} must override run or run_blocking")
@@ -150,7 +152,8 @@ class SkillRegistry:
             log.exception("tool %s (%s) raised", call.name, call.id)
             detail = str(exc) or type(exc).__name__
             return self._failed(call, f"{call.name}: failed: {detail}"), SkillOutput("")
-        text = truncate_output(output.text, self.max_output_chars)
+        # A name the OS gave undecoded must not reach the history: it fails every request.
+        text = truncate_output(escape_surrogates(output.text), self.max_output_chars)
         return ToolResult(call.id, call.name, output=text), output
 
     async def _run(self, call: ToolCall, token: CancellationToken) -> SkillOutput:
@@ -180,7 +183,7 @@ class SkillRegistry:
 
     @staticmethod
     def _failed(call: ToolCall, text: str) -> ToolResult:
-        return ToolResult(call.id, call.name, error=text, status="failed")
+        return ToolResult(call.id, call.name, error=escape_surrogates(text), status="failed")
 
 
 def strip_session_arguments(arguments: dict[str, Any]) -> dict[str, Any]:

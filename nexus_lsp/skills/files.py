@@ -16,6 +16,7 @@ from pydantic import Field
 from nexus_lsp import wire
 from nexus_lsp.config import SessionSettings
 from nexus_lsp.core.cancel import CancellationToken
+from nexus_lsp.core.threads import run_in_thread
 from nexus_lsp.errors import ToolError
 from nexus_lsp.skills.base import Skill, SkillArguments, SkillOutput, SkillRegistry
 from nexus_lsp.skills.disk import NotUtf8, minimal_replacement
@@ -130,16 +131,17 @@ class SearchText(_FileSkill):
             raise ToolError("invalidArguments", detail) from None
         root = self.workspace.resolve(args.path)
         matches: list[str] = []
-        for file in self.workspace.files(root):
+        # Walking a large tree takes a while: not on the event loop.
+        for file in await run_in_thread(self.workspace.files, root):
             token.raise_if_cancelled()
             if args.glob and not file.match(args.glob):
                 continue
-            if file.stat().st_size > MAX_SEARCH_FILE_BYTES:
-                continue
             try:
+                if file.stat().st_size > MAX_SEARCH_FILE_BYTES:
+                    continue
                 text = await self.workspace.read_text(file)
-            except ToolError:
-                continue  # binary, undecodable or vanished: not text to search
+            except (ToolError, OSError):
+                continue  # binary, undecodable, not a regular file or vanished
             rel = self.workspace.relative(file)
             for number, line in enumerate(text.splitlines(), 1):
                 if regex.search(line):
