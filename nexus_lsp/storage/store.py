@@ -22,6 +22,7 @@ import json
 import logging
 import shutil
 import sqlite3
+from collections.abc import Awaitable, Generator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 import aiosqlite
 
 from nexus_lsp.config import LoggingSettings
-from nexus_lsp.core.events import EventSink, SessionEvent
+from nexus_lsp.core.events import EventSink, MessageAppended, SessionEvent
 from nexus_lsp.core.messages import Message
 from nexus_lsp.errors import StoreError, UnknownSession
 from nexus_lsp.providers.base import RawLogger
@@ -177,11 +178,16 @@ class SessionStore:
         return SessionRecord(session_id, title, at, at, 0, "idle", model)
 
     def sink(self, session_id: str) -> EventSink:
-        """An event sink recording ``session_id``'s events. It never raises."""
+        """An event sink recording ``session_id``'s events. It never raises.
+
+        For a user's prompt (``MessageAppended`` of role ``user``) it returns an
+        awaitable that commits it: the session awaits it before the model request.
+        Callers that ignore the return value lose nothing (it only runs if awaited).
+        """
         if session_id not in self._known:
             raise UnknownSession(session_id)
 
-        def record(event: SessionEvent) -> None:
+        def record(event: SessionEvent) -> Awaitable[None] | None:
             if self._closed or session_id not in self._known:
                 log.debug("session %s: %s event after close/delete dropped", session_id,
                           event.type)
@@ -191,10 +197,25 @@ class SessionStore:
             except Exception:
                 log.exception("session %s: recording a %s event failed; the turn goes on",
                               session_id, getattr(event, "type", "?"))
+                return None
             if self._buffer.rows >= FLUSH_ROWS or self._buffer.chars >= FLUSH_CHARS:
                 self._wake.set()
+            if isinstance(event, MessageAppended) and event.message.role == "user":
+                # The prompt is committed before the session asks the model: a kill
+                # during the (long) first request must not lose what the user typed.
+                return _Commit(self, session_id)
+            return None
 
         return record
+
+    async def commit_prompt(self, session_id: str) -> None:
+        """Flush now (a prompt just arrived); a failure is logged, the turn goes on
+        and the rows stay buffered for the next flush."""
+        try:
+            await self.flush()
+        except Exception:
+            log.warning("session %s: storing the prompt failed; retried at the next flush",
+                        session_id, exc_info=True)
 
     def raw_logger(self, session_id: str) -> RawLogger:
         """Appends provider traffic to the session's ``raw.jsonl`` (keys redacted)."""
@@ -407,3 +428,17 @@ class SessionStore:
         return LoadedSession(record, system_prompt, [s.message for s in history],
                              frozenset(s.ord for s in history if not s.in_context), repaired,
                              settings)
+
+
+class _Commit:
+    """Awaitable that flushes the store; nothing runs unless it is awaited (a plain
+    coroutine would warn when a synchronous caller of the sink drops it)."""
+
+    __slots__ = ("_session_id", "_store")
+
+    def __init__(self, store: SessionStore, session_id: str) -> None:
+        self._store = store
+        self._session_id = session_id
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._store.commit_prompt(self._session_id).__await__()
