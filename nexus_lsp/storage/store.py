@@ -17,12 +17,15 @@ A crash loses at most what was buffered since the last flush; the next
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
 import shutil
 import sqlite3
+import time
 from collections.abc import Awaitable, Generator
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,9 +35,9 @@ import aiosqlite
 from nexus_lsp.config import LoggingSettings
 from nexus_lsp.core.events import EventSink, MessageAppended, SessionEvent
 from nexus_lsp.core.messages import Message
-from nexus_lsp.errors import StoreError, UnknownSession
+from nexus_lsp.errors import SessionBusy, StoreError, UnknownSession
 from nexus_lsp.providers.base import RawLogger
-from nexus_lsp.storage import sql
+from nexus_lsp.storage import lease, sql
 from nexus_lsp.storage.db import Database
 from nexus_lsp.storage.folder import FolderSetup, make_private_dir
 from nexus_lsp.storage.recorder import SessionRecorder, WriteBuffer
@@ -65,13 +68,18 @@ class SessionStore:
     """Open with ``await SessionStore.open(root, settings.logging)``; close with aclose()."""
 
     def __init__(self, folder: FolderSetup, db: Database, logging: LoggingSettings,
-                 known: set[str], flush_interval: float) -> None:
+                 known: set[str], flush_interval: float,
+                 lease_seconds: float = lease.LEASE_SECONDS) -> None:
         self._folder = folder
         self._db = db
         self._logging = logging
         self._known = known  # session ids with a row (sinks for others are refused)
         self._running: set[str] = set()  # sessions with a turn running in this process
         self._flush_interval = flush_interval
+        self._owner = lease.new_owner()  # this store's name in sessions.owner
+        self._leases: set[str] = set()  # sessions this store has claimed (lease.py)
+        self._lease_seconds = lease_seconds
+        self._renewed = time.monotonic()
         self._redactor = Redactor()
         self._buffer = WriteBuffer()
         self._event_counts: dict[str, int] = {}  # events per session (sql.prune_over_retention)
@@ -84,7 +92,8 @@ class SessionStore:
 
     @classmethod
     async def open(cls, workspace_root: Path, logging: LoggingSettings, *,
-                   flush_interval: float = FLUSH_INTERVAL_S) -> SessionStore:
+                   flush_interval: float = FLUSH_INTERVAL_S,
+                   lease_seconds: float = lease.LEASE_SECONDS) -> SessionStore:
         """Open (creating or migrating) ``<workspace_root>/.nexus``.
 
         Raises :class:`~nexus_lsp.errors.StoreVersionError` for a store written by a
@@ -104,7 +113,7 @@ class SessionStore:
             await db.close()
             raise
         known = {str(row[0]) for row in rows}
-        return cls(folder, db, logging, known, flush_interval)
+        return cls(folder, db, logging, known, flush_interval, lease_seconds)
 
     async def __aenter__(self) -> SessionStore:
         return self
@@ -191,7 +200,7 @@ class SessionStore:
             if self._closed or session_id not in self._known:
                 log.debug("session %s: %s event after close/delete dropped", session_id,
                           event.type)
-                return
+                return None
             try:
                 self._recorder(session_id).handle(event)
             except Exception:
@@ -232,12 +241,55 @@ class SessionStore:
         return log_raw
 
     async def list_sessions(self) -> list[SessionRecord]:
-        """Every session, newest first; ``running`` rows no turn here runs → interrupted."""
+        """Every session, newest first. ``running``: a turn runs here or in another live
+        process (its lease); a ``running`` row nobody runs any more → interrupted."""
         self._check_open()
         await self.flush()
         rows = await self._db.locked(lambda: self._db.fetchall(
-            f"SELECT {sql.SESSION_COLUMNS} FROM sessions ORDER BY updated_at DESC, rowid DESC"))
-        return [self._record(row) for row in rows]
+            f"SELECT {sql.SESSION_COLUMNS}, owner, lease_expires FROM sessions"
+            " ORDER BY updated_at DESC, rowid DESC"))
+        at = now()
+        return [self._record(row[:7], lease.Lease(row[7], row[8]), at) for row in rows]
+
+    # -- leases: one writer per session across processes (lease.py) -----------------
+
+    async def claim(self, session_id: str, known_messages: int) -> bool:
+        """Take the session for a turn of this process.
+
+        Raises :class:`~nexus_lsp.errors.SessionBusy` while another live process
+        holds it. Returns True when the stored history is not the caller's
+        (``known_messages`` long, system prompt included): another process wrote to
+        it, or died mid-turn. Then the caller must load it again before writing, or
+        its rows would take positions that are not its own.
+        """
+        self._check_open()
+
+        async def run() -> bool:
+            await self._flush_now()  # our own buffered rows count as known
+            found: tuple[lease.Lease, str, int] | None = None
+
+            async def take(db: aiosqlite.Connection) -> None:
+                nonlocal found
+                found = await lease.claim(db, session_id, self._owner, now(),
+                                          self._lease_seconds)
+
+            await self._db.transaction(take)
+            assert found is not None
+            before, status, count = found
+            self._leases.add(session_id)
+            interrupted = (status == "running" and session_id not in self._running
+                           and before.owner != self._owner)
+            return count != known_messages or interrupted
+
+        return await self._db.locked(run)
+
+    async def release(self, session_id: str) -> None:
+        """Give the session back (its turn is over and flushed)."""
+        if session_id not in self._leases or self._closed:
+            return
+        self._leases.discard(session_id)
+        await self._db.locked(lambda: self._db.transaction(
+            lambda db: lease.release(db, [session_id], self._owner)))
 
     async def load_session(self, session_id: str) -> LoadedSession:
         """The session's history; an interrupted turn is closed (and stored) first."""
@@ -258,21 +310,24 @@ class SessionStore:
         self._check_open()
 
         async def delete() -> bool:
-            recorder = self._recorders.pop(session_id, None)
-            if recorder is not None:
-                recorder.files.close()
-            self._buffer.drop_session(session_id)
-            self._known.discard(session_id)
-            self._running.discard(session_id)
-            self._event_counts.pop(session_id, None)
             deleted = 0
 
             async def run(db: aiosqlite.Connection) -> None:
                 nonlocal deleted
+                with contextlib.suppress(UnknownSession):  # deleted already: fine
+                    await lease.check_free(db, session_id, self._owner, now())
                 async with db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)) as cur:
                     deleted = cur.rowcount
 
-            await self._db.transaction(run)
+            await self._db.transaction(run)  # SessionBusy: another process runs it
+            self._buffer.drop_session(session_id)
+            self._known.discard(session_id)
+            self._running.discard(session_id)
+            self._leases.discard(session_id)
+            self._event_counts.pop(session_id, None)
+            recorder = self._recorders.pop(session_id, None)
+            if recorder is not None:
+                recorder.files.close()
             existed = folder.exists()
             if existed:
                 try:
@@ -306,6 +361,14 @@ class SessionStore:
             await self.flush()
         except Exception:
             log.exception("final flush of %s failed; buffered events are lost", self.db_path)
+        if self._leases:  # others need not wait for the leases to expire
+            held, self._leases = set(self._leases), set()
+            try:
+                await self._db.locked(lambda: self._db.transaction(
+                    lambda db: lease.release(db, held, self._owner)))
+            except Exception:
+                log.warning("releasing the session leases in %s failed", self.db_path,
+                            exc_info=True)
         self._closed = True
         for recorder in self._recorders.values():
             recorder.files.close()
@@ -323,6 +386,7 @@ class SessionStore:
             self._wake.clear()
             if self._closing:
                 return
+            await self._heartbeat()
             if not self._buffer and not any(r.has_run for r in self._recorders.values()):
                 continue
             try:
@@ -336,6 +400,29 @@ class SessionStore:
                 if failing:
                     log.info("flushing %s works again", self.db_path)
                 failing = False
+
+    async def _heartbeat(self) -> None:
+        """Renew this store's leases well before they expire (never raises)."""
+        if not self._leases or time.monotonic() - self._renewed < self._lease_seconds / 3:
+            return
+        held = set(self._leases)
+        lost: set[str] = set()
+
+        async def renew(db: aiosqlite.Connection) -> None:
+            lost.update(await lease.renew(db, held, self._owner, now(), self._lease_seconds))
+
+        try:
+            await self._db.locked(lambda: self._db.transaction(renew))
+        except Exception:
+            log.warning("renewing the session leases in %s failed; retrying", self.db_path,
+                        exc_info=True)
+            return
+        self._renewed = time.monotonic()
+        for session_id in lost:
+            log.error("session %s: this process lost its claim (it stalled past its lease and"
+                      " another process took the session over); its new rows are refused",
+                      session_id)
+            self._leases.discard(session_id)
 
     async def _flush_now(self) -> None:
         for recorder in self._recorders.values():
@@ -359,9 +446,20 @@ class SessionStore:
 
     async def _write(self, batch: WriteBuffer) -> None:
         retention = self._logging.event_retention
+
+        async def body(db: aiosqlite.Connection) -> None:
+            # Another live process holds these: writing would overwrite its rows.
+            ours = set(batch.sessions).union(r[0] for r in batch.messages)
+            held = await lease.held_elsewhere(db, self._owner, now())
+            for session_id in ours.intersection(held):
+                log.error("session %s is held by another nexus-lsp process (%s); %d rows of"
+                          " this process refused", session_id, held[session_id].describe(),
+                          sum(1 for r in batch.messages if r[0] == session_id))
+                batch.drop_session(session_id)
+            await sql.write_batch(db, batch, retention, self._event_counts)
+
         try:
-            await self._db.transaction(lambda db: sql.write_batch(
-                db, batch, retention, self._event_counts))
+            await self._db.transaction(body)
         except BaseException:
             self._event_counts.clear()  # rolled back: counts may be ahead of the rows
             raise
@@ -398,19 +496,23 @@ class SessionStore:
             self._running.discard(session_id)
             self._wake.set()  # a finished turn is flushed at once
 
-    def _record(self, row: Any) -> SessionRecord:
-        return sql.session_record(row, running_here=row[0] in self._running)
+    def _record(self, row: Any, held: lease.Lease, at: datetime) -> SessionRecord:
+        return sql.session_record(row, running_here=row[0] in self._running,
+                                  elsewhere=held.held_by_other(self._owner, at))
 
     async def _load(self, session_id: str) -> LoadedSession:
         row, stored = await sql.read_session(self._db, session_id)
-        record = self._record(row[:7])
+        at = now()
+        held = lease.Lease(row[9], row[10])
+        if held.held_by_other(self._owner, at):
+            raise SessionBusy(session_id, elsewhere=held.describe())
+        record = self._record(row[:7], held, at)
         system_prompt, settings = str(row[7]), sql.json_object(row[8])
         self._known.add(session_id)
         if session_id in self._running:  # its turn runs here: nothing to repair
             return LoadedSession(record, system_prompt, [s.message for s in stored],
                                  frozenset(s.ord for s in stored if not s.in_context), False,
                                  settings)
-        at = now()
         repair = repair_history(stored, system_prompt, to_db_time(at))
         interrupted_turn = record.turn_count if record.status == "interrupted" else None
         repaired = repair.changed or interrupted_turn is not None
@@ -418,9 +520,14 @@ class SessionStore:
             for problem in repair.problems:
                 log.warning("session %s: %s; repaired", session_id, problem)
             retention = self._logging.event_retention
-            await self._db.transaction(lambda db: sql.store_repair(
-                db, session_id, repair, interrupted_turn, to_db_time(at), self._redactor,
-                retention))
+
+            async def store(db: aiosqlite.Connection) -> None:
+                # Checked again under the write lock: a process may have claimed it since.
+                await lease.check_free(db, session_id, self._owner, now())
+                await sql.store_repair(db, session_id, repair, interrupted_turn,
+                                       to_db_time(at), self._redactor, retention, self._owner)
+
+            await self._db.transaction(store)
             self._event_counts.pop(session_id, None)  # one event more: recount
             record = dataclasses.replace(record, status="idle", updated_at=at)
             self._recorder(session_id).resumed(repair, interrupted_turn, at)
