@@ -92,7 +92,7 @@ class LspWorkspace(DiskWorkspace):
             if not settings.fallback_to_disk:
                 raise ToolError("failed", f"{problem}, and edits.fallbackToDisk is off")
             log.info("%s: %s; writing to disk", label, problem)
-            await asyncio.to_thread(self.apply_to_disk, change)
+            await asyncio.to_thread(self.apply_to_disk, change, cancel_token)
             return
         edit = self._workspace_edit(change, label, confirm=settings.confirm)
         result = await self._send(edit, change, label, cancel_token)
