@@ -17,10 +17,12 @@ deleted by anyone but their owner.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,11 +30,14 @@ from datetime import datetime, timedelta
 import aiosqlite
 
 from nexus_lsp.errors import SessionBusy, UnknownSession
-from nexus_lsp.storage.records import from_db_time, to_db_time
+from nexus_lsp.storage.db import Database
+from nexus_lsp.storage.recorder import WriteBuffer
+from nexus_lsp.storage.records import from_db_time, now, to_db_time
 
 __all__ = [
     "LEASE_SECONDS",
     "Lease",
+    "LeaseKeeper",
     "check_free",
     "claim",
     "held_elsewhere",
@@ -43,6 +48,8 @@ __all__ = [
     "release",
     "renew",
 ]
+
+log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 30.0
 
@@ -172,3 +179,72 @@ async def held_elsewhere(db: aiosqlite.Connection, me: str, at: datetime) -> dic
         rows = await cursor.fetchall()
     found = {str(r[0]): Lease(r[1], r[2]) for r in rows}
     return {sid: lease for sid, lease in found.items() if lease.held_by_other(me, at)}
+
+
+class LeaseKeeper:
+    """The leases one store holds. Methods run with the store's database lock held."""
+
+    def __init__(self, db: Database, seconds: float) -> None:
+        self.owner = new_owner()  # this store's name in sessions.owner
+        self.seconds = seconds
+        self.held: set[str] = set()
+        self._db = db
+        self._renewed = time.monotonic()
+
+    def held_by_other(self, lease: Lease, at: datetime) -> bool:
+        return lease.held_by_other(self.owner, at)
+
+    async def claim(self, session_id: str) -> tuple[Lease, str, int]:
+        """Take the session (see :func:`claim`); returns what was there before."""
+        found: tuple[Lease, str, int] | None = None
+
+        async def take(db: aiosqlite.Connection) -> None:
+            nonlocal found
+            found = await claim(db, session_id, self.owner, now(), self.seconds)
+
+        await self._db.transaction(take)
+        assert found is not None
+        self.held.add(session_id)
+        return found
+
+    async def release(self, session_ids: Iterable[str]) -> None:
+        ids = self.held.intersection(session_ids)
+        self.held -= ids
+        if ids:
+            await self._db.transaction(lambda db: release(db, ids, self.owner))
+
+    async def heartbeat(self) -> None:
+        """Renew the leases well before they expire. Never raises."""
+        if not self.held or time.monotonic() - self._renewed < self.seconds / 3:
+            return
+        held = set(self.held)
+        lost: set[str] = set()
+
+        async def run(db: aiosqlite.Connection) -> None:
+            lost.update(await renew(db, held, self.owner, now(), self.seconds))
+
+        try:
+            await self._db.transaction(run)
+        except Exception:
+            log.warning("renewing the session leases in %s failed; retrying", self._db.path,
+                        exc_info=True)
+            return
+        self._renewed = time.monotonic()
+        for session_id in lost:
+            log.error("session %s: this process lost its claim (it stalled past its lease and"
+                      " another process took the session over); its new rows are refused",
+                      session_id)
+            self.held.discard(session_id)
+
+    async def refuse_foreign_rows(self, db: aiosqlite.Connection, batch: WriteBuffer) -> None:
+        """Drop from ``batch`` the rows of sessions another live process holds: writing
+        them would overwrite that process's messages. Inside the flush's transaction."""
+        ours = set(batch.sessions).union(r[0] for r in batch.messages)
+        if not ours:
+            return
+        others = await held_elsewhere(db, self.owner, now())
+        for session_id in ours.intersection(others):
+            log.error("session %s is held by another nexus-lsp process (%s); %d rows of"
+                      " this process refused", session_id, others[session_id].describe(),
+                      sum(1 for r in batch.messages if r[0] == session_id))
+            batch.drop_session(session_id)

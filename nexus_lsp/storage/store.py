@@ -23,7 +23,6 @@ import json
 import logging
 import shutil
 import sqlite3
-import time
 from collections.abc import Awaitable, Generator
 from datetime import datetime
 from pathlib import Path
@@ -76,10 +75,7 @@ class SessionStore:
         self._known = known  # session ids with a row (sinks for others are refused)
         self._running: set[str] = set()  # sessions with a turn running in this process
         self._flush_interval = flush_interval
-        self._owner = lease.new_owner()  # this store's name in sessions.owner
-        self._leases: set[str] = set()  # sessions this store has claimed (lease.py)
-        self._lease_seconds = lease_seconds
-        self._renewed = time.monotonic()
+        self._lease = lease.LeaseKeeper(db, lease_seconds)  # one writer per session
         self._redactor = Redactor()
         self._buffer = WriteBuffer()
         self._event_counts: dict[str, int] = {}  # events per session (sql.prune_over_retention)
@@ -266,30 +262,17 @@ class SessionStore:
 
         async def run() -> bool:
             await self._flush_now()  # our own buffered rows count as known
-            found: tuple[lease.Lease, str, int] | None = None
-
-            async def take(db: aiosqlite.Connection) -> None:
-                nonlocal found
-                found = await lease.claim(db, session_id, self._owner, now(),
-                                          self._lease_seconds)
-
-            await self._db.transaction(take)
-            assert found is not None
-            before, status, count = found
-            self._leases.add(session_id)
+            before, status, count = await self._lease.claim(session_id)
             interrupted = (status == "running" and session_id not in self._running
-                           and before.owner != self._owner)
+                           and before.owner != self._lease.owner)
             return count != known_messages or interrupted
 
         return await self._db.locked(run)
 
     async def release(self, session_id: str) -> None:
         """Give the session back (its turn is over and flushed)."""
-        if session_id not in self._leases or self._closed:
-            return
-        self._leases.discard(session_id)
-        await self._db.locked(lambda: self._db.transaction(
-            lambda db: lease.release(db, [session_id], self._owner)))
+        if session_id in self._lease.held and not self._closed:
+            await self._db.locked(lambda: self._lease.release([session_id]))
 
     async def load_session(self, session_id: str) -> LoadedSession:
         """The session's history; an interrupted turn is closed (and stored) first."""
@@ -315,7 +298,7 @@ class SessionStore:
             async def run(db: aiosqlite.Connection) -> None:
                 nonlocal deleted
                 with contextlib.suppress(UnknownSession):  # deleted already: fine
-                    await lease.check_free(db, session_id, self._owner, now())
+                    await lease.check_free(db, session_id, self._lease.owner, now())
                 async with db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)) as cur:
                     deleted = cur.rowcount
 
@@ -323,7 +306,7 @@ class SessionStore:
             self._buffer.drop_session(session_id)
             self._known.discard(session_id)
             self._running.discard(session_id)
-            self._leases.discard(session_id)
+            self._lease.held.discard(session_id)
             self._event_counts.pop(session_id, None)
             recorder = self._recorders.pop(session_id, None)
             if recorder is not None:
@@ -361,14 +344,11 @@ class SessionStore:
             await self.flush()
         except Exception:
             log.exception("final flush of %s failed; buffered events are lost", self.db_path)
-        if self._leases:  # others need not wait for the leases to expire
-            held, self._leases = set(self._leases), set()
-            try:
-                await self._db.locked(lambda: self._db.transaction(
-                    lambda db: lease.release(db, held, self._owner)))
-            except Exception:
-                log.warning("releasing the session leases in %s failed", self.db_path,
-                            exc_info=True)
+        try:  # others need not wait for the leases to expire
+            await self._db.locked(lambda: self._lease.release(set(self._lease.held)))
+        except Exception:
+            log.warning("releasing the session leases in %s failed", self.db_path,
+                        exc_info=True)
         self._closed = True
         for recorder in self._recorders.values():
             recorder.files.close()
@@ -386,7 +366,7 @@ class SessionStore:
             self._wake.clear()
             if self._closing:
                 return
-            await self._heartbeat()
+            await self._db.locked(self._lease.heartbeat)
             if not self._buffer and not any(r.has_run for r in self._recorders.values()):
                 continue
             try:
@@ -400,29 +380,6 @@ class SessionStore:
                 if failing:
                     log.info("flushing %s works again", self.db_path)
                 failing = False
-
-    async def _heartbeat(self) -> None:
-        """Renew this store's leases well before they expire (never raises)."""
-        if not self._leases or time.monotonic() - self._renewed < self._lease_seconds / 3:
-            return
-        held = set(self._leases)
-        lost: set[str] = set()
-
-        async def renew(db: aiosqlite.Connection) -> None:
-            lost.update(await lease.renew(db, held, self._owner, now(), self._lease_seconds))
-
-        try:
-            await self._db.locked(lambda: self._db.transaction(renew))
-        except Exception:
-            log.warning("renewing the session leases in %s failed; retrying", self.db_path,
-                        exc_info=True)
-            return
-        self._renewed = time.monotonic()
-        for session_id in lost:
-            log.error("session %s: this process lost its claim (it stalled past its lease and"
-                      " another process took the session over); its new rows are refused",
-                      session_id)
-            self._leases.discard(session_id)
 
     async def _flush_now(self) -> None:
         for recorder in self._recorders.values():
@@ -448,14 +405,7 @@ class SessionStore:
         retention = self._logging.event_retention
 
         async def body(db: aiosqlite.Connection) -> None:
-            # Another live process holds these: writing would overwrite its rows.
-            ours = set(batch.sessions).union(r[0] for r in batch.messages)
-            held = await lease.held_elsewhere(db, self._owner, now())
-            for session_id in ours.intersection(held):
-                log.error("session %s is held by another nexus-lsp process (%s); %d rows of"
-                          " this process refused", session_id, held[session_id].describe(),
-                          sum(1 for r in batch.messages if r[0] == session_id))
-                batch.drop_session(session_id)
+            await self._lease.refuse_foreign_rows(db, batch)
             await sql.write_batch(db, batch, retention, self._event_counts)
 
         try:
@@ -498,13 +448,13 @@ class SessionStore:
 
     def _record(self, row: Any, held: lease.Lease, at: datetime) -> SessionRecord:
         return sql.session_record(row, running_here=row[0] in self._running,
-                                  elsewhere=held.held_by_other(self._owner, at))
+                                  elsewhere=self._lease.held_by_other(held, at))
 
     async def _load(self, session_id: str) -> LoadedSession:
         row, stored = await sql.read_session(self._db, session_id)
         at = now()
         held = lease.Lease(row[9], row[10])
-        if held.held_by_other(self._owner, at):
+        if self._lease.held_by_other(held, at):
             raise SessionBusy(session_id, elsewhere=held.describe())
         record = self._record(row[:7], held, at)
         system_prompt, settings = str(row[7]), sql.json_object(row[8])
@@ -523,9 +473,10 @@ class SessionStore:
 
             async def store(db: aiosqlite.Connection) -> None:
                 # Checked again under the write lock: a process may have claimed it since.
-                await lease.check_free(db, session_id, self._owner, now())
+                await lease.check_free(db, session_id, self._lease.owner, now())
                 await sql.store_repair(db, session_id, repair, interrupted_turn,
-                                       to_db_time(at), self._redactor, retention, self._owner)
+                                       to_db_time(at), self._redactor, retention,
+                                       self._lease.owner)
 
             await self._db.transaction(store)
             self._event_counts.pop(session_id, None)  # one event more: recount
