@@ -98,7 +98,18 @@ class SessionManager:
     async def load(self, session_id: str) -> LoadResult:
         live = self._sessions.get(session_id)
         if live is not None:
-            return LoadResult(live, live.history, repaired=False)
+            if live.running or session_id in self._claimed:
+                return LoadResult(live, live.history, repaired=False)
+            # Idle here: another process on this workspace may run or have changed it.
+            try:
+                changed = await self.store.changed_elsewhere(session_id, len(live.history))
+            except UnknownSession:  # deleted by another process
+                await self._drop_live(session_id)
+                raise
+            if not changed:
+                return LoadResult(live, live.history, repaired=False)
+            log.info("session %s changed in another process; loaded again", session_id)
+            await self._drop_live(session_id)
         lock = self._loading.setdefault(session_id, asyncio.Lock())
         async with lock:
             if session_id in self._sessions:  # loaded while we waited

@@ -269,6 +269,26 @@ class SessionStore:
 
         return await self._db.locked(run)
 
+    async def changed_elsewhere(self, session_id: str, known_messages: int) -> bool:
+        """Whether the stored history is no longer the caller's (``known_messages``
+        long): another process wrote to the session. Raises SessionBusy while another
+        process runs a turn in it, UnknownSession when it was deleted."""
+        self._check_open()
+
+        async def run() -> bool:
+            await self._flush_now()
+            rows = await self._db.fetchall(
+                "SELECT owner, lease_expires, (SELECT count(*) FROM messages"
+                " WHERE session_id = sessions.id) FROM sessions WHERE id = ?", (session_id,))
+            if not rows:
+                raise UnknownSession(session_id)
+            held = lease.Lease(rows[0][0], rows[0][1])
+            if self._lease.held_by_other(held, now()):
+                raise SessionBusy(session_id, elsewhere=held.describe())
+            return int(rows[0][2]) != known_messages
+
+        return await self._db.locked(run)
+
     async def release(self, session_id: str) -> None:
         """Give the session back (its turn is over and flushed)."""
         if session_id in self._lease.held and not self._closed:
