@@ -22,6 +22,13 @@ Arguments whose name starts with ``_`` (such as ``_parallel``) are instructions 
 the session, stripped before validation. A skill with ``blocking = True`` has a
 synchronous :meth:`Skill.run_blocking` that runs in a worker thread, so it never
 stalls the event loop.
+
+Every skill has a ``kind`` (protocol v2 §1: ``read``, ``search``, ``edit``, ``delete``,
+``move``, ``execute``, ``mcp``), which the permission policy decides on, and a
+:meth:`Skill.subject` (the command line, or the main argument) that permission rules
+match. A skill that streams output overrides :meth:`Skill.invoke` and reports chunks
+to the ``report`` callback; one with ``own_timeout = True`` enforces its own limit
+(``run_command``), and one with ``exclusive = True`` never runs in parallel.
 """
 
 from __future__ import annotations
@@ -29,9 +36,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -40,12 +47,18 @@ from nexus_lsp.core.messages import ToolCall, ToolDefinition, ToolResult
 from nexus_lsp.errors import ToolError
 
 __all__ = [
+    "OutputReport",
     "Skill",
     "SkillArguments",
     "SkillOutput",
     "SkillRegistry",
+    "ToolKind",
     "truncate_output",
 ]
+
+ToolKind = Literal["read", "search", "edit", "delete", "move", "execute", "mcp"]
+# Receives the text a running tool produces, as it produces it.
+OutputReport = Callable[[str], None]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +77,8 @@ class SkillOutput:
 
     text: str
     locations: tuple[str, ...] = ()
+    # Extra fields of the final toolCallUpdate (run_command: exitCode, signal, ...).
+    details: Mapping[str, Any] | None = None
 
 
 class Skill(ABC, Generic[A]):
@@ -75,9 +90,26 @@ class Skill(ABC, Generic[A]):
     arguments: ClassVar[type[SkillArguments]]
     read_only: ClassVar[bool] = False
     blocking: ClassVar[bool] = False
+    kind: ClassVar[ToolKind] = "read"
+    own_timeout: ClassVar[bool] = False
+    exclusive: ClassVar[bool] = False
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r} read_only={self.read_only}>"
+        return f"<{type(self).__name__} {self.name!r} kind={self.kind}>"
+
+    def subject(self, arguments: Mapping[str, Any]) -> str:
+        """What permission rules match: the tool's main argument (``path`` by default)."""
+        value = arguments.get("path", "")
+        return value if isinstance(value, str) else ""
+
+    def title(self, arguments: Mapping[str, Any]) -> str:
+        """A one-line description for a permission question."""
+        subject = self.subject(arguments)
+        return f"{self.name} `{subject}`" if subject else self.name
+
+    async def invoke(self, args: A, token: CancellationToken, report: OutputReport) -> SkillOutput:
+        """Run with a ``report`` callback for streamed output; most skills ignore it."""
+        return await self.run(args, token)
 
     def definition(self) -> ToolDefinition:
         schema = self.arguments.model_json_schema(by_alias=True)
@@ -138,10 +170,23 @@ class SkillRegistry:
         skill = self._skills.get(name)
         return skill is not None and skill.read_only
 
-    async def run(self, call: ToolCall, token: CancellationToken) -> tuple[ToolResult, SkillOutput]:
+    def skill(self, name: str) -> Skill[Any] | None:
+        return self._skills.get(name)
+
+    def kind_of(self, name: str) -> ToolKind | None:
+        skill = self._skills.get(name)
+        return skill.kind if skill is not None else None
+
+    def is_exclusive(self, name: str) -> bool:
+        skill = self._skills.get(name)
+        return skill is not None and skill.exclusive
+
+    async def run(
+        self, call: ToolCall, token: CancellationToken, report: OutputReport | None = None
+    ) -> tuple[ToolResult, SkillOutput]:
         """Run one call. Never raises except :class:`Cancelled` (the turn was cancelled)."""
         try:
-            output = await self._run(call, token)
+            output = await self._run(call, token, report or _ignore)
         except Cancelled:
             raise
         except ToolError as exc:
@@ -153,7 +198,9 @@ class SkillRegistry:
         text = truncate_output(output.text, self.max_output_chars)
         return ToolResult(call.id, call.name, output=text), output
 
-    async def _run(self, call: ToolCall, token: CancellationToken) -> SkillOutput:
+    async def _run(
+        self, call: ToolCall, token: CancellationToken, report: OutputReport
+    ) -> SkillOutput:
         skill = self._skills.get(call.name)
         if skill is None:
             known = ", ".join(sorted(self._skills)) or "none"
@@ -169,9 +216,11 @@ class SkillRegistry:
             parsed = skill.arguments.model_validate(args)
         except ValidationError as exc:
             raise ToolError("invalidArguments", _describe_validation(exc)) from None
+        if skill.own_timeout:
+            return await race(skill.invoke(parsed, token, report), token)
         try:
             return await race(
-                asyncio.wait_for(skill.run(parsed, token), self.timeout_seconds), token
+                asyncio.wait_for(skill.invoke(parsed, token, report), self.timeout_seconds), token
             )
         except TimeoutError:
             raise ToolError(
@@ -181,6 +230,10 @@ class SkillRegistry:
     @staticmethod
     def _failed(call: ToolCall, text: str) -> ToolResult:
         return ToolResult(call.id, call.name, error=text, status="failed")
+
+
+def _ignore(text: str) -> None:
+    return None
 
 
 def strip_session_arguments(arguments: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ Output is bounded and says what was cut.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import Field
@@ -18,6 +19,7 @@ from nexus_lsp.config import SessionSettings
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.errors import ToolError
 from nexus_lsp.skills.base import Skill, SkillArguments, SkillOutput, SkillRegistry
+from nexus_lsp.skills.command import CommandLimits, RunCommand
 from nexus_lsp.skills.disk import NotUtf8, minimal_replacement
 from nexus_lsp.skills.workspace import (
     DeleteFile,
@@ -50,6 +52,7 @@ class ReadFileArgs(SkillArguments):
 
 class ReadFile(_FileSkill):
     name = wire.TOOL_READ_FILE
+    kind = "read"
     description = (
         "Read a text file of the workspace (the editor's unsaved text when the file is open). "
         "Use offset/limit to page through long files."
@@ -94,6 +97,7 @@ class ListDirectoryArgs(SkillArguments):
 
 class ListDirectory(_FileSkill):
     name = wire.TOOL_LIST_DIRECTORY
+    kind = "read"
     description = "List a folder of the workspace; folders end with '/'."
     arguments = ListDirectoryArgs
     read_only = True
@@ -116,6 +120,7 @@ class SearchTextArgs(SkillArguments):
 
 class SearchText(_FileSkill):
     name = wire.TOOL_SEARCH_TEXT
+    kind = "search"
     description = (
         "Search the workspace's text files for a regular expression; answers path:line: text."
     )
@@ -163,6 +168,7 @@ class WriteFileArgs(SkillArguments):
 
 class WriteFile(_FileSkill):
     name = wire.TOOL_WRITE_FILE
+    kind = "edit"
     description = (
         "Create a file, or replace its whole text. "
         "Prefer edit_file for changes to existing files."
@@ -196,6 +202,7 @@ class EditFileArgs(SkillArguments):
 
 class EditFile(_FileSkill):
     name = wire.TOOL_EDIT_FILE
+    kind = "edit"
     description = (
         "Replace exact text in a file. Fails when oldText is absent, or occurs more than "
         "once without replaceAll (add surrounding lines to make it unique)."
@@ -231,6 +238,7 @@ class DeleteFileArgs(SkillArguments):
 
 class DeleteFileSkill(_FileSkill):
     name = wire.TOOL_DELETE_FILE
+    kind = "delete"
     description = "Delete a file of the workspace."
     arguments = DeleteFileArgs
 
@@ -252,6 +260,7 @@ class RenameFileArgs(SkillArguments):
 
 class RenameFileSkill(_FileSkill):
     name = wire.TOOL_RENAME_FILE
+    kind = "move"
     description = "Rename or move a file within the workspace."
     arguments = RenameFileArgs
 
@@ -283,10 +292,18 @@ def builtin_skills(workspace: Workspace, max_output_chars: int) -> list[Skill[An
     return [kind(workspace, max_output_chars) for kind in kinds]
 
 
-def builtin_registry(workspace: Workspace, settings: SessionSettings) -> SkillRegistry:
-    """The seven tools of protocol §6 on ``workspace``, bounded by ``settings``."""
+def builtin_registry(
+    workspace: Workspace,
+    settings: SessionSettings,
+    command_limits: Callable[[], CommandLimits] | None = None,
+) -> SkillRegistry:
+    """The seven tools of protocol §6 on ``workspace``, bounded by ``settings``, and
+    ``run_command`` (protocol v2 §2) when ``command_limits`` reads its settings."""
+    skills = builtin_skills(workspace, settings.max_tool_output_chars)
+    if command_limits is not None:
+        skills.append(RunCommand(workspace, command_limits))
     return SkillRegistry(
-        builtin_skills(workspace, settings.max_tool_output_chars),
+        skills,
         timeout_seconds=settings.tool_timeout_seconds,
         max_output_chars=settings.max_tool_output_chars,
     )
