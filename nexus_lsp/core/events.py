@@ -12,7 +12,7 @@ Order within one turn::
     ( ContentDelta | ReasoningChanged | ToolCallRequested )*      # one model stream
     MessageAppended(assistant)
     [ BatchStarted
-        ( ToolCallStatus(running) ToolCallStatus(final) BatchProgress )*
+        ( ToolCallStatus(running) ToolOutput* ToolCallStatus(final) BatchProgress )*
       BatchEnded
       MessageAppended(tool)* ]                                     # one per call
     ... repeated per iteration ...
@@ -21,9 +21,9 @@ Order within one turn::
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from nexus_lsp.core.messages import Message, ToolCall, ToolResult, ToolStatus, Usage
 
@@ -42,6 +42,7 @@ __all__ = [
     "ToolCallRecord",
     "ToolCallRequested",
     "ToolCallStatus",
+    "ToolOutput",
     "ToolRunStatus",
     "TurnEnded",
     "TurnError",
@@ -131,6 +132,7 @@ class ToolCallRequested:
 
     turn_id: int
     call: ToolCall
+    tool_kind: str | None = None  # the skill's kind (protocol v2 §1); None for unknown tools
     type: Literal["toolCall"] = "toolCall"
 
 
@@ -142,7 +144,19 @@ class ToolCallStatus:
     output: str | None = None
     error: str | None = None
     locations: tuple[str, ...] = ()  # workspace-relative paths the tool touched
+    # Extra fields of a final update (run_command: exitCode, signal, durationMs, truncated).
+    details: Mapping[str, Any] | None = None
     type: Literal["toolCallUpdate"] = "toolCallUpdate"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutput:
+    """Text a running tool produced (run_command's output, as it comes)."""
+
+    turn_id: int
+    call: ToolCall
+    text: str
+    type: Literal["toolOutput"] = "toolOutput"
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +202,7 @@ SessionEvent = (
     | ReasoningChanged
     | ToolCallRequested
     | ToolCallStatus
+    | ToolOutput
     | BatchStarted
     | BatchProgress
     | BatchEnded
