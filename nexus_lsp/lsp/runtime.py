@@ -25,6 +25,11 @@ from nexus_lsp.core.events import TurnResult
 from nexus_lsp.host.runtime import WorkspaceRuntime
 from nexus_lsp.host.settings import SettingsLayers
 from nexus_lsp.lsp.channel import LspChannel, LspNotifier, client_supports
+from nexus_lsp.lsp.permissions import (
+    LspPermissionAsker,
+    client_features,
+    strip_client_features,
+)
 from nexus_lsp.lsp.settings import LspSettingsSource
 from nexus_lsp.lsp.updates import SeqCounter, TurnReporter
 from nexus_lsp.lsp.workspace import LspWorkspace, path_to_uri
@@ -70,13 +75,15 @@ class LspRuntime:
         notifier = LspNotifier(server)
         layers = SettingsLayers(notifier)
         source = LspSettingsSource(server, layers)
-        source.load_initial(params.initialization_options if params else None)
+        options = params.initialization_options if params else None
+        source.load_initial(strip_client_features(options))
         host = await WorkspaceRuntime.open(
             workspace_root(params),
             layers,
             lambda root, s: LspWorkspace(root, server, lambda: s.settings.edits),
             notifier,
         )
+        host.manager.asker = LspPermissionAsker(server, client_features(options))
         runtime = cls(server, host, source)
         await source.pull()
         log.info("nexus-lsp ready in %s (store %s)", host.root, host.store.nexus_dir)

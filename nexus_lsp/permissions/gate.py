@@ -110,7 +110,7 @@ class PermissionQuestion:
         }
 
 
-UNAVAILABLE = "unavailable"
+UNAVAILABLE: Literal["unavailable"] = "unavailable"
 
 
 @dataclass(frozen=True, slots=True)

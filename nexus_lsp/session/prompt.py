@@ -49,8 +49,9 @@ MODE_TEXT = {
     "auto": "every tool runs without asking (the user's own deny rules still apply)",
 }
 
-PERMISSIONS_PROMPT = """Permissions: the session runs in `{mode}` mode: {meaning}. The user can change the \
-mode, and rules or earlier answers may allow or refuse some calls. A tool result that \
+PERMISSIONS_PROMPT = """\
+Permissions: the session runs in `{mode}` mode: {meaning}. The user can change \
+the mode, and rules or earlier answers may allow or refuse some calls. A tool result that \
 says `denied` is the user's decision and is final for that call: do not retry it, \
 rephrase it or work around it with another tool; continue without it, or ask the user."""
 
