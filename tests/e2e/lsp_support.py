@@ -64,6 +64,7 @@ class TestEditor(LanguageClient):
         self.hold_permission: asyncio.Event | None = None
         self.permission_arrived = asyncio.Event()
         self.permission_withdrawn: list[str] = []  # call ids whose question was cancelled
+        self.permission_withdrawn_event = asyncio.Event()
         self.permissions_pending = 0
         self.most_permissions_pending = 0
         # window/showMessageRequest: what was asked, and the action titles to choose
@@ -79,7 +80,8 @@ class TestEditor(LanguageClient):
             client: TestEditor, params: types.ShowMessageRequestParams
         ) -> types.MessageActionItem | None:
             client.message_requests.append(params)
-            title = client.message_request_answers.pop(0) if client.message_request_answers else None
+            answers = client.message_request_answers
+            title = answers.pop(0) if answers else None
             return None if title is None else types.MessageActionItem(title=title)
 
         @self.feature(wire.SESSION_UPDATE)  # type: ignore[untyped-decorator]
@@ -171,6 +173,7 @@ class TestEditor(LanguageClient):
                 await self.hold_permission.wait()
         except asyncio.CancelledError:  # the server sent $/cancelRequest
             self.permission_withdrawn.append(params["toolCall"]["id"])
+            self.permission_withdrawn_event.set()
             raise
         finally:
             self.permissions_pending -= 1
