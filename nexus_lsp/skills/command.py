@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import fcntl
 import fnmatch
 import logging
 import os
@@ -53,7 +54,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SHELL = "/bin/sh"
-READ_CHUNK = 64 * 1024
+PIPE_BYTES = 1024 * 1024  # the pipe's kernel buffer: fewer wake-ups for a chatty command
+F_SETPIPE_SZ = 1031  # Linux fcntl; elsewhere the pipe keeps its size
 KILL_GRACE_SECONDS = 2.0
 GROUP_POLL_SECONDS = 0.02
 
@@ -195,40 +197,28 @@ class RunCommand(Skill[RunCommandArgs]):
         output = _Output(limit, limit, limits.commands.max_stored_output_bytes, report)
         started = time.monotonic()
         try:
-            proc, exited = await _spawn(args.command, cwd, env)
+            run = await _Run.spawn(args.command, cwd, env, output)
         except OSError as exc:
             raise ToolError("failed", f"cannot start {SHELL}: {exc}") from exc
         ended = "exit"
-        reader = asyncio.ensure_future(self._read_all(proc, output))
         try:
             try:
-                await asyncio.wait_for(exited.wait(), timeout)
+                await asyncio.wait_for(run.exited.wait(), timeout)
             except TimeoutError:
                 ended = "timeout"
             # Ends what the shell left running (background jobs hold the pipe open).
-            await _end_group(proc, exited)
-            await _finish_reading(reader)
+            await run.end_group()
+            await run.finish_reading()
         except BaseException:  # the turn was cancelled (or the server is going away)
-            reader.cancel()
-            await asyncio.shield(_end_group(proc, exited))
-            await asyncio.gather(reader, return_exceptions=True)
+            await asyncio.shield(run.end_group())
+            run.close()
             raise
+        run.close()
         duration_ms = int((time.monotonic() - started) * 1000)
-        return self._result(args, proc, output, ended, timeout, duration_ms, limit)
+        return self._result(args, run.returncode, output, ended, timeout, duration_ms, limit)
 
-    @staticmethod
-    async def _read_all(proc: asyncio.subprocess.Process, output: _Output) -> None:
-        assert proc.stdout is not None
-        while True:
-            chunk = await proc.stdout.read(READ_CHUNK)
-            if not chunk:
-                output.feed(b"", final=True)
-                return
-            output.feed(chunk)
-
-    def _result(self, args: RunCommandArgs, proc: asyncio.subprocess.Process, output: _Output,
+    def _result(self, args: RunCommandArgs, code: int | None, output: _Output,
                 ended: str, timeout: float, duration_ms: int, limit: int) -> SkillOutput:
-        code = proc.returncode
         exit_code = code if code is not None and code >= 0 else None
         sig = signal.Signals(-code).name if code is not None and code < 0 else None
         head, tail = output.text()
@@ -252,40 +242,91 @@ class RunCommand(Skill[RunCommandArgs]):
         return SkillOutput(text, (), details)
 
 
-class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
-    """Tells when the shell exits. ``Process.wait()`` on Python 3.11 also waits for the
-    pipe to close, which a background job of the command keeps open."""
+class _Run(asyncio.SubprocessProtocol):
+    """One command: its transport, and what it reports as it happens.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(limit=READ_CHUNK, loop=loop)
+    Output is fed to :class:`_Output` straight from the pipe's callback (no stream
+    buffer: one copy less per read). ``exited`` is set when the shell exits — not
+    ``Process.wait()``, which on Python 3.11 also waits for the pipe to close, which a
+    background job of the command keeps open.
+    """
+
+    def __init__(self, output: _Output) -> None:
+        self.output = output
         self.exited = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.transport: asyncio.SubprocessTransport | None = None
+
+    @classmethod
+    async def spawn(cls, command: str, cwd: Path, env: dict[str, str], output: _Output) -> _Run:
+        loop = asyncio.get_running_loop()
+        run = cls(output)
+        transport, _ = await loop.subprocess_exec(
+            lambda: run, SHELL, "-c", command,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=cwd, env=env, start_new_session=True,
+        )
+        run.transport = transport
+        _grow_pipe(transport)
+        return run
+
+    # protocol callbacks
+    def pipe_data_received(self, fd: int, data: bytes | bytearray) -> None:
+        self.output.feed(bytes(data))
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self.output.feed(b"", final=True)
+        self.closed.set()
 
     def process_exited(self) -> None:
-        super().process_exited()
         self.exited.set()
 
+    # control
+    @property
+    def pid(self) -> int:
+        assert self.transport is not None
+        return self.transport.get_pid()
 
-async def _spawn(
-    command: str, cwd: Path, env: dict[str, str]
-) -> tuple[asyncio.subprocess.Process, asyncio.Event]:
-    loop = asyncio.get_running_loop()
-    protocol = _Protocol(loop)
-    transport, _ = await loop.subprocess_exec(
-        lambda: protocol, SHELL, "-c", command,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        cwd=cwd, env=env, start_new_session=True,
-    )
-    return asyncio.subprocess.Process(transport, protocol, loop), protocol.exited
+    @property
+    def returncode(self) -> int | None:
+        return self.transport.get_returncode() if self.transport is not None else None
+
+    async def end_group(self) -> None:
+        """SIGTERM to the process group, SIGKILL after the grace; wait for the shell."""
+        pgid = self.pid  # start_new_session: the shell leads its own group
+        if group_members(pgid):
+            _signal_group(pgid, signal.SIGTERM)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + KILL_GRACE_SECONDS
+            while group_members(pgid) and loop.time() < deadline:  # noqa: ASYNC110 - no event
+                await asyncio.sleep(GROUP_POLL_SECONDS)
+            if group_members(pgid):
+                log.info("process group %d outlived SIGTERM by %g s: SIGKILL", pgid,
+                         KILL_GRACE_SECONDS)
+                _signal_group(pgid, signal.SIGKILL)
+        await self.exited.wait()
+
+    async def finish_reading(self) -> None:
+        """Read to the end; a process that left the group (setsid) and kept the pipe
+        open is not waited for."""
+        try:
+            await asyncio.wait_for(self.closed.wait(), KILL_GRACE_SECONDS)
+        except TimeoutError:
+            log.warning("a process outside the command's group keeps its output open; "
+                        "stopped reading")
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
 
 
-async def _finish_reading(reader: asyncio.Future[None]) -> None:
-    """Read to the end; a process that left the group (setsid) and kept the pipe is not
-    waited for."""
-    done, _ = await asyncio.wait({reader}, timeout=KILL_GRACE_SECONDS)
-    if not done:
-        log.warning("a process outside the command's group keeps its output open; stopped reading")
-        reader.cancel()
-    await asyncio.gather(reader, return_exceptions=True)
+def _grow_pipe(transport: asyncio.SubprocessTransport) -> None:
+    pipe = transport.get_pipe_transport(1)
+    fileobj = pipe.get_extra_info("pipe") if pipe is not None else None
+    if fileobj is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        fcntl.fcntl(fileobj.fileno(), F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def group_members(pgid: int) -> list[int]:
@@ -312,22 +353,6 @@ def group_members(pgid: int) -> list[int]:
         if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
             members.append(int(entry))
     return members
-
-
-async def _end_group(proc: asyncio.subprocess.Process, exited: asyncio.Event) -> None:
-    """SIGTERM to the process group, SIGKILL after the grace; wait for the shell."""
-    pgid = proc.pid  # start_new_session: the shell leads its own group
-    if group_members(pgid):
-        _signal_group(pgid, signal.SIGTERM)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + KILL_GRACE_SECONDS
-        while group_members(pgid) and loop.time() < deadline:  # noqa: ASYNC110 - no event
-            await asyncio.sleep(GROUP_POLL_SECONDS)
-        if group_members(pgid):
-            log.info("process group %d outlived SIGTERM by %g s: SIGKILL", pgid,
-                     KILL_GRACE_SECONDS)
-            _signal_group(pgid, signal.SIGKILL)
-    await exited.wait()
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

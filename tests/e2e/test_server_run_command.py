@@ -6,6 +6,8 @@ Every test runs in ``auto`` mode (permissions are tested in test_server_permissi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +168,10 @@ async def test_fifty_megabytes_of_output_are_bounded(
         assert final_update(editor, "f1")["truncated"] is True
     stored = sum(f.stat().st_size for f in (workspace / ".nexus").rglob("*") if f.is_file())
     assert stored < 4 * 1024 * 1024, stored
+    with contextlib.closing(sqlite3.connect(workspace / ".nexus" / "nexus.db")) as db:
+        (kept,) = db.execute("SELECT sum(length(json_extract(data, '$.text'))) FROM events"
+                             " WHERE type = 'toolOutput'").fetchone()
+    assert limit // 2 < kept <= limit + 200  # the streamed output is what the store keeps
 
 
 async def test_secrets_are_not_in_the_commands_environment(
