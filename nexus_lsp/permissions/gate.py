@@ -147,6 +147,7 @@ class ToolFacts:
     subject: str
     title: str
     arguments: Mapping[str, Any]
+    other_subjects: tuple[str, ...] = ()  # also checked against deny rules (a move's target)
 
 
 class PermissionGate:
@@ -178,7 +179,12 @@ class PermissionGate:
         token: CancellationToken,
     ) -> str | None:
         """None when the call may run; else the denial the model reads."""
-        decision = decide(mode, facts.kind, call.name, facts.subject, await self._rules())
+        rules = await self._rules()
+        for other in facts.other_subjects:
+            refused = decide(mode, facts.kind, call.name, other, rules)
+            if refused.rule is not None and refused.action == "deny":
+                return f"{call.name}: denied: {refused.why} (`{other}`)"
+        decision = decide(mode, facts.kind, call.name, facts.subject, rules)
         if decision.action == "allow":
             return None
         if decision.action == "deny":

@@ -313,7 +313,7 @@ class Session:
                 return None  # the registry answers these with their own error
             arguments = strip_session_arguments(call.arguments)
             facts = ToolFacts(skill.kind, skill.subject(arguments), skill.title(arguments),
-                              arguments)
+                              arguments, skill.other_subjects(arguments))
             return await gate.check(session_id=self.id, turn_id=turn_id, mode=mode, call=call,
                                     facts=facts, token=token)
 

@@ -102,6 +102,10 @@ class Skill(ABC, Generic[A]):
         value = arguments.get("path", "")
         return value if isinstance(value, str) else ""
 
+    def other_subjects(self, arguments: Mapping[str, Any]) -> tuple[str, ...]:
+        """More arguments a ``deny`` rule must see (``rename_file``'s destination)."""
+        return ()
+
     def title(self, arguments: Mapping[str, Any]) -> str:
         """A one-line description for a permission question."""
         subject = self.subject(arguments)

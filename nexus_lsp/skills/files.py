@@ -9,7 +9,7 @@ Output is bounded and says what was cut.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import Field
@@ -42,6 +42,20 @@ class _FileSkill(Skill[Any]):
 
     def label(self, path: str) -> str:
         return f"Nexus: {self.name} {path}"
+
+    def subject(self, arguments: Mapping[str, Any]) -> str:
+        """The path as permission rules see it: workspace-relative, symlinks followed, so
+        `./secrets/k`, an absolute path or a link into `secrets/` all read `secrets/k`."""
+        raw = super().subject(arguments)
+        if not raw and "path" not in arguments:
+            return raw
+        return self._relative(raw or ".")
+
+    def _relative(self, raw: str) -> str:
+        try:
+            return self.workspace.relative(self.workspace.resolve(raw))
+        except ToolError:
+            return raw  # refused later by the tool itself
 
 
 class ReadFileArgs(SkillArguments):
@@ -263,6 +277,10 @@ class RenameFileSkill(_FileSkill):
     kind = "move"
     description = "Rename or move a file within the workspace."
     arguments = RenameFileArgs
+
+    def other_subjects(self, arguments: Mapping[str, Any]) -> tuple[str, ...]:
+        new_path = arguments.get("newPath")
+        return (self._relative(new_path),) if isinstance(new_path, str) and new_path else ()
 
     async def run(self, args: RenameFileArgs, token: CancellationToken) -> SkillOutput:
         path = self.workspace.resolve(args.path, for_write=True)

@@ -130,3 +130,13 @@ async def test_rejections(option: str, denial: str) -> None:
     assert await check(gate(Asker(option), book), "a", "make -j4") == denial
     stored = [(g.match, g.action) for g in book.grants]
     assert stored == ([("make *", "deny")] if option == wire.OPTION_REJECT_ALWAYS else [])
+
+
+async def test_a_move_into_a_denied_path_is_refused() -> None:
+    g = gate(Asker(), Book(), PermissionRule(tool="*", match="secrets/*", action="deny"))
+    call = ToolCall("m", "rename_file", {"path": "a.txt", "newPath": "secrets/a.txt"})
+    facts = ToolFacts("move", "a.txt", "rename_file `a.txt`", call.arguments, ("secrets/a.txt",))
+    denial = await g.check(session_id="s", turn_id=1, mode="auto", call=call, facts=facts,
+                           token=CancellationToken())
+    assert denial == ("rename_file: denied: the rule deny * `secrets/*` forbids it "
+                      "(`secrets/a.txt`)")

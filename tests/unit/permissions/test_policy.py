@@ -87,3 +87,24 @@ def test_rules_on_paths_and_tool_globs() -> None:
 ])
 def test_the_pattern_an_always_answer_stores(kind: str, subject: str, pattern: str) -> None:
     assert pattern_for(kind, subject) == pattern
+
+
+def test_file_rules_see_the_path_the_tool_will_touch(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from nexus_lsp.config import SessionSettings
+    from nexus_lsp.skills import DiskWorkspace, builtin_registry
+
+    root = Path(str(tmp_path)).resolve()
+    (root / "secrets").mkdir()
+    (root / "link").symlink_to(root / "secrets")
+    registry = builtin_registry(DiskWorkspace(root), SessionSettings())
+    skill = registry.skill("read_file")
+    assert skill is not None
+    deny = [rule("secrets/*", "deny", tool="*")]
+    for given in ("secrets/k.pem", "./secrets/k.pem", str(root / "secrets" / "k.pem"),
+                  "link/k.pem", "src/../secrets/k.pem"):
+        subject = skill.subject({"path": given})
+        assert subject == "secrets/k.pem", given
+        assert decide("auto", "read", "read_file", subject, deny).action == "deny"
+    assert skill.subject({"path": "../outside"}) == "../outside"  # the tool refuses it
