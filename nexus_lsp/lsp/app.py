@@ -310,6 +310,21 @@ def _register_nexus_methods(server: NexusLanguageServer) -> None:
         with rpc_errors(wire.SESSION_DELETE):
             return await (await ls.nexus()).session_delete(params)
 
+    @server.feature(wire.SESSION_SET_MODE)
+    async def session_set_mode(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.SESSION_SET_MODE):
+            return await (await ls.nexus()).session_set_mode(params)
+
+    @server.feature(wire.PERMISSIONS_LIST)
+    async def permissions_list(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.PERMISSIONS_LIST):
+            return await (await ls.nexus()).permissions_list(params)
+
+    @server.feature(wire.PERMISSIONS_REVOKE)
+    async def permissions_revoke(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.PERMISSIONS_REVOKE):
+            return await (await ls.nexus()).permissions_revoke(params)
+
     @server.feature(wire.SESSION_CANCEL)
     async def session_cancel(ls: NexusLanguageServer, params: Any) -> None:
         try:  # a notification has no response: bad params are only logged

@@ -8,7 +8,7 @@ whose message names every bad field (``sessionId: Input should be a valid string
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -22,7 +22,10 @@ __all__ = [
     "ListParams",
     "LoadParams",
     "NewParams",
+    "PermissionsListParams",
+    "RevokeParams",
     "SendParams",
+    "SetModeParams",
     "WirePosition",
     "WireRange",
     "parse",
@@ -72,6 +75,19 @@ class DeleteParams(_Params):
 
 class CancelParams(_Params):
     session_id: str = SessionId
+
+
+class SetModeParams(_Params):
+    session_id: str = SessionId
+    mode: Literal["default", "plan", "acceptEdits", "auto", "strict"]
+
+
+class PermissionsListParams(_Params):
+    pass
+
+
+class RevokeParams(_Params):
+    id: int = Field(ge=1)
 
 
 class WirePosition(_Params):
