@@ -105,6 +105,7 @@ class FrameReader:
         self._resync_start = 1
         self._dropped = 0
         self._dropped_preview = b""
+        self._problem = ""  # what made the reader resynchronise, for the log line
 
     async def next(self) -> Message | Unreadable | None:
         """The next message, or what could not be read; None at the end of the input."""
@@ -204,7 +205,7 @@ class FrameReader:
         found = _NAME.search(body)
         keep = found.start() if found is not None else max(0, len(body) - _KEEP)
         self._buf[0:0] = body[keep:]
-        self._resyncing, self._resync_start = True, 0
+        self._resyncing, self._resync_start, self._problem = True, 0, problem
         return _unreadable(body[:keep], length, problem)
 
     def _next_header_line(self, scanned: int) -> int | None:
@@ -221,10 +222,11 @@ class FrameReader:
         body = bytes(self._buf[:cut])
         del self._buf[:cut]
         problem = f"Content-Length {length}, but the next message began after {cut} bytes"
+        log.warning("malformed frame: %s: %s", problem, _preview(body))
         return _unreadable(body, length, problem)
 
     def _malformed(self, problem: str, consumed: int) -> None:
-        log.warning("malformed frame (%s); looking for the next Content-Length header", problem)
+        self._problem = f"malformed frame: {problem}"
         self._drop(consumed)
         # Unless the block was dropped whole, its own header is at the start: skip it.
         self._resyncing, self._resync_start = True, 0 if consumed else 1
@@ -250,16 +252,19 @@ class FrameReader:
         if count <= 0:
             return
         if len(self._dropped_preview) < _PREVIEW:
-            self._dropped_preview += bytes(self._buf[: _PREVIEW - len(self._dropped_preview)])
+            room = min(count, _PREVIEW - len(self._dropped_preview))
+            self._dropped_preview += bytes(self._buf[:room])
         self._dropped += count
         del self._buf[:count]
 
     def _log_dropped(self, why: str) -> None:
+        """One line per problem: what it was, and the bytes dropped because of it."""
         if self._dropped:
-            log.warning(
-                "%s; dropped %d bytes: %s", why, self._dropped, _preview(self._dropped_preview)
-            )
-        self._dropped, self._dropped_preview = 0, b""
+            dropped = f"dropped {self._dropped} bytes: {_preview(self._dropped_preview)}"
+            log.warning("%s; %s; %s", self._problem or "not a frame", why, dropped)
+        elif self._problem:
+            log.warning("%s; %s", self._problem, why)
+        self._dropped, self._dropped_preview, self._problem = 0, b"", ""
 
 
 def _unreadable(body: bytes, length: int, problem: str) -> Unreadable:

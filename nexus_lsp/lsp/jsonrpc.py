@@ -113,10 +113,16 @@ class JsonRpcDoor(LanguageServerProtocol):
             self.refuse(msg_id, refused.code, str(refused), refused.field)
 
     def refuse(
-        self, msg_id: MsgId | None, code: int, message: str, field: str | None = None
+        self,
+        msg_id: MsgId | None,
+        code: int,
+        message: str,
+        field: str | None = None,
+        *,
+        level: int = logging.WARNING,
     ) -> None:
         """Answer ``msg_id`` (``None``: a message whose id is unknown) with an error."""
-        log.warning("message refused (%d, id %s): %s", code, json.dumps(msg_id), message)
+        log.log(level, "message refused (%d, id %s): %s", code, json.dumps(msg_id), message)
         error: dict[str, Any] = {"code": code, "message": message}
         if field is not None:
             error["data"] = {"field": field}

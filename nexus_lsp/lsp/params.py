@@ -121,7 +121,10 @@ def parse(model: type[M], raw: Any, *, what: str = "params") -> M:
     except ValidationError as exc:
         # params' fields are named as they are; an argument's with its place in the list
         prefix = () if what == "params" else (what,)
-        problems = [f"{_loc((*prefix, *e['loc']))}: {e['msg']}" for e in exc.errors()]
+        problems = [
+            f"{_loc((*prefix, *e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        ]
         first = _loc((*prefix, *exc.errors()[0]["loc"])) if exc.errors() else what
         raise ParamsError("; ".join(problems), first) from None
 

@@ -189,10 +189,8 @@ async def read_messages(reader: FrameReader, door: JsonRpcDoor) -> None:
         try:
             if not isinstance(item, Unreadable):
                 door.handle_json(item.data)
-            elif item.answer:
-                door.refuse(item.msg_id, item.code, item.problem)
-            else:
-                log.warning("notification dropped: %s", item.problem)
+            elif item.answer:  # the reader logs the problem with the bytes it dropped
+                door.refuse(item.msg_id, item.code, item.problem, level=logging.DEBUG)
         except Exception:  # a bug in handling one message: report it, keep serving
             log.exception("handling a message failed")
 

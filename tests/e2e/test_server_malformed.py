@@ -9,15 +9,19 @@ the server still ends with 0 after ``shutdown``/``exit``.
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
+import queue
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .raw_wire import RawServer, frame, request
+from .raw_wire import WAIT, RawServer, frame, read_frames, request
 
 LIST = "nexus/session/list"
 _ids = itertools.count(1000)
@@ -208,3 +212,65 @@ def test_bad_notifications_get_no_answer(server: RawServer) -> None:
         server.send(frame(message))
     assert still_serving(server) == []
     assert "Traceback" not in server.stderr()
+
+
+# --- every transport: all of it, then shutdown and exit ----------------------------
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["stdio", "tcp"])
+def test_after_all_the_bad_input_the_server_still_ends_with_0(
+    tmp_path: Path, tcp: bool
+) -> None:
+    (tmp_path / "ws").mkdir()
+    server = RawServer(tmp_path / "ws", tmp_path / "stderr.txt", tcp=tcp)
+    try:
+        server.initialize()
+        for data, _ in FRAMES.values():
+            server.send(data)
+            still_serving(server)
+        for message, code, _ in REQUESTS.values():
+            msg_id = next(_ids)
+            server.send(frame({**message, "id": msg_id}))
+            assert server.answer_to(msg_id)[0]["error"]["code"] == code
+        server.send(frame(request(2, "shutdown")))
+        assert server.answer_to(2)[0]["result"] is None
+        # After shutdown a request is refused, not left unanswered (LSP: InvalidRequest).
+        server.send(frame(request(3, LIST, {})))
+        assert server.answer_to(3)[0]["error"]["code"] == -32600
+        server.send(frame({"jsonrpc": "2.0", "method": "exit"}))
+        assert server.wait() == 0
+    finally:
+        server.close()
+    stderr = server.stderr()
+    assert "Traceback" not in stderr
+    assert "malformed frame: Content-Length 'abc' is not a byte count" in stderr
+    assert "dropped 2097162 bytes" in stderr  # the 2 MiB header line, logged
+
+
+def test_a_file_on_stdin_is_read_with_the_same_resynchronisation(tmp_path: Path) -> None:
+    # stdin that asyncio cannot watch (a file, a terminal) is read in a thread.
+    probes = list(range(500, 500 + len(FRAMES)))
+    data = b"".join(
+        bad + frame(request(probe, "nexus/probe"))
+        for (bad, _), probe in zip(FRAMES.values(), probes, strict=True)
+    )
+    data += frame(request(2, "shutdown")) + frame({"jsonrpc": "2.0", "method": "exit"})
+    (tmp_path / "input").write_bytes(data)
+    with (tmp_path / "input").open("rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "nexus_lsp"], stdin=stdin, capture_output=True,
+            cwd=tmp_path, timeout=WAIT * 2,
+        )
+    answers = [m for m in parse_frames(done.stdout) if "method" not in m]
+    for probe in probes:  # each answered once: the unknown method, so it was read
+        mine = [m for m in answers if m.get("id") == probe]
+        assert [m["error"]["code"] for m in mine] == [-32601], (probe, answers)
+    assert done.returncode == 0
+    assert b"Traceback" not in done.stderr
+
+
+def parse_frames(data: bytes) -> list[dict[str, Any]]:
+    stream = io.BytesIO(data)
+    out: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    read_frames(stream, out)
+    return [m for m in iter(out.get_nowait, None)]
