@@ -57,7 +57,7 @@ _NAME = re.compile(rb"content-length[ \t]*:", re.IGNORECASE)
 # A whole Content-Length line: never inside a JSON text (see the module docstring).
 _LINE = re.compile(rb"content-length[ \t]{0,16}:[ \t]{0,16}[0-9]{1,12}[ \t]{0,16}\r?\n", re.I)
 _LINE_REACH = 64  # the longest match of _LINE
-_KEEP = len(b"content-length") - 1  # a name cut by the end of what has arrived
+_KEEP = len(b"content-length:") - 1  # a name cut by the end of what has arrived
 _PREVIEW = 80
 
 
@@ -81,9 +81,12 @@ class Unreadable:
 class _Malformed(Exception):
     """The header block at the start of the buffer is no frame."""
 
-    def __init__(self, problem: str, consumed: int) -> None:
+    def __init__(self, problem: str, skip: int, *, frame: bool = True) -> None:
         super().__init__(problem)
-        self.consumed = consumed  # bytes of the block to drop; 0: resync inside it
+        # Bytes to drop before looking for the next Content-Length name: past the
+        # refused one, never past a later one (it may start the next frame).
+        self.skip = skip
+        self.frame = frame  # headers of a frame (answered), not bytes of something else
 
 
 class FrameReader:
@@ -102,7 +105,6 @@ class FrameReader:
         self._buf = bytearray()
         self._eof = False
         self._resyncing = False
-        self._resync_start = 1
         self._dropped = 0
         self._dropped_preview = b""
         self._problem = ""  # what made the reader resynchronise, for the log line
@@ -151,36 +153,41 @@ class FrameReader:
         try:
             length = self._content_length(bytes(self._buf[: end.start() + 1]), end.end())
         except _Malformed as exc:
-            self._malformed(str(exc), exc.consumed)
-            if exc.consumed:  # a frame of headers only, with a bad length: say so
+            self._malformed(str(exc), exc.skip)
+            if exc.frame:  # a frame's headers with a bad length: say so
                 return Unreadable(INVALID_REQUEST, f"invalid frame: {exc}")
             return None
         del self._buf[: end.end()]
         return await self._body(length)
 
     def _content_length(self, block: bytes, block_size: int) -> int:
-        lengths: set[bytes] = set()
+        lengths: list[tuple[int, bytes]] = []  # (where the line starts, value)
+        start = 0
         for line in block.split(b"\n")[:-1]:
             header = _HEADER.fullmatch(line)
             name = header.group(1).lower() if header else b""
-            if header is None or (name != b"content-length" and _NAME.search(line)):
+            inner = _NAME.search(line, 1 if name == b"content-length" else 0)
+            if header is None or inner is not None:
                 # Not a header: bytes of something else, maybe with a frame after them.
-                raise _Malformed(f"not a header line: {_preview(line)}", 0)
+                raise _Malformed(f"not a header line: {_preview(line)}", 1, frame=False)
             if name == b"content-length":
-                lengths.add(header.group(2))
+                lengths.append((start, header.group(2)))
+            start += len(line) + 1
         if not lengths:
             raise _Malformed("no Content-Length header", block_size)
-        if len(lengths) > 1:
-            raise _Malformed("Content-Length headers that disagree", block_size)
-        value = lengths.pop()
-        if not value.isdigit():
-            shown = value.decode("utf-8", "replace")[:40]
-            raise _Malformed(f"Content-Length {shown!r} is not a byte count", block_size)
+        # Past a bad line only: a later Content-Length line may begin the real frame
+        # (resynchronising can stop at header text quoted in a dropped body).
+        for where, value in lengths:
+            if not value.isdigit():
+                shown = value.decode("utf-8", "replace")[:40]
+                raise _Malformed(f"Content-Length {shown!r} is not a byte count", where + 1)
+        where, value = lengths[0]
+        if any(other != value for _, other in lengths):
+            raise _Malformed("Content-Length headers that disagree", where + 1)
         length = int(value)
         if length > self._max_body:
             raise _Malformed(
-                f"Content-Length {length} is over the limit of {self._max_body} bytes",
-                block_size,
+                f"Content-Length {length} is over the limit of {self._max_body} bytes", where + 1
             )
         return length
 
@@ -201,11 +208,12 @@ class FrameReader:
             return Message(json.loads(body))
         except (ValueError, RecursionError) as exc:
             problem = f"the message is not JSON: {_short(exc)}"
-        # Maybe its Content-Length was too large and the next frame began inside it.
-        found = _NAME.search(body)
-        keep = found.start() if found is not None else max(0, len(body) - _KEEP)
+        # Maybe its Content-Length was too large and the next frame began inside it:
+        # at a whole Content-Length line if there is one, else maybe in its last bytes.
+        found = _LINE.search(body)
+        keep = found.start() if found is not None else max(0, len(body) - _LINE_REACH)
         self._buf[0:0] = body[keep:]
-        self._resyncing, self._resync_start, self._problem = True, 0, problem
+        self._resyncing, self._problem = True, problem
         return _unreadable(body[:keep], length, problem)
 
     def _next_header_line(self, scanned: int) -> int | None:
@@ -225,24 +233,21 @@ class FrameReader:
         log.warning("malformed frame: %s: %s", problem, _preview(body))
         return _unreadable(body, length, problem)
 
-    def _malformed(self, problem: str, consumed: int) -> None:
+    def _malformed(self, problem: str, skip: int) -> None:
         self._problem = f"malformed frame: {problem}"
-        self._drop(consumed)
-        # Unless the block was dropped whole, its own header is at the start: skip it.
-        self._resyncing, self._resync_start = True, 0 if consumed else 1
+        self._drop(skip)
+        self._resyncing = True
 
     async def _resync(self) -> bool:
         """Drop bytes up to the next ``Content-Length:`` name; False at the end of input."""
-        start = self._resync_start
         while True:
-            found = _NAME.search(self._buf, start)
+            found = _NAME.search(self._buf)
             if found is not None:
                 self._drop(found.start())
                 self._resyncing = False
                 self._log_dropped("resynchronised on the next Content-Length header")
                 return True
             self._drop(max(0, len(self._buf) - _KEEP))
-            start = 0
             if not await self._fill():
                 self._drop(len(self._buf))
                 self._log_dropped("the input ended")

@@ -89,6 +89,7 @@ def test_a_malformed_frame_is_answered_and_the_next_one_is_read(
     [b"content-length: %d\r\n\r\n", b"CONTENT-LENGTH:%d\r\n\r\n", b"Content-Length: %d\n\n",
      b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\nContent-Length: %d\r\n\r\n",
      b"\r\nContent-Length: %d\r\n\r\n"],
+    ids=["lower case", "upper case, no space", "LF only", "Content-Type first", "blank line first"],
 )
 def test_lenient_headers_are_read(server: RawServer, header: bytes) -> None:
     msg_id = next(_ids)
