@@ -160,6 +160,7 @@ class JsonRpcDoor(LanguageServerProtocol):
 
     def _response(self, data: dict[str, Any], msg_id: Any) -> None:
         """A client's answer to a server request (``workspace/applyEdit``, ...)."""
+        message: Any
         try:
             if "error" in data:
                 message = self._converter.structure(data, types.ResponseErrorMessage)

@@ -93,11 +93,15 @@ MAX_PATH_BYTES = 4096
 
 def _path_fits(uri: str) -> str:
     path = unquote(urlparse(uri).path) if uri.startswith("file:") else uri
-    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+    if _size(path) > MAX_PATH_BYTES:
         raise ValueError(f"the path is too long (over {MAX_PATH_BYTES} bytes)")
-    if any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for part in path.split("/")):
-        raise ValueError(f"a file or folder name in the path is too long (over {MAX_NAME_BYTES} bytes)")
+    if any(_size(part) > MAX_NAME_BYTES for part in path.split("/")):
+        raise ValueError(f"a name in the path is too long (over {MAX_NAME_BYTES} bytes)")
     return uri
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 class AskArgs(_Params):
