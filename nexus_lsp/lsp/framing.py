@@ -144,7 +144,7 @@ class FrameReader:
             if end is not None:
                 break
             if len(self._buf) > self._max_header:
-                self._malformed(f"a header block over {self._max_header} bytes", 0)
+                self._malformed(f"a header block over {self._max_header} bytes", 1)
                 return None
             if not await self._fill():
                 self._drop(len(self._buf))
