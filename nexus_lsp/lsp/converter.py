@@ -41,13 +41,13 @@ _MEMBERS = {
 }
 
 
-class NotAnArray(ValueError):
-    """A JSON value where the type asks for an array."""
+class WrongJsonType(ValueError):
+    """A JSON value of another type than the one asked for (an array, an object)."""
 
 
 def _as_dicts(obj: Any, cls: type[Any]) -> Any:
     if not isinstance(obj, dict):
-        raise NotAnArray(f"expected an object, got {json_type(obj)}")
+        raise WrongJsonType(f"expected an object, got {json_type(obj)}")
     return cls(**{name: obj.get(name) for name in _MEMBERS[cls]})
 
 
@@ -61,7 +61,7 @@ def _strict_sequence(converter: Converter) -> Any:
 
         def structure(obj: Any, cls: Any) -> Any:
             if not isinstance(obj, list | tuple):
-                raise NotAnArray(f"expected an array, got {json_type(obj)}")
+                raise WrongJsonType(f"expected an array, got {json_type(obj)}")
             return inner(obj, cls)
 
         return structure
@@ -113,7 +113,7 @@ def _wire_path(path: str) -> str:
 def _format_problem(exc: BaseException, type_: Any) -> str:
     if isinstance(exc, KeyError):
         return "required"
-    if isinstance(exc, NotAnArray):
+    if isinstance(exc, WrongJsonType):
         return str(exc)
     if type_ is None:  # a validator of the field refused the value
         return f"invalid value ({exc})"

@@ -109,8 +109,12 @@ class JsonRpcDoor(LanguageServerProtocol):
         except _Refused as refused:
             if "method" in data and "id" not in data:  # a notification: never answered
                 log.warning("notification %r ignored: %s", data.get("method"), refused)
-                return
-            self.refuse(msg_id, refused.code, str(refused), refused.field)
+            elif "method" not in data and ("result" in data or "error" in data):
+                # An answer is never answered either (a client may report our mistake
+                # with an error whose id is null).
+                log.warning("answer %s ignored: %s", json.dumps(raw_id, default=str), refused)
+            else:
+                self.refuse(msg_id, refused.code, str(refused), refused.field)
 
     def refuse(
         self,

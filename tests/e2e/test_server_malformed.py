@@ -203,12 +203,16 @@ def test_valid_requests_the_old_reader_dropped_get_their_result(
     assert before == [] and answer["result"]["sessions"] == []
 
 
-def test_bad_notifications_get_no_answer(server: RawServer) -> None:
+def test_bad_notifications_and_answers_get_no_answer(server: RawServer) -> None:
     for message in [
         {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"x": 1}},
         {"jsonrpc": "2.0", "method": "nexus/session/cancel"},
         {"jsonrpc": "1.0", "method": "initialized"},
         {"jsonrpc": "2.0", "method": "$/cancelRequest", "params": "x"},
+        # answers are not answered either, even broken ones
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "bad"}},
+        {"jsonrpc": "2.0", "id": 424242, "result": {"applied": True}},
+        {"jsonrpc": "2.0", "id": 424243, "error": "not an error object"},
     ]:
         server.send(frame(message))
     assert still_serving(server) == []
