@@ -135,17 +135,20 @@ class FrameReader:
 
     async def _frame(self) -> Message | Unreadable | None:
         """Read one frame at the start of the buffer; None at the end (or to resync)."""
+        searched = 0  # what has been searched for the blank line already
         while True:
-            blank = 0
-            while blank < len(self._buf) and self._buf[blank] in b"\r\n":
-                blank += 1
-            del self._buf[:blank]  # blank lines between frames: harmless
-            end = _BLOCK_END.search(self._buf, 0, self._max_header + 2)
+            if searched == 0:
+                blank = 0
+                while blank < len(self._buf) and self._buf[blank] in b"\r\n":
+                    blank += 1
+                del self._buf[:blank]  # blank lines between frames: harmless
+            end = _BLOCK_END.search(self._buf, max(0, searched - 2), self._max_header + 2)
             if end is not None:
                 break
             if len(self._buf) > self._max_header:
                 self._malformed(f"a header block over {self._max_header} bytes", 1)
                 return None
+            searched = len(self._buf)
             if not await self._fill():
                 self._drop(len(self._buf))
                 self._log_dropped("the input ended")

@@ -25,7 +25,7 @@ import signal
 import stat
 import sys
 from concurrent.futures import Executor
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from nexus_lsp.lsp.app import NexusLanguageServer, create_server
 from nexus_lsp.lsp.framing import FrameReader, ReadSome, Unreadable
@@ -173,9 +173,7 @@ async def _run(server: NexusLanguageServer, reader: FrameReader) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, _interrupt, main, signum)
     try:
-        protocol = server.protocol
-        assert isinstance(protocol, JsonRpcDoor)  # NexusProtocol
-        await read_messages(reader, protocol)
+        await read_messages(reader, cast(JsonRpcDoor, server.protocol))  # NexusProtocol
         log.info("the client closed the input stream")
     except asyncio.CancelledError:
         log.info("stopping")
