@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol import lsp_method
 
 from nexus_lsp import wire
 from nexus_lsp.errors import NexusError
 from nexus_lsp.lsp.converter import dict_converter
+from nexus_lsp.lsp.jsonrpc import JsonRpcDoor
 from nexus_lsp.lsp.logs import LspLogHandler
 from nexus_lsp.lsp.rpc_errors import rpc_errors
 
@@ -62,9 +63,10 @@ def experimental_capabilities() -> dict[str, Any]:
     }
 
 
-class NexusProtocol(LanguageServerProtocol):
+class NexusProtocol(JsonRpcDoor):
     """Adds ``experimental.nexus`` to the capabilities pygls computes, and keeps
-    pygls' table of in-flight futures from growing with every notification."""
+    pygls' table of in-flight futures from growing with every notification.
+    Incoming messages are checked by :class:`JsonRpcDoor` (one answer per request)."""
 
     def __init__(self, server: LanguageServer, converter: Converter) -> None:
         super().__init__(server, converter)

@@ -15,7 +15,10 @@ ConfigError            -32602   (``data.field``)
 other NexusError       -32803   ``failed``
 =====================  =======  ===================
 
-Anything else is a bug: pygls answers it with -32603 (InternalError) and logs it.
+Anything else is a bug: pygls answers it with -32603 (InternalError) and logs it
+with its traceback. A mapped error is the client's mistake or a refusal: the protocol
+(``lsp/jsonrpc.py``) logs it in one line when it answers, so it is only noted here
+at DEBUG.
 """
 
 from __future__ import annotations
@@ -84,5 +87,5 @@ def rpc_errors(method: str) -> Iterator[None]:
         error = rpc_error(exc)
         if error is None:
             raise
-        log.info("%s failed: %s", method, exc)
+        log.debug("%s failed: %s", method, exc)
         raise error from exc
