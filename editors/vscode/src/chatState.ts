@@ -8,29 +8,69 @@
  * `vscode` import: unit-tested in plain Node.
  */
 
+import {
+  appendText,
+  applyReasoning,
+  CANCELLED_KINDS,
+  commandOf,
+  endReasoning,
+  FINISHED,
+  failureKind,
+  settle,
+  stopped,
+  toolsOf,
+  touchedPaths,
+  upsertTool,
+  withdrawApprovals,
+} from './chatParts';
 import type {
+  CompactionUpdate,
   LoadResult,
+  PermissionOption,
+  PermissionRequest,
+  RevertResult,
   SendResult,
   SessionUpdate,
   StopReason,
+  ToolKind,
   ToolStatus,
   Usage,
 } from './protocol';
 import {
-  TOOL_DELETE_FILE,
-  TOOL_EDIT_FILE,
-  TOOL_LIST_DIRECTORY,
-  TOOL_READ_FILE,
-  TOOL_RENAME_FILE,
-  TOOL_WRITE_FILE,
+  UPDATE_COMPACTION,
   UPDATE_CONTENT,
   UPDATE_REASONING,
   UPDATE_TOOL_CALL,
   UPDATE_TOOL_CALL_UPDATE,
   UPDATE_TURN_END,
   UPDATE_TURN_START,
+  UPDATE_USAGE,
 } from './protocol';
 import type { UpdateEvent } from './session';
+
+export { entryText, failureKind } from './chatParts';
+
+/** A permission question (protocol v2 §1) shown as a card under its tool call. */
+export interface Approval {
+  /** The chat view's handle of the pending request. */
+  key: string;
+  title: string;
+  command?: string;
+  cwd?: string;
+  options: PermissionOption[];
+  state: 'pending' | 'answered' | 'withdrawn';
+  /** The name of the option chosen. */
+  chosen?: string;
+}
+
+/** How a command ended (run_command's final update). */
+export interface CommandExit {
+  exitCode: number | null;
+  signal: string | null;
+  durationMs?: number;
+  truncated?: boolean;
+  timedOut?: boolean;
+}
 
 export interface ToolView {
   toolCallId: string;
@@ -40,12 +80,29 @@ export interface ToolView {
   output?: string;
   error?: string;
   locations: string[];
+  kind?: ToolKind;
+  /** Output streamed while it ran (run_command), as the user watches it. */
+  stream?: string;
+  exit?: CommandExit;
+  approval?: Approval;
+}
+
+export interface CompactionPart {
+  kind: 'compaction';
+  phase: 'start' | 'end';
+  tokensBefore?: number;
+  tokensAfter?: number;
+  summary?: string | null;
+  fallback?: string;
 }
 
 export type Part =
   | { kind: 'text'; text: string }
   | { kind: 'reasoning'; text: string; active: boolean }
-  | { kind: 'tool'; tool: ToolView };
+  | { kind: 'tool'; tool: ToolView }
+  | CompactionPart
+  /** A prompt the user steered into this running turn. */
+  | { kind: 'steer'; text: string };
 
 export type TurnState = 'streaming' | 'done' | 'cancelled' | 'error';
 
@@ -53,6 +110,8 @@ export interface UserEntry {
   id: string;
   role: 'user';
   text: string;
+  /** Names of what was attached to the prompt. */
+  attachments?: string[];
 }
 
 export interface AssistantEntry {
@@ -66,6 +125,10 @@ export interface AssistantEntry {
   usage?: Usage;
   /** Updates of this turn were lost: the text is taken from the result instead. */
   gap: boolean;
+  /** Waiting for the running turn to end (sent with `whenBusy: "queue"`). */
+  queued?: boolean;
+  /** Its messages were reverted (protocol v2 §3): kept on screen, dimmed. */
+  reverted?: boolean;
 }
 
 export interface NoticeEntry {
@@ -73,14 +136,25 @@ export interface NoticeEntry {
   role: 'notice';
   level: 'info' | 'warning' | 'error';
   text: string;
+  /** Lines listed under the text (a revert's files, conflicts). */
+  details?: string[];
 }
 
 export type Entry = UserEntry | AssistantEntry | NoticeEntry;
+
+/** How full the context is, from the last `usage` update. */
+export interface ContextMeter {
+  usedTokens: number;
+  contextTokens: number;
+  estimated: boolean;
+}
 
 export interface Header {
   sessionId?: string;
   title: string;
   running: boolean;
+  context?: ContextMeter;
+  mode?: string;
 }
 
 /** What to re-render: everything (`reset`) or the listed entries (new ones are appended). */
@@ -91,7 +165,6 @@ export interface Changes {
 }
 
 const UNTITLED = 'New chat';
-const FINISHED: ReadonlySet<ToolStatus> = new Set(['completed', 'failed', 'cancelled', 'skipped']);
 
 export class ChatState {
   sessionId: string | undefined;
@@ -99,8 +172,11 @@ export class ChatState {
   readonly entries: Entry[] = [];
   private nextId = 1;
   private readonly byTurn = new Map<number, AssistantEntry>();
-  /** The entry of the turn this window sent, before its turnStart named the turn id. */
-  private pending: AssistantEntry | undefined;
+  /** Entries of turns this window sent, oldest first, before their first update named the turn id. */
+  private pending: AssistantEntry[] = [];
+  context: ContextMeter | undefined;
+  /** The session's permission mode as the chat set it (undefined: the setting). */
+  mode: string | undefined;
   private readonly dirty = new Set<string>();
   private resetPending = true;
 
@@ -109,7 +185,13 @@ export class ChatState {
   }
 
   header(): Header {
-    return { sessionId: this.sessionId, title: this.title, running: this.running };
+    return {
+      sessionId: this.sessionId,
+      title: this.title,
+      running: this.running,
+      context: this.context,
+      mode: this.mode,
+    };
   }
 
   /** Start over (New Session), optionally already bound to a session. */
@@ -118,7 +200,9 @@ export class ChatState {
     this.title = title || UNTITLED;
     this.entries.length = 0;
     this.byTurn.clear();
-    this.pending = undefined;
+    this.pending = [];
+    this.context = undefined;
+    this.mode = undefined;
     this.dirty.clear();
     this.resetPending = true;
   }
@@ -130,17 +214,98 @@ export class ChatState {
   }
 
   /** The user asked: show the prompt and an empty answer that updates will fill. */
-  beginTurn(prompt: string): AssistantEntry {
-    this.push<UserEntry>({ id: '', role: 'user', text: prompt });
+  beginTurn(prompt: string, options: { queued?: boolean; attachments?: string[] } = {}): AssistantEntry {
+    this.push<UserEntry>({ id: '', role: 'user', text: prompt, attachments: options.attachments });
     const entry = this.push<AssistantEntry>({
       id: '',
       role: 'assistant',
       parts: [],
       state: 'streaming',
       gap: false,
+      queued: options.queued,
     });
-    this.pending = entry;
+    this.pending.push(entry);
     return entry;
+  }
+
+  /** The entry showing `turnId`, once an update or result named it. */
+  entryOfTurn(turnId: number): AssistantEntry | undefined {
+    return this.byTurn.get(turnId);
+  }
+
+  /** The user steered `prompt` into the running turn (`whenBusy: "steer"`). */
+  steer(entry: AssistantEntry, prompt: string): void {
+    entry.parts.push({ kind: 'steer', text: prompt });
+    this.dirty.add(entry.id);
+  }
+
+  /**
+   * A permission question: shown as a card under its tool call (added when the
+   * `toolCall` update has not arrived yet). False when it is about a session
+   * the chat does not show.
+   */
+  askPermission(request: PermissionRequest, key: string): boolean {
+    if (request.sessionId !== this.sessionId) return false;
+    const entry = this.byTurn.get(request.turnId) ?? this.pending[0];
+    if (!entry || entry.state !== 'streaming') return false;
+    if (entry.turnId === undefined) {
+      entry.turnId = request.turnId;
+      this.byTurn.set(request.turnId, entry);
+      this.pending.splice(this.pending.indexOf(entry), 1);
+    }
+    const call = request.toolCall;
+    const tool = upsertTool(entry, call.id, call.name);
+    if (Object.keys(tool.arguments).length === 0) tool.arguments = call.arguments ?? {};
+    tool.kind ??= call.kind;
+    tool.approval = { key, title: call.title, ...commandOf(call.arguments ?? {}), options: request.options, state: 'pending' };
+    this.dirty.add(entry.id);
+    return true;
+  }
+
+  /** The user chose an option (its name is shown), or the question was withdrawn (no option). */
+  settlePermission(key: string, optionId?: string): boolean {
+    for (const entry of this.entries) {
+      if (entry.role !== 'assistant') continue;
+      const tool = toolsOf(entry).find((t) => t.approval?.key === key);
+      if (!tool?.approval || tool.approval.state !== 'pending') continue;
+      const option = tool.approval.options.find((o) => o.optionId === optionId);
+      tool.approval.state = option ? 'answered' : 'withdrawn';
+      tool.approval.chosen = option?.name;
+      this.dirty.add(entry.id);
+      return true;
+    }
+    return false;
+  }
+
+  /** Keys of the questions still waiting for the user. */
+  pendingApprovals(): string[] {
+    return this.entries.flatMap((e) =>
+      e.role === 'assistant' ? toolsOf(e).flatMap((t) => (t.approval?.state === 'pending' ? [t.approval.key] : [])) : [],
+    );
+  }
+
+  /** A revert's result: the reverted turns dimmed (conversation) and what happened to the files. */
+  showRevert(turnId: number, result: RevertResult, conversation: boolean): void {
+    if (conversation) {
+      for (const entry of this.entries) {
+        if (entry.role === 'assistant' && entry.turnId !== undefined && entry.turnId >= turnId) {
+          entry.reverted = true;
+          this.dirty.add(entry.id);
+        }
+      }
+    }
+    const details = [
+      ...result.files.map((f) => `${f.action}: ${f.path}`),
+      ...result.conflicts.map((c) => `conflict (left as you changed it): ${c.path} — ${c.reason}`),
+      ...result.notRestored.map((n) => `not restored: ${n.path} — ${n.reason}`),
+    ];
+    const files = result.files.filter((f) => f.action !== 'unchanged').length;
+    const parts = [`Reverted to before turn ${turnId}: ${files} file${files === 1 ? '' : 's'} restored`];
+    if (result.conflicts.length) parts.push(`${result.conflicts.length} conflict${result.conflicts.length === 1 ? '' : 's'}`);
+    if (result.notRestored.length) parts.push(`${result.notRestored.length} not restored`);
+    if (conversation) parts.push(`${result.messagesReverted} message${result.messagesReverted === 1 ? '' : 's'} reverted`);
+    const level = result.conflicts.length || result.notRestored.length ? 'warning' : 'info';
+    this.push<NoticeEntry>({ id: '', role: 'notice', level, text: `${parts.join(', ')}.`, details });
   }
 
   /** Apply one update; false when it belongs to another session. */
@@ -155,6 +320,17 @@ export class ChatState {
     }
     switch (update.kind) {
       case UPDATE_TURN_START:
+        entry.queued = false;
+        break;
+      case UPDATE_USAGE:
+        this.context = {
+          usedTokens: update.usedTokens,
+          contextTokens: update.contextTokens,
+          estimated: Boolean(update.estimated),
+        };
+        break;
+      case UPDATE_COMPACTION:
+        applyCompaction(entry, update);
         break;
       case UPDATE_CONTENT:
         endReasoning(entry);
@@ -163,16 +339,33 @@ export class ChatState {
       case UPDATE_REASONING:
         applyReasoning(entry, update.active, update.text);
         break;
-      case UPDATE_TOOL_CALL:
+      case UPDATE_TOOL_CALL: {
         endReasoning(entry);
-        upsertTool(entry, update.toolCallId, update.name).arguments = update.arguments ?? {};
+        const tool = upsertTool(entry, update.toolCallId, update.name);
+        tool.arguments = update.arguments ?? {};
+        if (update.toolKind) tool.kind = update.toolKind;
         break;
+      }
       case UPDATE_TOOL_CALL_UPDATE: {
         const tool = upsertTool(entry, update.toolCallId, update.name);
         tool.status = update.status;
-        if (update.output !== undefined) tool.output = update.output;
+        if (update.status === 'running' && update.output !== undefined) {
+          // A running update's output is a chunk of what the command prints (v2 §2).
+          tool.stream = (tool.stream ?? '') + update.output;
+        } else if (update.output !== undefined) {
+          tool.output = update.output;
+        }
         if (update.error !== undefined) tool.error = update.error;
         if (update.locations) tool.locations = update.locations.map((l) => l.uri);
+        if (update.exitCode !== undefined || update.signal !== undefined) {
+          tool.exit = {
+            exitCode: update.exitCode ?? null,
+            signal: update.signal ?? null,
+            durationMs: update.durationMs,
+            truncated: update.truncated,
+            timedOut: update.timedOut,
+          };
+        }
         break;
       }
       case UPDATE_TURN_END:
@@ -188,7 +381,8 @@ export class ChatState {
   finishTurn(entry: AssistantEntry, result: SendResult): void {
     entry.turnId ??= result.turnId;
     this.byTurn.set(result.turnId, entry);
-    if (this.pending === entry) this.pending = undefined;
+    this.unpend(entry);
+    entry.queued = false;
     const streamed = entry.parts.some((p) => p.kind === 'text' && p.text.length > 0);
     if ((entry.gap || !streamed) && result.content) {
       // The stream is incomplete: the result's text is authoritative.
@@ -211,7 +405,9 @@ export class ChatState {
 
   /** The `send` request failed or was cancelled before a result. */
   failTurn(entry: AssistantEntry, state: 'cancelled' | 'error', message?: string): void {
-    if (this.pending === entry) this.pending = undefined;
+    this.unpend(entry);
+    entry.queued = false;
+    withdrawApprovals(entry);
     endReasoning(entry);
     if (entry.state === 'streaming') {
       entry.state = state;
@@ -239,19 +435,35 @@ export class ChatState {
   loadHistory(loaded: LoadResult, locationOf: (path: string) => string = (path) => path): void {
     this.reset(loaded.sessionId, loaded.title);
     let current: AssistantEntry | undefined;
+    // Turns are numbered on: a live turn takes the next number no reverted turn holds.
+    const reverted = new Set((loaded.reverted ?? []).map((m) => m.turnId));
+    let turnId = 0;
+    const nextTurn = () => {
+      do turnId++;
+      while (reverted.has(turnId));
+      return turnId;
+    };
+    let userTurn: number | undefined;
     for (const message of loaded.messages) {
       if (message.role === 'user') {
         this.push<UserEntry>({ id: '', role: 'user', text: message.content });
         current = undefined;
+        userTurn = nextTurn();
+      } else if (message.role === 'system' && message.name === 'compaction') {
+        current = undefined;
+        const holder = this.push<AssistantEntry>({ id: '', role: 'assistant', parts: [], state: 'done', gap: false });
+        holder.parts.push({ kind: 'compaction', phase: 'end', summary: message.content });
       } else if (message.role === 'assistant') {
         // One turn is several assistant messages when tools ran: keep them in one entry.
         current ??= this.push<AssistantEntry>({
           id: '',
           role: 'assistant',
+          turnId: userTurn,
           parts: [],
           state: 'done',
           gap: false,
         });
+        if (userTurn !== undefined) this.byTurn.set(userTurn, current);
         if (message.content) appendText(current, message.content);
         for (const call of message.toolCalls ?? []) {
           upsertTool(current, call.toolCallId, call.name).arguments = call.arguments ?? {};
@@ -274,6 +486,10 @@ export class ChatState {
     if (loaded.repaired) {
       this.addNotice('warning', 'The last turn was interrupted; its unfinished tool calls were closed.');
     }
+    if (reverted.size > 0) {
+      const n = reverted.size;
+      this.addNotice('info', `${n} reverted turn${n === 1 ? ' is' : 's are'} kept in the history but no longer in the conversation.`);
+    }
   }
 
   addNotice(level: NoticeEntry['level'], text: string): void {
@@ -294,6 +510,11 @@ export class ChatState {
     return { reset, entries, header: this.header() };
   }
 
+  private unpend(entry: AssistantEntry): void {
+    const index = this.pending.indexOf(entry);
+    if (index >= 0) this.pending.splice(index, 1);
+  }
+
   private push<T extends Entry>(entry: T): T {
     entry.id = `e${this.nextId++}`;
     this.entries.push(entry);
@@ -304,18 +525,21 @@ export class ChatState {
   private entryFor(update: SessionUpdate): AssistantEntry {
     const known = this.byTurn.get(update.turnId);
     if (known) return known;
-    if (this.pending) {
-      const entry = this.pending;
-      this.pending = undefined;
+    const entry = this.pending.shift();
+    if (entry) {
       entry.turnId = update.turnId;
       this.byTurn.set(update.turnId, entry);
       return entry;
     }
+    return this.foreignTurn(update);
+  }
+
+  private foreignTurn(update: SessionUpdate): AssistantEntry {
     // A turn this window did not start (a code action, another client): show it too.
     if (update.kind === UPDATE_TURN_START) {
       this.push<UserEntry>({ id: '', role: 'user', text: update.prompt });
     }
-    const entry = this.push<AssistantEntry>({
+    const foreign = this.push<AssistantEntry>({
       id: '',
       role: 'assistant',
       turnId: update.turnId,
@@ -323,91 +547,24 @@ export class ChatState {
       state: 'streaming',
       gap: update.kind !== UPDATE_TURN_START,
     });
-    this.byTurn.set(update.turnId, entry);
-    return entry;
+    this.byTurn.set(update.turnId, foreign);
+    return foreign;
   }
 }
 
-/** The assistant text of an entry, as the protocol concatenates it. */
-export function entryText(entry: AssistantEntry): string {
-  return entry.parts.map((p) => (p.kind === 'text' ? p.text : '')).join('');
-}
 
-function appendText(entry: AssistantEntry, text: string): void {
-  const last = entry.parts.at(-1);
-  if (last?.kind === 'text') {
-    last.text += text;
+function applyCompaction(entry: AssistantEntry, update: CompactionUpdate): void {
+  const fields = {
+    phase: update.phase,
+    tokensBefore: update.tokensBefore,
+    tokensAfter: update.tokensAfter,
+    summary: update.summary,
+    fallback: update.fallback,
+  };
+  const last = [...entry.parts].reverse().find((p) => p.kind === 'compaction');
+  if (last?.kind === 'compaction' && last.phase === 'start') {
+    Object.assign(last, fields);
   } else {
-    entry.parts.push({ kind: 'text', text });
-  }
-}
-
-function applyReasoning(entry: AssistantEntry, active: boolean, text: string | undefined): void {
-  const last = entry.parts.at(-1);
-  if (last?.kind === 'reasoning' && last.active) {
-    last.text += text ?? '';
-    last.active = active;
-  } else if (active || text) {
-    entry.parts.push({ kind: 'reasoning', text: text ?? '', active });
-  }
-}
-
-function endReasoning(entry: AssistantEntry): void {
-  for (const part of entry.parts) {
-    if (part.kind === 'reasoning') part.active = false;
-  }
-}
-
-function upsertTool(entry: AssistantEntry, toolCallId: string, name: string): ToolView {
-  for (const part of entry.parts) {
-    if (part.kind === 'tool' && part.tool.toolCallId === toolCallId) return part.tool;
-  }
-  const tool: ToolView = { toolCallId, name, arguments: {}, status: 'pending', locations: [] };
-  entry.parts.push({ kind: 'tool', tool });
-  return tool;
-}
-
-/** A loaded turn that a cancel cut short: shown as the live one ended ("Stopped."). */
-function stopped(entry: AssistantEntry): void {
-  entry.state = 'cancelled';
-  entry.stopReason = 'cancelled';
-}
-
-/** Failure kinds (docs/protocol.md §4) that mean the call never finished. */
-const CANCELLED_KINDS: ReadonlySet<string> = new Set(['cancelled', 'interrupted']);
-
-/** The `<kind>` of a tool failure in the documented `<tool>: <kind>: <detail>` format. */
-export function failureKind(text: string): string | undefined {
-  return /^[^:\n]+: ([A-Za-z]+):/.exec(text)?.[1];
-}
-
-/** The workspace-relative paths a completed built-in tool touched, as the server reports them live. */
-function touchedPaths(tool: ToolView): string[] {
-  const path = (key: string): string | undefined =>
-    typeof tool.arguments[key] === 'string' ? (tool.arguments[key] as string) : undefined;
-  switch (tool.name) {
-    case TOOL_READ_FILE:
-    case TOOL_WRITE_FILE:
-    case TOOL_EDIT_FILE:
-    case TOOL_DELETE_FILE:
-      return path('path') ? [path('path') as string] : [];
-    case TOOL_LIST_DIRECTORY:
-      return [path('path') ?? '.'];
-    case TOOL_RENAME_FILE:
-      return [path('path'), path('newPath')].filter((p): p is string => p !== undefined);
-    default:
-      return [];
-  }
-}
-
-function settle(entry: AssistantEntry, stopReason: StopReason, usage: Usage | undefined): void {
-  entry.stopReason = stopReason;
-  entry.state =
-    stopReason === 'cancelled' ? 'cancelled' : stopReason === 'error' ? 'error' : 'done';
-  if (usage) entry.usage = usage;
-  if (stopReason === 'cancelled') {
-    for (const part of entry.parts) {
-      if (part.kind === 'tool' && !FINISHED.has(part.tool.status)) part.tool.status = 'cancelled';
-    }
+    entry.parts.push({ kind: 'compaction', ...fields });
   }
 }

@@ -8,10 +8,24 @@
  * only swaps HTML in and reports clicks.
  */
 
-import { isAbsolute } from 'node:path';
+import { statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import * as vscode from 'vscode';
+import { attachmentsFor, mentionGlob, type PendingAttachment, rankPaths } from './attachments';
 import { type AssistantEntry, ChatState } from './chatState';
-import { CONTEXT_MD, NEXUS_DIR, REASON_SESSION_BUSY, REASON_UNKNOWN_SESSION, SESSIONS_DIR } from './protocol';
+import {
+  CONTEXT_MD,
+  NEXUS_DIR,
+  OUTCOME_CANCELLED,
+  OUTCOME_SELECTED,
+  type PermissionOutcome,
+  type PermissionRequest,
+  REASON_SESSION_BUSY,
+  REASON_UNKNOWN_SESSION,
+  SESSION_REVERT,
+  SESSIONS_DIR,
+  type WhenBusy,
+} from './protocol';
 import { titleFromPrompt } from './prompts';
 import { renderEntry } from './render';
 import { errorMessage, type NexusServer } from './server';
@@ -30,8 +44,14 @@ interface RunningTurn {
 
 type FromWebview =
   | { type: 'ready' }
-  | { type: 'send'; prompt: string }
+  | { type: 'send'; prompt: string; whenBusy?: WhenBusy }
   | { type: 'stop' }
+  | { type: 'permission'; key: string; optionId: string }
+  | { type: 'revert'; turnId: number }
+  | { type: 'fork'; turnId: number }
+  | { type: 'mode' }
+  | { type: 'files'; query: string }
+  | { type: 'detach'; index: number }
   | { type: 'open'; target: string }
   | { type: 'copy'; text: string }
   | { type: 'insert'; text: string };
@@ -39,12 +59,21 @@ type FromWebview =
 export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   readonly state = new ChatState();
   private view: vscode.WebviewView | undefined;
-  private turn: RunningTurn | undefined;
+  /** The chat's sends in flight: the running turn first, then the queued ones. */
+  private turns: RunningTurn[] = [];
+  /** Permission questions waiting for the user, by their card's key. */
+  private readonly questions = new Map<string, (outcome: PermissionOutcome) => void>();
+  private nextQuestion = 1;
+  /** Attachments waiting on the composer for the next prompt. */
+  readonly attachments: PendingAttachment[] = [];
   private renderTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly running = new vscode.EventEmitter<boolean>();
   private readonly subscriptions: vscode.Disposable[] = [];
   /** Fires when this view's turn starts (true) or ends (false). */
   readonly onRunning = this.running.event;
+  private readonly changes = new vscode.EventEmitter<void>();
+  /** Fires after the chat changed (coalesced): its session, mode, context meter. */
+  readonly onChange = this.changes.event;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -54,20 +83,59 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   ) {
     this.subscriptions.push(
       server.onUpdate((event) => {
-        if (this.state.applyUpdate(event)) this.scheduleRender();
+        if (this.state.applyUpdate(event)) this.changed();
       }),
     );
+    server.permissionHandler = (request, token) => this.askPermission(request, token);
   }
 
   dispose(): void {
-    this.turn?.tokens.cancel();
+    for (const turn of this.turns) turn.tokens.cancel();
+    for (const key of [...this.questions.keys()]) this.answer(key, undefined);
     if (this.renderTimer) clearTimeout(this.renderTimer);
     for (const s of this.subscriptions) s.dispose();
     this.running.dispose();
+    this.changes.dispose();
   }
 
   get isRunning(): boolean {
-    return this.turn !== undefined;
+    return this.turns.length > 0;
+  }
+
+  /**
+   * `nexus/permission/request`: an approval card under the tool call, answered by
+   * its buttons; withdrawn when the server cancels the request or the turn ends.
+   * A question about a session the chat does not show is asked in a notification.
+   */
+  askPermission(request: PermissionRequest, token: vscode.CancellationToken): Promise<PermissionOutcome> {
+    const key = `q${this.nextQuestion++}`;
+    if (token.isCancellationRequested) return Promise.resolve({ outcome: OUTCOME_CANCELLED });
+    if (!this.state.askPermission(request, key)) return askInNotification(request, token);
+    const answered = new Promise<PermissionOutcome>((resolve) => this.questions.set(key, resolve));
+    const cancel = token.onCancellationRequested(() => this.answer(key, undefined));
+    void answered.finally(() => cancel.dispose());
+    void this.reveal();
+    this.scheduleRender();
+    return answered;
+  }
+
+  /** Settle a question: the option chosen, or none (withdrawn: answered `cancelled`). */
+  answer(key: string, optionId: string | undefined): void {
+    const resolve = this.questions.get(key);
+    if (!resolve) return;
+    this.questions.delete(key);
+    this.state.settlePermission(key, optionId);
+    resolve(optionId ? { outcome: OUTCOME_SELECTED, optionId } : { outcome: OUTCOME_CANCELLED });
+    this.scheduleRender();
+  }
+
+  /** The state changed: questions of turns that ended are withdrawn, then re-render. */
+  private changed(): void {
+    const open = new Set(this.state.pendingApprovals());
+    for (const key of [...this.questions.keys()]) {
+      if (!open.has(key)) this.answer(key, undefined);
+    }
+    this.scheduleRender();
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -90,8 +158,12 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     }
   }
 
-  /** Run one turn in the current session (a new one on the first prompt). */
-  async ask(prompt: string): Promise<void> {
+  /**
+   * Run one turn in the current session (a new one on the first prompt). While a
+   * turn runs, `whenBusy` says whether the prompt is queued after it or steers it;
+   * without one the user is asked.
+   */
+  async ask(prompt: string, whenBusy?: WhenBusy): Promise<void> {
     if (!prompt.trim()) return;
     if (!vscode.workspace.workspaceFolders?.length) {
       // The server keeps sessions in the first folder's .nexus/ and confines tools to it.
@@ -99,36 +171,48 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       return;
     }
     await this.reveal();
-    if (this.turn) {
-      void vscode.window.showInformationMessage('Nexus is still answering; press Stop first.');
+    if (this.turns.length > 0 && !whenBusy) {
+      const choice = await vscode.window.showInformationMessage(
+        'Nexus is still answering. Queue this prompt after the running turn, or steer the running turn with it now?',
+        'Queue',
+        'Steer now',
+      );
+      if (!choice) return;
+      whenBusy = choice === 'Queue' ? 'queue' : 'steer';
+    }
+    const busy = this.turns.length > 0 ? whenBusy : undefined;
+    const attached = attachmentsFor(prompt, this.attachments.splice(0), workspaceFile);
+    const context = attached.length ? { context: attached.map((a) => a.item) } : {};
+    if (busy === 'steer') {
+      await this.steer(prompt, context);
       return;
     }
-    const entry = this.state.beginTurn(prompt);
+    const entry = this.state.beginTurn(prompt, {
+      queued: busy === 'queue',
+      attachments: attached.map((a) => a.label),
+    });
     const turn: RunningTurn = { entry, tokens: new vscode.CancellationTokenSource() };
-    this.turn = turn;
-    this.running.fire(true);
+    this.turns.push(turn);
+    if (this.turns.length === 1) this.running.fire(true);
     this.scheduleRender();
     try {
       const nexus = await this.server.ready();
-      if (!this.state.sessionId) {
-        const created = await nexus.newSession({ title: titleFromPrompt(prompt) });
-        this.state.adoptSession(created.sessionId, created.title);
-        this.remember(created.sessionId);
-      }
+      await this.ensureSession(prompt);
       if (turn.tokens.token.isCancellationRequested) {
         this.state.failTurn(entry, 'cancelled');
         return;
       }
       const sessionId = this.state.sessionId;
-      const result = await nexus.sendResuming({ sessionId, prompt }, turn.tokens.token);
+      const params = { sessionId, prompt, ...context, ...(busy === 'queue' ? { whenBusy: busy } : {}) };
+      const result = await nexus.sendResuming(params, turn.tokens.token);
       this.state.finishTurn(entry, result);
       if (result.stopReason === 'error' && result.error) this.offerFix(result.error.code);
     } catch (err) {
       if (isCancelledError(err) || turn.tokens.token.isCancellationRequested) {
         this.state.failTurn(entry, 'cancelled');
       } else {
-        const busy = errorReason(err) === REASON_SESSION_BUSY;
-        const message = busy
+        const busyError = errorReason(err) === REASON_SESSION_BUSY;
+        const message = busyError
           ? 'This session is already running a turn (in another window or a code action).'
           : errorMessage(err);
         this.output.error(`turn failed: ${errorMessage(err)}`);
@@ -136,28 +220,118 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       }
     } finally {
       turn.tokens.dispose();
-      this.turn = undefined;
-      this.running.fire(false);
-      this.scheduleRender();
+      this.turns.splice(this.turns.indexOf(turn), 1);
+      if (this.turns.length === 0) this.running.fire(false);
+      this.changed();
     }
+  }
+
+  /** `whenBusy: "steer"`: the prompt joins the running turn (or, if it ended first, runs next). */
+  private async steer(prompt: string, context: { context?: PendingAttachment['item'][] }): Promise<void> {
+    const running = this.turns[0]?.entry;
+    const nexus = await this.server.ready();
+    try {
+      const result = await nexus.sendOrSteer({ sessionId: this.state.sessionId, prompt, ...context, whenBusy: 'steer' });
+      if ('steered' in result) {
+        const entry = this.state.entryOfTurn(result.turnId) ?? running;
+        if (entry) this.state.steer(entry, prompt);
+      } else {
+        // The turn ended first: the prompt ran as the next turn, shown from its updates.
+        const entry = this.state.entryOfTurn(result.turnId);
+        if (entry) this.state.finishTurn(entry, result);
+      }
+    } catch (err) {
+      this.state.addNotice('error', `Could not steer the turn: ${errorMessage(err)}`);
+    }
+    this.changed();
+  }
+
+  /** The chat's session, created (with the mode the user picked) on the first prompt. */
+  private async ensureSession(prompt: string): Promise<void> {
+    if (this.state.sessionId) return;
+    const nexus = await this.server.ready();
+    const created = await nexus.newSession({ title: titleFromPrompt(prompt) });
+    this.state.adoptSession(created.sessionId, created.title);
+    this.remember(created.sessionId);
+    if (this.state.mode) await nexus.setMode(created.sessionId, this.state.mode);
+  }
+
+  /** The permission mode of the chat's session (protocol v2 §1); the next session's when there is none yet. */
+  async setMode(mode: string): Promise<void> {
+    if (this.state.sessionId) {
+      const nexus = await this.server.ready();
+      await nexus.setMode(this.state.sessionId, mode);
+    }
+    this.state.mode = mode;
+    this.scheduleRender();
+  }
+
+  /** Put an attachment on the composer for the next prompt. */
+  attach(attachment: PendingAttachment): void {
+    this.attachments.push(attachment);
+    this.scheduleRender();
+  }
+
+  /** Revert to before a turn (protocol v2 §3), after the user chose what to revert. */
+  async revert(turnId: number): Promise<void> {
+    const sessionId = this.state.sessionId;
+    if (!sessionId) return;
+    const both = 'Revert Code and Conversation';
+    const codeOnly = 'Code Only';
+    const conversationOnly = 'Conversation Only';
+    const choice = await vscode.window.showWarningMessage(
+      `Revert to before turn ${turnId}? The files the agent changed in it and later are restored ` +
+        '(your own later changes are kept; overlaps are listed as conflicts), and those turns leave the conversation.',
+      { modal: true },
+      both,
+      codeOnly,
+      conversationOnly,
+    );
+    if (!choice) return;
+    const code = choice !== conversationOnly;
+    const conversation = choice !== codeOnly;
+    const nexus = await this.server.ready();
+    try {
+      const result = await nexus.revert({ sessionId, turnId, code, conversation });
+      this.state.showRevert(turnId, result, conversation);
+    } catch (err) {
+      this.state.addNotice('error', `Could not revert turn ${turnId}: ${errorMessage(err)}`);
+    }
+    this.scheduleRender();
+  }
+
+  /** A new session with the history up to the end of `turnId`, shown in the chat. */
+  async fork(turnId: number): Promise<void> {
+    const sessionId = this.state.sessionId;
+    if (!sessionId || this.turns.length) return;
+    const nexus = await this.server.ready();
+    try {
+      const forked = await nexus.fork(sessionId, turnId);
+      await this.openSession(forked.sessionId);
+      this.state.addNotice('info', `Forked "${forked.title}" from turn ${turnId}: a new session; the code was not touched.`);
+    } catch (err) {
+      this.state.addNotice('error', `Could not fork from turn ${turnId}: ${errorMessage(err)}`);
+    }
+    this.scheduleRender();
   }
 
   /** Stop the running turn: `$/cancelRequest` for our request. */
   stop(): boolean {
-    if (!this.turn) return false;
-    this.turn.tokens.cancel();
+    if (this.turns.length === 0) return false;
+    // Stop means stop: the running turn and the prompts queued after it.
+    for (const turn of [...this.turns].reverse()) turn.tokens.cancel();
     return true;
   }
 
   newSession(): void {
-    if (this.turn) this.stop();
+    if (this.turns.length) this.stop();
     this.state.reset();
     this.remember(undefined);
     this.scheduleRender();
   }
 
   async openSession(sessionId: string): Promise<void> {
-    if (this.turn) this.stop();
+    if (this.turns.length) this.stop();
     const nexus = await this.server.ready();
     const loaded = await nexus.load(sessionId);
     this.state.loadHistory(loaded, locationUri);
@@ -173,7 +347,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
    */
   async restoreLastSession(): Promise<void> {
     const sessionId = this.memento.get<string>(LAST_SESSION_KEY);
-    const untouched = () => !this.turn && !this.state.sessionId && this.state.entries.length === 0;
+    const untouched = () => this.turns.length === 0 && !this.state.sessionId && this.state.entries.length === 0;
     if (!sessionId || !untouched()) return;
     try {
       const nexus = await this.server.ready();
@@ -226,7 +400,26 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         this.render();
         break;
       case 'send':
-        void this.ask(message.prompt);
+        void this.ask(message.prompt, message.whenBusy);
+        break;
+      case 'permission':
+        this.answer(message.key, message.optionId);
+        break;
+      case 'revert':
+        void this.revert(message.turnId);
+        break;
+      case 'fork':
+        void this.fork(message.turnId);
+        break;
+      case 'mode':
+        void vscode.commands.executeCommand('nexus.permissions.setMode');
+        break;
+      case 'files':
+        void this.completeFiles(message.query);
+        break;
+      case 'detach':
+        this.attachments.splice(message.index, 1);
+        this.scheduleRender();
         break;
       case 'stop':
         this.stop();
@@ -246,19 +439,36 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   private scheduleRender(): void {
     this.renderTimer ??= setTimeout(() => {
       this.renderTimer = undefined;
+      this.changes.fire();
       this.render();
     }, RENDER_DELAY_MS);
+  }
+
+  /** `@` completion: workspace files whose path contains the query. */
+  private async completeFiles(query: string): Promise<void> {
+    const found = await vscode.workspace.findFiles(mentionGlob(query), '**/{node_modules,.git,.nexus}/**', 200);
+    const paths = rankPaths(
+      found.map((uri) => vscode.workspace.asRelativePath(uri, false)),
+      query,
+    );
+    void this.view?.webview.postMessage({ type: 'files', query, paths });
   }
 
   private render(): void {
     if (!this.view) return;
     const changes = this.state.takeChanges();
     this.view.description = changes.header.sessionId ? changes.header.title : undefined;
+    const options = { turnActions: this.server.methods().has(SESSION_REVERT) };
     void this.view.webview.postMessage({
       type: 'render',
       reset: changes.reset,
-      entries: changes.entries.map((e) => ({ id: e.id, html: renderEntry(e) })),
-      running: this.turn !== undefined,
+      entries: changes.entries.map((e) => ({ id: e.id, html: renderEntry(e, options) })),
+      running: this.turns.length > 0,
+      header: {
+        mode: changes.header.mode ?? modeSetting(),
+        context: changes.header.context,
+      },
+      attachments: this.attachments.map((a) => a.label),
     });
   }
 
@@ -270,6 +480,40 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       nonce: makeNonce(),
     });
   }
+}
+
+/** The permission mode new sessions start in (`nexus.permissions.mode`). */
+function modeSetting(): string {
+  return vscode.workspace.getConfiguration('nexus').get<string>('permissions.mode') ?? 'default';
+}
+
+/** A mentioned path's URI when it names a file of the workspace. */
+function workspaceFile(path: string): string | undefined {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder || isAbsolute(path)) return undefined;
+  try {
+    if (!statSync(join(folder.uri.fsPath, path)).isFile()) return undefined;
+  } catch {
+    return undefined;
+  }
+  return vscode.Uri.joinPath(folder.uri, path).toString();
+}
+
+/** A question about a session the chat does not show: a notification with the options as buttons. */
+async function askInNotification(
+  request: PermissionRequest,
+  token: vscode.CancellationToken,
+): Promise<PermissionOutcome> {
+  const names = request.options.map((o) => o.name);
+  const withdrawn = new Promise<undefined>((resolve) => token.onCancellationRequested(() => resolve(undefined)));
+  const chosen = await Promise.race([
+    vscode.window.showWarningMessage(`Nexus: ${request.toolCall.title}?`, ...names),
+    withdrawn,
+  ]);
+  const option = request.options.find((o) => o.name === chosen);
+  return option && !token.isCancellationRequested
+    ? { outcome: OUTCOME_SELECTED, optionId: option.optionId }
+    : { outcome: OUTCOME_CANCELLED };
 }
 
 /** The link of a workspace-relative path a loaded tool call touched, as the live update gives it. */

@@ -7,6 +7,7 @@
  */
 
 import * as vscode from 'vscode';
+import { registerAgentCommands } from './agentCommands';
 import { CHAT_VIEW_ID, ChatViewProvider } from './chatView';
 import { DEFAULT_SELECTION_QUESTION, type SelectionContext, selectionPrompt } from './prompts';
 import { UPDATE_TURN_END, UPDATE_TURN_START } from './protocol';
@@ -38,6 +39,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }),
     );
 
+  registerAgentCommands(context, server, chat, command);
   command('nexus.chat.ask', async (prompt?: unknown) => {
     const text =
       typeof prompt === 'string'

@@ -72,6 +72,27 @@ export const FIELD_TOOL_KIND = 'toolKind';
 export const TOOL_RUN_COMMAND = 'run_command';
 export const REASON_PERMISSION_DENIED = 'permissionDenied';
 
+// Protocol v2 §3: checkpoints, revert and fork
+export const SESSION_REVERT = 'nexus/session/revert';
+export const SESSION_FORK = 'nexus/session/fork';
+export const FEATURE_REVERT = 'revert';
+export const REASON_UNKNOWN_TURN = 'unknownTurn';
+
+// Protocol v2 §4: usage, compaction, attachments, queue and steer, editor diagnostics
+export const SESSION_COMPACT = 'nexus/session/compact';
+export const EDITOR_DIAGNOSTICS = 'nexus/editor/diagnostics'; // server → client
+export const FEATURE_USAGE = 'usage';
+export const FEATURE_DIAGNOSTICS = 'diagnostics';
+export const UPDATE_USAGE = 'usage';
+export const UPDATE_COMPACTION = 'compaction';
+export const WHEN_BUSY_REJECT = 'reject';
+export const WHEN_BUSY_QUEUE = 'queue';
+export const WHEN_BUSY_STEER = 'steer';
+
+// Protocol v2 §5: tools from MCP servers
+export const MCP_LIST = 'nexus/mcp/list';
+export const MCP_TOOL_PREFIX = 'mcp__';
+
 // JSON-RPC error codes and data.reason values
 export const REQUEST_CANCELLED = -32800;
 export const INVALID_PARAMS = -32602;
@@ -112,10 +133,98 @@ export interface NewSessionResult {
   logDir: string;
 }
 
+export type ToolKind = 'read' | 'search' | 'edit' | 'delete' | 'move' | 'execute' | 'mcp';
+export type PermissionMode = 'default' | 'plan' | 'acceptEdits' | 'strict' | 'auto';
+export const PERMISSION_MODES: readonly PermissionMode[] = [
+  MODE_DEFAULT,
+  MODE_PLAN,
+  MODE_ACCEPT_EDITS,
+  MODE_STRICT,
+  MODE_AUTO,
+];
+
+/** An attachment of `nexus/session/send` (protocol v2 §4). */
+export type ContextItem =
+  | { type: 'file'; uri: string; range?: LspRange }
+  | { type: 'text'; title: string; text: string }
+  | { type: 'diagnostics'; uri?: string };
+
+export interface LspRange {
+  start: { line: number; character: number };
+  end: { line: number; character: number };
+}
+
+export type WhenBusy = 'reject' | 'queue' | 'steer';
+
 export interface SendParams {
   sessionId?: string;
   prompt: string;
   workDoneToken?: string | number;
+  context?: ContextItem[];
+  whenBusy?: WhenBusy;
+}
+
+/** The answer to a `steer` send: the prompt joined the running turn. */
+export interface SteeredResult {
+  steered: true;
+  turnId: number;
+}
+
+export interface PermissionOption {
+  optionId: string;
+  name: string;
+  kind: 'allow_once' | 'allow_always' | 'reject_once' | 'reject_always';
+}
+
+/** `nexus/permission/request` params (server → client). */
+export interface PermissionRequest {
+  sessionId: string;
+  turnId: number;
+  toolCall: {
+    id: string;
+    name: string;
+    kind?: ToolKind;
+    title: string;
+    arguments: Record<string, unknown>;
+  };
+  options: PermissionOption[];
+}
+
+export type PermissionOutcome = { outcome: 'selected'; optionId: string } | { outcome: 'cancelled' };
+
+export interface Grant {
+  id: string | number;
+  tool: string;
+  match: string;
+  action: string;
+  createdAt: string;
+}
+
+export interface RevertParams {
+  sessionId: string;
+  turnId: number;
+  code?: boolean;
+  conversation?: boolean;
+}
+
+export interface RevertResult {
+  files: { path: string; action: 'restored' | 'deleted' | 'recreated' | 'unchanged' }[];
+  conflicts: { path: string; reason: string }[];
+  notRestored: { path: string; reason: string }[];
+  messagesReverted: number;
+}
+
+export interface ForkResult {
+  sessionId: string;
+  parentId: string;
+  title: string;
+}
+
+export interface McpServerInfo {
+  name: string;
+  status: 'running' | 'stopped' | 'failed' | 'notAllowed';
+  tools: string[];
+  error?: string;
 }
 
 export interface ToolCallResult {
@@ -143,6 +252,8 @@ export interface SessionSummary {
   updatedAt: string;
   turnCount: number;
   status: SessionStatus;
+  /** The session this one was forked from (protocol v2 §3). */
+  parentId?: string;
 }
 
 export interface ListResult {
@@ -154,6 +265,7 @@ export interface LoadedMessage {
   content: string;
   toolCalls?: { toolCallId: string; name: string; arguments: Record<string, unknown> }[];
   toolCallId?: string;
+  /** The tool's name; `compaction` on the system message of a summary (protocol v2 §4). */
   name?: string;
   /** An assistant answer cut by a cancel (its text is what had arrived). */
   cancelled?: boolean;
@@ -161,11 +273,18 @@ export interface LoadedMessage {
   isError?: boolean;
 }
 
+/** A message of a reverted turn, listed apart by `load` (protocol v2 §3). */
+export interface RevertedMessage extends LoadedMessage {
+  turnId: number;
+  reverted: true;
+}
+
 export interface LoadResult {
   sessionId: string;
   title: string;
   repaired: boolean;
   messages: LoadedMessage[];
+  reverted?: RevertedMessage[];
 }
 
 export interface DeleteResult {
@@ -181,6 +300,8 @@ interface UpdateBase {
 export interface TurnStartUpdate extends UpdateBase {
   kind: typeof UPDATE_TURN_START;
   prompt: string;
+  /** Names of the prompt's attachments (protocol v2 §4). */
+  attachments?: string[];
 }
 
 export interface ContentUpdate extends UpdateBase {
@@ -200,6 +321,7 @@ export interface ToolCallUpdate extends UpdateBase {
   name: string;
   arguments: Record<string, unknown>;
   status: 'pending';
+  toolKind?: ToolKind;
 }
 
 export interface ToolCallStatusUpdate extends UpdateBase {
@@ -210,6 +332,12 @@ export interface ToolCallStatusUpdate extends UpdateBase {
   output?: string;
   error?: string;
   locations?: { uri: string }[];
+  // run_command's final update (protocol v2 §2)
+  exitCode?: number | null;
+  signal?: string | null;
+  durationMs?: number;
+  truncated?: boolean;
+  timedOut?: boolean;
 }
 
 export interface TurnEndUpdate extends UpdateBase {
@@ -218,7 +346,30 @@ export interface TurnEndUpdate extends UpdateBase {
   usage?: Usage;
 }
 
+export interface UsageUpdate extends UpdateBase {
+  kind: typeof UPDATE_USAGE;
+  usedTokens: number;
+  contextTokens: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  costUsd?: number | null;
+  /** True when the provider reported no usage and the server estimated it. */
+  estimated?: boolean;
+}
+
+export interface CompactionUpdate extends UpdateBase {
+  kind: typeof UPDATE_COMPACTION;
+  phase: 'start' | 'end';
+  tokensBefore?: number;
+  tokensAfter?: number;
+  summary?: string | null;
+  /** Set when the summary failed and the server fell back to truncation. */
+  fallback?: string;
+}
+
 export type SessionUpdate =
+  | UsageUpdate
+  | CompactionUpdate
   | TurnStartUpdate
   | ContentUpdate
   | ReasoningUpdate
@@ -233,6 +384,8 @@ const UPDATE_KINDS: ReadonlySet<string> = new Set([
   UPDATE_TOOL_CALL,
   UPDATE_TOOL_CALL_UPDATE,
   UPDATE_TURN_END,
+  UPDATE_USAGE,
+  UPDATE_COMPACTION,
 ]);
 
 /** Narrow an incoming notification's params; a malformed one yields a reason. */

@@ -27,7 +27,21 @@ import {
 } from 'vscode-languageclient/node';
 import { applyWithConfirmation } from './editConfirm';
 import { commandExists, ManagedEnvError } from './managedEnv';
-import { COMMAND_ASK, SETTINGS_SECTION } from './protocol';
+import { editorDiagnostics } from './diagnostics';
+import {
+  CLIENT_FEATURES,
+  COMMAND_ASK,
+  EDITOR_DIAGNOSTICS,
+  FEATURE_DIAGNOSTICS,
+  FEATURE_PERMISSION_REQUESTS,
+  FEATURE_REVERT,
+  FEATURE_USAGE,
+  OUTCOME_CANCELLED,
+  PERMISSION_REQUEST,
+  type PermissionOutcome,
+  type PermissionRequest,
+  SETTINGS_SECTION,
+} from './protocol';
 import type { ManagedLauncher } from './pythonEnv';
 import { ServerStderr, showLogMessage } from './serverLog';
 import { type CancellationTokenLike, NexusClient, type RpcConnection, type UpdateEvent } from './session';
@@ -92,6 +106,14 @@ export class NexusServer implements vscode.Disposable {
    * extensions expect. Unset: the command goes to the server.
    */
   askHandler: ((argument: unknown) => Promise<unknown>) | undefined;
+  /**
+   * Answers `nexus/permission/request` (the chat's approval card). The token is
+   * cancelled when the server withdraws the question (`$/cancelRequest`).
+   * Unset: the question is answered `cancelled` (the call is denied).
+   */
+  permissionHandler:
+    | ((request: PermissionRequest, token: vscode.CancellationToken) => Promise<PermissionOutcome>)
+    | undefined;
   /** Every session update of the current server process, in seq order. */
   readonly onUpdate = this.updates.event;
   readonly onState = this.states.event;
@@ -135,6 +157,15 @@ export class NexusServer implements vscode.Disposable {
     }
   }
 
+  /** The `nexus/*` methods the running server lists in `initialize` (experimental.nexus.methods). */
+  methods(): ReadonlySet<string> {
+    const experimental = this.client?.initializeResult?.capabilities.experimental as
+      | { nexus?: { methods?: unknown } }
+      | undefined;
+    const methods = experimental?.nexus?.methods;
+    return new Set(Array.isArray(methods) ? methods.filter((m): m is string => typeof m === 'string') : []);
+  }
+
   dispose(): void {
     void this.stop();
     this.updates.dispose();
@@ -174,6 +205,20 @@ export class NexusServer implements vscode.Disposable {
     errorHandler.fallback = client.createDefaultErrorHandler();
     // Replaces the client's own handler once initialized (see serverLog.ts: each record once).
     client.onNotification(LogMessageNotification.type, (params) => showLogMessage(this.output, params));
+    client.onRequest(
+      PERMISSION_REQUEST,
+      (params: unknown, token: vscode.CancellationToken): Promise<unknown> =>
+        this.permissionHandler
+          ? this.permissionHandler(params as PermissionRequest, token)
+          : Promise.resolve<PermissionOutcome>({ outcome: OUTCOME_CANCELLED }),
+    );
+    client.onRequest(EDITOR_DIAGNOSTICS, (params: { uris?: unknown }) =>
+      editorDiagnostics(params, (uri) =>
+        uri === undefined
+          ? vscode.languages.getDiagnostics().map(([u, d]) => [u.toString(), d] as const)
+          : [[uri, vscode.languages.getDiagnostics(vscode.Uri.parse(uri))] as const],
+      ),
+    );
     const nexus = new NexusClient(connectionOf(client), (message) => this.output.debug(message));
     nexus.onUpdate((event) => this.updates.fire(event));
     client.onDidChangeState((change) => {
@@ -241,7 +286,16 @@ export class NexusServer implements vscode.Disposable {
         this.output.error(`initialize failed: ${errorMessage(error)}`);
         return false; // no retry and no toast of the client's own: the caller reports it
       },
-      initializationOptions: () => protocolSettings(getter()),
+      initializationOptions: () => ({
+        ...protocolSettings(getter()),
+        // Protocol v2: what this client can do (not a setting; the server takes it out).
+        [CLIENT_FEATURES]: {
+          [FEATURE_PERMISSION_REQUESTS]: true,
+          [FEATURE_REVERT]: true,
+          [FEATURE_USAGE]: true,
+          [FEATURE_DIAGNOSTICS]: true,
+        },
+      }),
       synchronize: { configurationSection: SETTINGS_SECTION },
       middleware: {
         executeCommand: (command, args, next) =>

@@ -9,6 +9,19 @@
  */
 
 import {
+  type ForkResult,
+  type Grant,
+  MCP_LIST,
+  type McpServerInfo,
+  PERMISSIONS_LIST,
+  PERMISSIONS_REVOKE,
+  type RevertParams,
+  type RevertResult,
+  SESSION_COMPACT,
+  SESSION_FORK,
+  SESSION_REVERT,
+  SESSION_SET_MODE,
+  type SteeredResult,
   type DeleteResult,
   type ListResult,
   type LoadResult,
@@ -145,6 +158,39 @@ export class NexusClient implements Disposable {
       await this.load(params.sessionId);
       return this.send(params, token);
     }
+  }
+
+  /** A send with `whenBusy: "steer"` answers at once when the prompt joined the running turn. */
+  sendOrSteer(params: SendParams, token?: CancellationTokenLike): Promise<SendResult | SteeredResult> {
+    return this.send(params, token) as Promise<SendResult | SteeredResult>;
+  }
+
+  setMode(sessionId: string, mode: string): Promise<{ mode: string }> {
+    return this.connection.sendRequest(SESSION_SET_MODE, { sessionId, mode });
+  }
+
+  listGrants(): Promise<{ grants: Grant[] }> {
+    return this.connection.sendRequest(PERMISSIONS_LIST, {});
+  }
+
+  revokeGrant(id: Grant['id']): Promise<{ revoked: boolean }> {
+    return this.connection.sendRequest(PERMISSIONS_REVOKE, { id });
+  }
+
+  revert(params: RevertParams): Promise<RevertResult> {
+    return this.connection.sendRequest(SESSION_REVERT, params);
+  }
+
+  fork(sessionId: string, turnId?: number): Promise<ForkResult> {
+    return this.connection.sendRequest(SESSION_FORK, turnId === undefined ? { sessionId } : { sessionId, turnId });
+  }
+
+  compact(sessionId: string): Promise<Record<string, unknown>> {
+    return this.connection.sendRequest(SESSION_COMPACT, { sessionId });
+  }
+
+  mcpServers(): Promise<{ servers: McpServerInfo[] }> {
+    return this.connection.sendRequest(MCP_LIST, {});
   }
 
   list(): Promise<ListResult> {

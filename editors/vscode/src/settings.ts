@@ -25,6 +25,8 @@ export const PROTOCOL_KEYS = {
   ],
   logging: ['streams', 'markdownTruncate', 'eventRetention'],
   edits: ['fallbackToDisk', 'confirm'],
+  permissions: ['mode', 'rules'],
+  commands: ['timeoutSeconds', 'maxStoredOutputBytes', 'envDeny'],
 } as const;
 
 export const DEFAULT_API_KEY_ENV = 'OPENAI_API_KEY';

@@ -38,6 +38,12 @@ export function chatPage(r: PageResources): string {
 <title>Nexus</title>
 </head>
 <body>
+<header id="header">
+  <button type="button" id="mode" class="chip" title="Permission mode: click to change it">default</button>
+  <div id="meter" role="meter" aria-label="Context window used" aria-valuemin="0" aria-valuemax="100" aria-valuenow="0" hidden>
+    <div class="meter-bar"><div class="meter-fill"></div></div><span class="meter-text"></span>
+  </div>
+</header>
 <div id="log" role="log" aria-live="polite"></div>
 <div id="empty">
   <p><strong>Ask Nexus</strong> about your code, or to change it.</p>
@@ -45,9 +51,13 @@ export function chatPage(r: PageResources): string {
   <em>Nexus: Ask About Selection</em> to ask about it.</p>
 </div>
 <form id="composer">
-  <textarea id="prompt" rows="3" placeholder="Ask Nexus… (Enter to send, Shift+Enter for a new line)" aria-label="Prompt"></textarea>
+  <div id="attachments" aria-label="Attachments of the next prompt"></div>
+  <ul id="mentions" role="listbox" aria-label="Workspace files" hidden></ul>
+  <textarea id="prompt" rows="3" placeholder="Ask Nexus… (@ attaches a file; Enter to send, Shift+Enter for a new line)" aria-label="Prompt" aria-autocomplete="list" aria-controls="mentions"></textarea>
   <div class="actions">
     <button type="submit" id="send">Send</button>
+    <button type="button" id="queue" title="Run this prompt after the running turn">Queue</button>
+    <button type="button" id="steer" class="secondary" title="Give this prompt to the running turn before its next model call">Steer now</button>
     <button type="button" id="stop" class="secondary">Stop</button>
   </div>
 </form>

@@ -5,6 +5,22 @@ import { describe, it } from 'node:test';
 import * as protocol from '../src/protocol';
 import { NEXUS_PYTHON } from './harness';
 
+/**
+ * Names of protocol v2 (docs/shared protocol-v2.md, final) whose server side has not
+ * landed on this branch yet: the UI is built against the contract. Each must be
+ * absent from wire.py; once it lands the test fails until it is taken off this list
+ * and checked like the others.
+ */
+const NOT_LANDED = new Set<string>([
+  // checkpoints (protocol v2 §3)
+  'SESSION_REVERT', 'SESSION_FORK', 'FEATURE_REVERT', 'REASON_UNKNOWN_TURN',
+  // context (§4)
+  'SESSION_COMPACT', 'EDITOR_DIAGNOSTICS', 'FEATURE_USAGE', 'FEATURE_DIAGNOSTICS', 'UPDATE_USAGE',
+  'UPDATE_COMPACTION', 'WHEN_BUSY_REJECT', 'WHEN_BUSY_QUEUE', 'WHEN_BUSY_STEER',
+  // mcp (§5)
+  'MCP_LIST', 'MCP_TOOL_PREFIX',
+]);
+
 describe('protocol mirror', () => {
   it('spells every wire name exactly as nexus_lsp/wire.py does', () => {
     const script =
@@ -14,6 +30,10 @@ describe('protocol mirror', () => {
     const ours = Object.entries(protocol).filter(([, v]) => typeof v === 'string' || typeof v === 'number');
     assert.ok(ours.length >= 30, 'the constants were found');
     for (const [name, value] of ours) {
+      if (NOT_LANDED.has(name)) {
+        assert.equal(wire[name], undefined, `${name} landed in wire.py: take it off NOT_LANDED`);
+        continue;
+      }
       assert.equal(value, wire[name], `${name} in src/protocol.ts vs nexus_lsp/wire.py`);
     }
   });

@@ -21,7 +21,7 @@ describe('settings', () => {
 
   it('builds the protocol object without extension-only keys', () => {
     const settings = protocolSettings(defaultsGetter({ 'server.command': 'x', 'provider.model': 'scripted' }));
-    assert.deepEqual(Object.keys(settings).sort(), ['codeActions', 'edits', 'logging', 'provider', 'session']);
+    assert.deepEqual(Object.keys(settings).sort(), ['codeActions', 'commands', 'edits', 'logging', 'permissions', 'provider', 'session']);
     assert.equal((settings.provider as Record<string, unknown>).model, 'scripted');
     assert.equal(
       'systemPrompt' in (settings.session as Record<string, unknown>),

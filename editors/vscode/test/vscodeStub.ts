@@ -153,6 +153,7 @@ export class ThemeIcon {
 }
 
 export const StatusBarAlignment = { Left: 1, Right: 2 };
+export const QuickPickItemKind = { Separator: -1, Default: 0 };
 export const ProgressLocation = { SourceControl: 1, Window: 10, Notification: 15 };
 export const LogLevel = { Off: 0, Trace: 1, Debug: 2, Info: 3, Warning: 4, Error: 5 };
 export const version = '1.91.0';
@@ -171,7 +172,16 @@ export const recorded = {
   log: [] as string[],
   openedDocuments: [] as string[],
   quickPicks: [] as QuickPick<unknown>[],
+  /** Every `window.showQuickPick` call: its items (resolved) and options. */
+  shownPicks: [] as { items: unknown[]; options?: unknown }[],
 };
+
+/** How the next `showQuickPick` answers: a function choosing from the items (undefined: dismissed). */
+export const quickPickAnswers: ((items: unknown[]) => unknown)[] = [];
+/** What `languages.getDiagnostics` reports, by URI string. */
+export const diagnostics = new Map<string, unknown[]>();
+/** What `workspace.findFiles` finds (workspace-relative paths, filtered by the glob's middle part). */
+export const workspaceFiles: string[] = [];
 
 /** The settings under `nexus.` the stubbed `getConfiguration` answers (package.json defaults otherwise). */
 export const settings = new Map<string, unknown>();
@@ -315,6 +325,13 @@ export const window = generic({
   showWarningMessage: message('warning'),
   showErrorMessage: message('error'),
   showInputBox: async () => undefined,
+  showQuickPick: async (items: unknown[] | Promise<unknown[]>, options?: unknown) => {
+    const resolved = await items;
+    recorded.shownPicks.push({ items: resolved, options });
+    events.emit('quickPick', resolved);
+    const answer = quickPickAnswers.shift();
+    return answer ? answer(resolved) : undefined;
+  },
   showTextDocument: async (uri: Uri) => {
     recorded.openedDocuments.push(uri.toString());
   },
@@ -372,6 +389,11 @@ export const workspace = generic({
       getText: (range?: Range) => (range ? text.slice(offset(range.start), offset(range.end)) : text),
     };
   },
+  findFiles: async (include: string) => {
+    const needle = include.replace(/^\*\*\/\*?/, '').replace(/\*$/, '');
+    const root = workspaceFolders[0]?.uri;
+    return workspaceFiles.filter((p) => p.includes(needle)).map((p) => (root ? Uri.joinPath(root, p) : Uri.file(p)));
+  },
   applyEdit: async (edit: WorkspaceEdit, metadata?: { label?: string }) => {
     recorded.appliedEdits.push({ label: metadata?.label, edit });
     events.emit('edit', edit);
@@ -384,6 +406,8 @@ export const workspace = generic({
 
 export const languages = generic({
   match: () => 0,
+  getDiagnostics: (uri?: Uri) =>
+    uri ? (diagnostics.get(uri.toString()) ?? []) : [...diagnostics].map(([u, d]) => [Uri.parse(u), d]),
   createDiagnosticCollection: () => generic({ set: () => undefined, delete: () => undefined, clear: () => undefined, dispose: () => undefined }),
 });
 
@@ -453,6 +477,6 @@ const UNUSED_TYPES = `CallHierarchyIncomingCall CallHierarchyItem CallHierarchyO
 export const vscodeModule: Record<string, unknown> = {
   ...Object.fromEntries(UNUSED_TYPES.split(/\s+/).map((name) => [name, class {}])),
   Disposable, EventEmitter, CancellationError, CancellationTokenSource, Uri, Position, Range, TextEdit,
-  WorkspaceEdit, CodeActionKind, ThemeIcon, StatusBarAlignment, ProgressLocation, LogLevel, version,
+  WorkspaceEdit, CodeActionKind, ThemeIcon, StatusBarAlignment, QuickPickItemKind, ProgressLocation, LogLevel, version,
   window, commands, workspace, languages, env, extensions,
 };
