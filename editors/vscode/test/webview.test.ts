@@ -195,3 +195,134 @@ describe('the chat webview', () => {
     assert.match(css, /\.markdown pre, \.tool pre \{[^}]*overflow-wrap: normal;/);
   });
 });
+
+describe('the chat webview, protocol v2', () => {
+  let page: Page;
+  beforeEach(() => {
+    page = openPage();
+  });
+  const post = (data: Record<string, unknown>) =>
+    page.dom.window.dispatchEvent(new page.dom.window.MessageEvent('message', { data }));
+  const card = (state: 'pending' | 'answered' = 'pending') =>
+    answer({
+      state: 'streaming',
+      turnId: 1,
+      parts: [
+        {
+          kind: 'tool',
+          tool: {
+            toolCallId: 'c1',
+            name: 'run_command',
+            arguments: { command: 'pytest -q' },
+            status: 'pending',
+            locations: [],
+            kind: 'execute',
+            approval: {
+              key: 'q1',
+              title: 'Run `pytest -q`',
+              command: 'pytest -q',
+              options: [
+                { optionId: 'allow_once', name: 'Allow once', kind: 'allow_once' },
+                { optionId: 'allow_always', name: 'Always allow `pytest *`', kind: 'allow_always' },
+                { optionId: 'reject_once', name: 'Reject', kind: 'reject_once' },
+                { optionId: 'reject_always', name: 'Always reject `pytest *`', kind: 'reject_always' },
+              ],
+              state,
+            },
+          },
+        },
+      ],
+    });
+
+  it('focuses a new permission card; its buttons answer it and give the focus back to the prompt', () => {
+    page.render([card()], { reset: true, running: true });
+    const buttons = [...page.doc.querySelectorAll('.approval button')] as HTMLButtonElement[];
+    assert.deepEqual(buttons.map((b) => b.textContent), ['Allow once', 'Always allow `pytest *`', 'Reject', 'Always reject `pytest *`']);
+    assert.equal(page.doc.activeElement, buttons[0], 'the first option has the focus');
+    assert.equal(page.doc.querySelector('.approval')?.getAttribute('role'), 'group');
+    // A re-render of the same card does not steal the focus again.
+    (page.doc.getElementById('prompt') as HTMLElement).focus();
+    page.render([card()], { running: true });
+    assert.equal(page.doc.activeElement, page.doc.getElementById('prompt'));
+    (page.doc.querySelector('button[data-option="reject_always"]') as HTMLButtonElement).click();
+    assert.deepEqual(page.posted.at(-1), { type: 'permission', key: 'q1', optionId: 'reject_always' });
+    assert.ok([...page.doc.querySelectorAll('.approval button')].every((b) => (b as HTMLButtonElement).disabled));
+    assert.equal(page.doc.activeElement, page.doc.getElementById('prompt'));
+  });
+
+  it('does not take the focus from a prompt being typed; Escape on the card rejects once', () => {
+    const prompt = page.doc.getElementById('prompt') as HTMLTextAreaElement;
+    prompt.value = 'half a thought';
+    prompt.focus();
+    page.render([card()], { reset: true, running: true });
+    assert.equal(page.doc.activeElement, prompt);
+    const allow = page.doc.querySelector('button[data-option="allow_once"]') as HTMLButtonElement;
+    allow.focus();
+    allow.dispatchEvent(new page.dom.window.KeyboardEvent('keydown', { key: 'Escape', bubbles: true, cancelable: true }));
+    assert.deepEqual(page.posted.at(-1), { type: 'permission', key: 'q1', optionId: 'reject_once' });
+  });
+
+  it('offers Queue and Steer now while a turn runs; Enter queues', () => {
+    const prompt = page.doc.getElementById('prompt') as HTMLTextAreaElement;
+    const queue = page.doc.getElementById('queue') as HTMLButtonElement;
+    const steer = page.doc.getElementById('steer') as HTMLButtonElement;
+    assert.equal(queue.hidden, true);
+    page.render([], { running: true });
+    assert.equal(queue.hidden, false);
+    assert.equal(steer.hidden, false);
+    prompt.value = 'also run the linter';
+    steer.click();
+    assert.deepEqual(page.posted.at(-1), { type: 'send', prompt: 'also run the linter', whenBusy: 'steer' });
+    prompt.value = 'then commit';
+    prompt.dispatchEvent(new page.dom.window.KeyboardEvent('keydown', { key: 'Enter', cancelable: true }));
+    assert.deepEqual(page.posted.at(-1), { type: 'send', prompt: 'then commit', whenBusy: 'queue' });
+  });
+
+  it('shows the mode and the context meter in the header', () => {
+    post({ type: 'render', reset: true, entries: [], running: false, header: { mode: 'plan', context: { usedTokens: 96000, contextTokens: 128000, estimated: false } } });
+    const mode = page.doc.getElementById('mode') as HTMLButtonElement;
+    assert.equal(mode.textContent, 'Mode: plan');
+    const meter = page.doc.getElementById('meter') as HTMLElement;
+    assert.equal(meter.hidden, false);
+    assert.equal(meter.getAttribute('aria-valuenow'), '75');
+    assert.equal(meter.querySelector('.meter-text')?.textContent, '75% of context');
+    assert.equal((meter.querySelector('.meter-fill') as HTMLElement).style.width, '75%');
+    mode.click();
+    assert.deepEqual(page.posted.at(-1), { type: 'mode' });
+  });
+
+  it('completes @ with workspace files from the keyboard and lists the attachments', () => {
+    const prompt = page.doc.getElementById('prompt') as HTMLTextAreaElement;
+    prompt.focus();
+    prompt.value = 'fix @ap';
+    prompt.selectionStart = prompt.selectionEnd = 7;
+    prompt.dispatchEvent(new page.dom.window.Event('input'));
+    assert.deepEqual(page.posted.at(-1), { type: 'files', query: 'ap' });
+    post({ type: 'files', query: 'ap', paths: ['app.py', 'src/app.py'] });
+    const list = page.doc.getElementById('mentions') as HTMLElement;
+    assert.equal(list.hidden, false);
+    const key = (name: string) => prompt.dispatchEvent(new page.dom.window.KeyboardEvent('keydown', { key: name, cancelable: true }));
+    key('ArrowDown');
+    assert.equal(prompt.getAttribute('aria-activedescendant'), 'mention-1');
+    key('Enter');
+    assert.equal(prompt.value, 'fix @src/app.py ');
+    assert.equal(list.hidden, true);
+    assert.notEqual(page.posted.at(-1)?.type, 'send', 'Enter chose the file, it did not send');
+
+    post({ type: 'render', reset: false, entries: [], running: false, attachments: ['a.py:3-9', 'problems of b.py'] });
+    const chips = [...page.doc.querySelectorAll('#attachments .attachment')].map((c) => c.firstChild?.textContent);
+    assert.deepEqual(chips, ['@a.py:3-9', '@problems of b.py']);
+    (page.doc.querySelectorAll('#attachments button.detach')[1] as HTMLElement).click();
+    assert.deepEqual(page.posted.at(-1), { type: 'detach', index: 1 });
+  });
+
+  it('asks to revert or fork a turn', () => {
+    const entry = answer({ turnId: 3, parts: [{ kind: 'text', text: 'Done.' }] });
+    post({ type: 'render', reset: true, entries: [{ id: entry.id, html: renderEntry(entry, { turnActions: true }) }], running: false });
+    (page.doc.querySelector('button[data-action="revert"]') as HTMLElement).click();
+    assert.deepEqual(page.posted.at(-1), { type: 'revert', turnId: 3 });
+    (page.doc.querySelector('button[data-action="fork"]') as HTMLElement).click();
+    assert.deepEqual(page.posted.at(-1), { type: 'fork', turnId: 3 });
+    assert.deepEqual(page.errors, []);
+  });
+});
