@@ -6,7 +6,7 @@
 // with are answered generically (a disposable), never silently ignored in a
 // way that could make a test pass: the tests assert on the recorded effects.
 import { EventEmitter as NodeEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -189,6 +189,28 @@ export const defaults = new Map<string, unknown>();
 export const workspaceFolders: { uri: Uri; name: string; index: number }[] = [];
 /** What the next workspace/applyEdit answers. */
 export const editAnswer = { applied: true };
+/** When on, an applied edit changes the files on disk, as VS Code would (then saved). */
+export const editsToDisk = { on: false };
+
+function offsetOf(text: string, p: Position): number {
+  const lines = text.split('\n');
+  return lines.slice(0, p.line).reduce((n, l) => n + l.length + 1, 0) + p.character;
+}
+
+function writeEditToDisk(edit: WorkspaceEdit): void {
+  for (const op of edit.operations) {
+    const file = Uri.parse(op.uri).fsPath;
+    if (op.op === 'create' && !existsSync(file)) writeFileSync(file, '');
+    else if (op.op === 'delete') rmSync(file, { force: true });
+    else if (op.op === 'rename' && op.newUri) renameSync(file, Uri.parse(op.newUri).fsPath);
+    else if (op.op === 'edit') {
+      let text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+      const edits = [...(op.edits ?? [])].sort((a, b) => offsetOf(text, b.range.start) - offsetOf(text, a.range.start));
+      for (const e of edits) text = text.slice(0, offsetOf(text, e.range.start)) + e.newText + text.slice(offsetOf(text, e.range.end));
+      writeFileSync(file, text);
+    }
+  }
+}
 
 const events = new NodeEmitter();
 /** Something the tests wait for: `status`, `message`, `edit`. */
@@ -400,6 +422,7 @@ export const workspace = generic({
     // As VS Code: changes that need confirmation open the Refactor Preview unticked, and
     // Apply there (without ticking) applies nothing.
     if (edit.operations.some((o) => o.needsConfirmation)) return false;
+    if (editAnswer.applied && editsToDisk.on) writeEditToDisk(edit);
     return editAnswer.applied;
   },
 });
