@@ -65,6 +65,7 @@ export function registerAgentCommands(
   });
 
   command('nexus.permissions.manage', () => manageGrants(server));
+  command('nexus.chat.compact', () => chat.compact());
   command('nexus.status', () => showStatus(server, chat));
 
   command('nexus.chat.addSelection', async () => {

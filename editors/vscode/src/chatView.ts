@@ -22,6 +22,7 @@ import {
   type PermissionRequest,
   REASON_SESSION_BUSY,
   REASON_UNKNOWN_SESSION,
+  SESSION_COMPACT,
   SESSION_REVERT,
   SESSIONS_DIR,
   type WhenBusy,
@@ -264,6 +265,25 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     }
     this.state.mode = mode;
     this.scheduleRender();
+  }
+
+  /** Summarise the older exchanges now (`nexus/session/compact`); the updates show the summary. */
+  async compact(): Promise<void> {
+    const sessionId = this.state.sessionId;
+    if (!sessionId) {
+      void vscode.window.showInformationMessage('Nexus: there is no conversation to compact yet.');
+      return;
+    }
+    if (!this.server.methods().has(SESSION_COMPACT)) {
+      void vscode.window.showInformationMessage('Nexus: this server cannot compact a conversation (it is older).');
+      return;
+    }
+    const nexus = await this.server.ready();
+    const result = (await nexus.compact(sessionId)) as { compacted?: boolean; fallback?: string };
+    if (!result.compacted) {
+      this.state.addNotice('info', `Not compacted: ${result.fallback ?? 'nothing old enough to summarise'}.`);
+      this.scheduleRender();
+    }
   }
 
   /** Put an attachment on the composer for the next prompt. */
