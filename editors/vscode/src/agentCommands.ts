@@ -8,6 +8,7 @@
 import * as vscode from 'vscode';
 import { rangeLabel } from './attachments';
 import type { ChatViewProvider } from './chatView';
+import { compact } from './sessionActions';
 import { MCP_LIST, type McpServerInfo, PERMISSION_MODES, type PermissionMode } from './protocol';
 import { errorMessage, type NexusServer } from './server';
 
@@ -65,7 +66,7 @@ export function registerAgentCommands(
   });
 
   command('nexus.permissions.manage', () => manageGrants(server));
-  command('nexus.chat.compact', () => chat.compact());
+  command('nexus.chat.compact', () => compact(chat, server));
   command('nexus.status', () => showStatus(server, chat));
 
   command('nexus.chat.addSelection', async () => {

@@ -4,8 +4,8 @@
  * command output) and how loaded history maps onto them. No `vscode` import.
  */
 
-import type { AssistantEntry, ToolView } from './chatState';
-import type { StopReason, ToolStatus, Usage } from './protocol';
+import type { AssistantEntry, NoticeEntry, ToolView } from './chatTypes';
+import type { CompactionUpdate, LoadedMessage, RevertResult, StopReason, ToolStatus, Usage } from './protocol';
 import {
   TOOL_DELETE_FILE,
   TOOL_EDIT_FILE,
@@ -125,4 +125,61 @@ export function commandOf(args: Record<string, unknown>): { command?: string; cw
     command: typeof args.command === 'string' ? args.command : undefined,
     cwd: typeof args.cwd === 'string' ? args.cwd : undefined,
   };
+}
+
+export function applyCompaction(entry: AssistantEntry, update: CompactionUpdate): void {
+  const fields = {
+    phase: update.phase,
+    tokensBefore: update.tokensBefore,
+    tokensAfter: update.tokensAfter,
+    summary: update.summary,
+    fallback: update.fallback,
+  };
+  const last = [...entry.parts].reverse().find((p) => p.kind === 'compaction');
+  if (last?.kind === 'compaction' && last.phase === 'start') {
+    Object.assign(last, fields);
+  } else {
+    entry.parts.push({ kind: 'compaction', ...fields });
+  }
+}
+
+/** A loaded tool result: the status it reports (`isError`, the failure format) and the files it touched. */
+export function applyLoadedResult(
+  entry: AssistantEntry,
+  message: LoadedMessage,
+  locationOf: (path: string) => string,
+): void {
+  const tool = upsertTool(entry, message.toolCallId ?? '', message.name ?? 'tool');
+  const kind = message.isError ? failureKind(message.content) : undefined;
+  if (!message.isError) {
+    tool.status = 'completed';
+    tool.output = message.content;
+    tool.locations = touchedPaths(tool).map(locationOf);
+  } else {
+    tool.status = kind === 'skipped' ? 'skipped' : CANCELLED_KINDS.has(kind ?? '') ? 'cancelled' : 'failed';
+    tool.error = message.content;
+  }
+  if (kind === 'cancelled') stopped(entry);
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** What a revert did, as a notice: a summary line and one line per file. */
+export function revertNotice(
+  turnId: number,
+  result: RevertResult,
+  conversation: boolean,
+): Pick<NoticeEntry, 'level' | 'text' | 'details'> {
+  const details = [
+    ...result.files.map((f) => `${f.action}: ${f.path}`),
+    ...result.conflicts.map((c) => `conflict (left as you changed it): ${c.path} — ${c.reason}`),
+    ...result.notRestored.map((n) => `not restored: ${n.path} — ${n.reason}`),
+  ];
+  const files = result.files.filter((f) => f.action !== 'unchanged').length;
+  const parts = [`Reverted to before turn ${turnId}: ${plural(files, 'file')} restored`];
+  if (result.conflicts.length) parts.push(plural(result.conflicts.length, 'conflict'));
+  if (result.notRestored.length) parts.push(`${result.notRestored.length} not restored`);
+  if (conversation) parts.push(`${plural(result.messagesReverted, 'message')} reverted`);
+  const level = result.conflicts.length || result.notRestored.length ? 'warning' : 'info';
+  return { level, text: `${parts.join(', ')}.`, details };
 }

@@ -10,32 +10,21 @@
 
 import {
   appendText,
+  applyCompaction,
+  applyLoadedResult,
   applyReasoning,
-  CANCELLED_KINDS,
   commandOf,
   endReasoning,
   FINISHED,
-  failureKind,
+  revertNotice,
   settle,
   stopped,
   toolsOf,
-  touchedPaths,
   upsertTool,
   withdrawApprovals,
 } from './chatParts';
-import type {
-  CompactionUpdate,
-  LoadResult,
-  PermissionOption,
-  PermissionRequest,
-  RevertResult,
-  SendResult,
-  SessionUpdate,
-  StopReason,
-  ToolKind,
-  ToolStatus,
-  Usage,
-} from './protocol';
+import type { AssistantEntry, Changes, ContextMeter, Entry, Header, NoticeEntry, UserEntry } from './chatTypes';
+import type { LoadResult, PermissionRequest, RevertResult, SendResult, SessionUpdate } from './protocol';
 import {
   UPDATE_COMPACTION,
   UPDATE_CONTENT,
@@ -50,119 +39,7 @@ import type { UpdateEvent } from './session';
 
 export { entryText, failureKind } from './chatParts';
 
-/** A permission question (protocol v2 §1) shown as a card under its tool call. */
-export interface Approval {
-  /** The chat view's handle of the pending request. */
-  key: string;
-  title: string;
-  command?: string;
-  cwd?: string;
-  options: PermissionOption[];
-  state: 'pending' | 'answered' | 'withdrawn';
-  /** The name of the option chosen. */
-  chosen?: string;
-}
-
-/** How a command ended (run_command's final update). */
-export interface CommandExit {
-  exitCode: number | null;
-  signal: string | null;
-  durationMs?: number;
-  truncated?: boolean;
-  timedOut?: boolean;
-}
-
-export interface ToolView {
-  toolCallId: string;
-  name: string;
-  arguments: Record<string, unknown>;
-  status: ToolStatus;
-  output?: string;
-  error?: string;
-  locations: string[];
-  kind?: ToolKind;
-  /** Output streamed while it ran (run_command), as the user watches it. */
-  stream?: string;
-  exit?: CommandExit;
-  approval?: Approval;
-}
-
-export interface CompactionPart {
-  kind: 'compaction';
-  phase: 'start' | 'end';
-  tokensBefore?: number;
-  tokensAfter?: number;
-  summary?: string | null;
-  fallback?: string;
-}
-
-export type Part =
-  | { kind: 'text'; text: string }
-  | { kind: 'reasoning'; text: string; active: boolean }
-  | { kind: 'tool'; tool: ToolView }
-  | CompactionPart
-  /** A prompt the user steered into this running turn. */
-  | { kind: 'steer'; text: string };
-
-export type TurnState = 'streaming' | 'done' | 'cancelled' | 'error';
-
-export interface UserEntry {
-  id: string;
-  role: 'user';
-  text: string;
-  /** Names of what was attached to the prompt. */
-  attachments?: string[];
-}
-
-export interface AssistantEntry {
-  id: string;
-  role: 'assistant';
-  turnId?: number;
-  parts: Part[];
-  state: TurnState;
-  stopReason?: StopReason;
-  error?: string;
-  usage?: Usage;
-  /** Updates of this turn were lost: the text is taken from the result instead. */
-  gap: boolean;
-  /** Waiting for the running turn to end (sent with `whenBusy: "queue"`). */
-  queued?: boolean;
-  /** Its messages were reverted (protocol v2 §3): kept on screen, dimmed. */
-  reverted?: boolean;
-}
-
-export interface NoticeEntry {
-  id: string;
-  role: 'notice';
-  level: 'info' | 'warning' | 'error';
-  text: string;
-  /** Lines listed under the text (a revert's files, conflicts). */
-  details?: string[];
-}
-
-export type Entry = UserEntry | AssistantEntry | NoticeEntry;
-
-/** How full the context is, from the last `usage` update. */
-export interface ContextMeter {
-  usedTokens: number;
-  contextTokens: number;
-  estimated: boolean;
-}
-
-export interface Header {
-  sessionId?: string;
-  title: string;
-  running: boolean;
-  context?: ContextMeter;
-  mode?: string;
-}
-
-/** What to re-render: everything (`reset`) or the listed entries (new ones are appended). */
-export interface Changes {
-  reset: boolean;
-  entries: Entry[];
-  header: Header;
-}
+export type * from './chatTypes';
 
 const UNTITLED = 'New chat';
 
@@ -294,18 +171,7 @@ export class ChatState {
         }
       }
     }
-    const details = [
-      ...result.files.map((f) => `${f.action}: ${f.path}`),
-      ...result.conflicts.map((c) => `conflict (left as you changed it): ${c.path} — ${c.reason}`),
-      ...result.notRestored.map((n) => `not restored: ${n.path} — ${n.reason}`),
-    ];
-    const files = result.files.filter((f) => f.action !== 'unchanged').length;
-    const parts = [`Reverted to before turn ${turnId}: ${files} file${files === 1 ? '' : 's'} restored`];
-    if (result.conflicts.length) parts.push(`${result.conflicts.length} conflict${result.conflicts.length === 1 ? '' : 's'}`);
-    if (result.notRestored.length) parts.push(`${result.notRestored.length} not restored`);
-    if (conversation) parts.push(`${result.messagesReverted} message${result.messagesReverted === 1 ? '' : 's'} reverted`);
-    const level = result.conflicts.length || result.notRestored.length ? 'warning' : 'info';
-    this.push<NoticeEntry>({ id: '', role: 'notice', level, text: `${parts.join(', ')}.`, details });
+    this.push<NoticeEntry>({ id: '', role: 'notice', ...revertNotice(turnId, result, conversation) });
   }
 
   /** Apply one update; false when it belongs to another session. */
@@ -470,17 +336,7 @@ export class ChatState {
         }
         if (message.cancelled) stopped(current);
       } else if (message.role === 'tool' && current && message.toolCallId) {
-        const tool = upsertTool(current, message.toolCallId, message.name ?? 'tool');
-        const kind = message.isError ? failureKind(message.content) : undefined;
-        if (!message.isError) {
-          tool.status = 'completed';
-          tool.output = message.content;
-          tool.locations = touchedPaths(tool).map(locationOf);
-        } else {
-          tool.status = kind === 'skipped' ? 'skipped' : CANCELLED_KINDS.has(kind ?? '') ? 'cancelled' : 'failed';
-          tool.error = message.content;
-        }
-        if (kind === 'cancelled') stopped(current);
+        applyLoadedResult(current, message, locationOf);
       }
     }
     if (loaded.repaired) {
@@ -553,18 +409,3 @@ export class ChatState {
 }
 
 
-function applyCompaction(entry: AssistantEntry, update: CompactionUpdate): void {
-  const fields = {
-    phase: update.phase,
-    tokensBefore: update.tokensBefore,
-    tokensAfter: update.tokensAfter,
-    summary: update.summary,
-    fallback: update.fallback,
-  };
-  const last = [...entry.parts].reverse().find((p) => p.kind === 'compaction');
-  if (last?.kind === 'compaction' && last.phase === 'start') {
-    Object.assign(last, fields);
-  } else {
-    entry.parts.push({ kind: 'compaction', ...fields });
-  }
-}

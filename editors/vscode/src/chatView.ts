@@ -8,10 +8,9 @@
  * only swaps HTML in and reports clicks.
  */
 
-import { statSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
 import * as vscode from 'vscode';
 import { attachmentsFor, mentionGlob, type PendingAttachment, rankPaths } from './attachments';
+import { askInNotification, insertAtCursor, locationUri, modeSetting, openTarget, workspaceFile } from './chatHelpers';
 import { type AssistantEntry, ChatState } from './chatState';
 import {
   CONTEXT_MD,
@@ -22,13 +21,13 @@ import {
   type PermissionRequest,
   REASON_SESSION_BUSY,
   REASON_UNKNOWN_SESSION,
-  SESSION_COMPACT,
   SESSION_REVERT,
   SESSIONS_DIR,
   type WhenBusy,
 } from './protocol';
 import { titleFromPrompt } from './prompts';
 import { renderEntry } from './render';
+import { fork, revert } from './sessionActions';
 import { errorMessage, type NexusServer } from './server';
 import { errorReason, isCancelledError } from './session';
 import { chatPage, makeNonce } from './webviewHtml';
@@ -267,71 +266,9 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     this.scheduleRender();
   }
 
-  /** Summarise the older exchanges now (`nexus/session/compact`); the updates show the summary. */
-  async compact(): Promise<void> {
-    const sessionId = this.state.sessionId;
-    if (!sessionId) {
-      void vscode.window.showInformationMessage('Nexus: there is no conversation to compact yet.');
-      return;
-    }
-    if (!this.server.methods().has(SESSION_COMPACT)) {
-      void vscode.window.showInformationMessage('Nexus: this server cannot compact a conversation (it is older).');
-      return;
-    }
-    const nexus = await this.server.ready();
-    const result = (await nexus.compact(sessionId)) as { compacted?: boolean; fallback?: string };
-    if (!result.compacted) {
-      this.state.addNotice('info', `Not compacted: ${result.fallback ?? 'nothing old enough to summarise'}.`);
-      this.scheduleRender();
-    }
-  }
-
   /** Put an attachment on the composer for the next prompt. */
   attach(attachment: PendingAttachment): void {
     this.attachments.push(attachment);
-    this.scheduleRender();
-  }
-
-  /** Revert to before a turn (protocol v2 §3), after the user chose what to revert. */
-  async revert(turnId: number): Promise<void> {
-    const sessionId = this.state.sessionId;
-    if (!sessionId) return;
-    const both = 'Revert Code and Conversation';
-    const codeOnly = 'Code Only';
-    const conversationOnly = 'Conversation Only';
-    const choice = await vscode.window.showWarningMessage(
-      `Revert to before turn ${turnId}? The files the agent changed in it and later are restored ` +
-        '(your own later changes are kept; overlaps are listed as conflicts), and those turns leave the conversation.',
-      { modal: true },
-      both,
-      codeOnly,
-      conversationOnly,
-    );
-    if (!choice) return;
-    const code = choice !== conversationOnly;
-    const conversation = choice !== codeOnly;
-    const nexus = await this.server.ready();
-    try {
-      const result = await nexus.revert({ sessionId, turnId, code, conversation });
-      this.state.showRevert(turnId, result, conversation);
-    } catch (err) {
-      this.state.addNotice('error', `Could not revert turn ${turnId}: ${errorMessage(err)}`);
-    }
-    this.scheduleRender();
-  }
-
-  /** A new session with the history up to the end of `turnId`, shown in the chat. */
-  async fork(turnId: number): Promise<void> {
-    const sessionId = this.state.sessionId;
-    if (!sessionId || this.turns.length) return;
-    const nexus = await this.server.ready();
-    try {
-      const forked = await nexus.fork(sessionId, turnId);
-      await this.openSession(forked.sessionId);
-      this.state.addNotice('info', `Forked "${forked.title}" from turn ${turnId}: a new session; the code was not touched.`);
-    } catch (err) {
-      this.state.addNotice('error', `Could not fork from turn ${turnId}: ${errorMessage(err)}`);
-    }
     this.scheduleRender();
   }
 
@@ -426,10 +363,10 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         this.answer(message.key, message.optionId);
         break;
       case 'revert':
-        void this.revert(message.turnId);
+        void revert(this, this.server, message.turnId);
         break;
       case 'fork':
-        void this.fork(message.turnId);
+        void fork(this, this.server, message.turnId);
         break;
       case 'mode':
         void vscode.commands.executeCommand('nexus.permissions.setMode');
@@ -454,6 +391,11 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         void insertAtCursor(message.text);
         break;
     }
+  }
+
+  /** Re-render soon (coalesced). */
+  refresh(): void {
+    this.scheduleRender();
   }
 
   private scheduleRender(): void {
@@ -500,77 +442,4 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       nonce: makeNonce(),
     });
   }
-}
-
-/** The permission mode new sessions start in (`nexus.permissions.mode`). */
-function modeSetting(): string {
-  return vscode.workspace.getConfiguration('nexus').get<string>('permissions.mode') ?? 'default';
-}
-
-/** A mentioned path's URI when it names a file of the workspace. */
-function workspaceFile(path: string): string | undefined {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  if (!folder || isAbsolute(path)) return undefined;
-  try {
-    if (!statSync(join(folder.uri.fsPath, path)).isFile()) return undefined;
-  } catch {
-    return undefined;
-  }
-  return vscode.Uri.joinPath(folder.uri, path).toString();
-}
-
-/** A question about a session the chat does not show: a notification with the options as buttons. */
-async function askInNotification(
-  request: PermissionRequest,
-  token: vscode.CancellationToken,
-): Promise<PermissionOutcome> {
-  const names = request.options.map((o) => o.name);
-  const withdrawn = new Promise<undefined>((resolve) => token.onCancellationRequested(() => resolve(undefined)));
-  const chosen = await Promise.race([
-    vscode.window.showWarningMessage(`Nexus: ${request.toolCall.title}?`, ...names),
-    withdrawn,
-  ]);
-  const option = request.options.find((o) => o.name === chosen);
-  return option && !token.isCancellationRequested
-    ? { outcome: OUTCOME_SELECTED, optionId: option.optionId }
-    : { outcome: OUTCOME_CANCELLED };
-}
-
-/** The link of a workspace-relative path a loaded tool call touched, as the live update gives it. */
-function locationUri(path: string): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  if (!folder || isAbsolute(path)) return vscode.Uri.file(path).toString();
-  return vscode.Uri.joinPath(folder.uri, path).toString();
-}
-
-/** Open a link from the chat: a file (URI or workspace-relative path) in the editor, http(s) outside. */
-async function openTarget(target: string): Promise<void> {
-  if (/^https?:\/\//i.test(target)) {
-    await vscode.env.openExternal(vscode.Uri.parse(target));
-    return;
-  }
-  let uri: vscode.Uri | undefined;
-  if (target.startsWith('file:')) {
-    uri = vscode.Uri.parse(target);
-  } else if (!/^[a-z][a-z0-9+.-]*:/i.test(target)) {
-    const folder = vscode.workspace.workspaceFolders?.[0];
-    if (folder) uri = vscode.Uri.joinPath(folder.uri, target.split('#')[0] ?? target);
-  }
-  if (!uri) return;
-  try {
-    await vscode.window.showTextDocument(uri, { preview: true });
-  } catch (err) {
-    void vscode.window.showWarningMessage(`Nexus: cannot open ${target}: ${errorMessage(err)}`);
-  }
-}
-
-async function insertAtCursor(text: string): Promise<void> {
-  const editor = vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0];
-  if (!editor) {
-    void vscode.window.showInformationMessage('Nexus: open an editor to insert the code into.');
-    return;
-  }
-  await editor.edit((edit) => {
-    for (const selection of editor.selections) edit.replace(selection, text);
-  });
 }
