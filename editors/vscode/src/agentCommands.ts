@@ -9,7 +9,8 @@ import * as vscode from 'vscode';
 import { rangeLabel } from './attachments';
 import type { ChatViewProvider } from './chatView';
 import { compact } from './sessionActions';
-import { MCP_LIST, type McpServerInfo, PERMISSION_MODES, type PermissionMode } from './protocol';
+import { mcpItem } from './mcp';
+import { MCP_LIST, PERMISSION_MODES, type PermissionMode } from './protocol';
 import { errorMessage, type NexusServer } from './server';
 
 export type Register = (id: string, run: (...args: unknown[]) => unknown) => void;
@@ -141,13 +142,6 @@ async function manageGrants(server: NexusServer): Promise<void> {
   } finally {
     pick.dispose();
   }
-}
-
-/** One line of the MCP section: its name and status, its tools below. */
-export function mcpItem(s: McpServerInfo): vscode.QuickPickItem {
-  const icon = s.status === 'running' ? '$(pass)' : s.status === 'failed' ? '$(error)' : '$(circle-outline)';
-  const tools = s.tools.length ? `${s.tools.length} tool${s.tools.length === 1 ? '' : 's'}: ${s.tools.join(', ')}` : 'no tools';
-  return { label: `${icon} ${s.name}`, description: s.status, detail: s.error ? `${s.error} — ${tools}` : tools };
 }
 
 /** The Nexus status: the server, the chat's session and mode, and the MCP servers when the server has them. */

@@ -223,8 +223,11 @@ export interface ForkResult {
 export interface McpServerInfo {
   name: string;
   status: 'running' | 'stopped' | 'failed' | 'notAllowed';
+  /** Full tool names (`mcp__<server>__<tool>`). */
   tools: string[];
   error?: string;
+  source?: 'settings' | 'project';
+  transport?: 'stdio' | 'http';
 }
 
 export interface ToolCallResult {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { attachmentsFor, completeMention, mentionAt, mentionedPaths, mentionGlob, rangeLabel, rankPaths } from '../src/attachments';
 import { editorDiagnostics } from '../src/diagnostics';
+import { mcpItem } from '../src/mcp';
 
 describe('attachments', () => {
   it('finds @path mentions, not e-mail addresses or trailing punctuation', () => {
@@ -59,5 +60,19 @@ describe('nexus/editor/diagnostics', () => {
   it('answers every file with diagnostics when no uris are given', () => {
     assert.deepEqual(editorDiagnostics({ uris: [] }, reader).items.map((i) => i.uri), ['file:///a.py']);
     assert.deepEqual(editorDiagnostics({}, reader).items.map((i) => i.uri), ['file:///a.py']);
+  });
+});
+
+describe('MCP servers in the Nexus status', () => {
+  it('lists a server with its status, where it is configured and its tools', () => {
+    assert.deepEqual(
+      mcpItem({ name: 'everything', source: 'settings', transport: 'stdio', status: 'running', tools: ['mcp__everything__echo', 'mcp__everything__add'] }),
+      { label: '$(pass) everything', description: 'running (settings, stdio)', detail: '2 tools: echo, add' },
+    );
+    assert.deepEqual(
+      mcpItem({ name: 'db', source: 'project', status: 'notAllowed', tools: [], error: 'not allowed yet' }),
+      { label: '$(circle-outline) db', description: 'notAllowed (.mcp.json)', detail: 'not allowed yet — no tools' },
+    );
+    assert.equal(mcpItem({ name: 'b', status: 'failed', tools: [] }).label, '$(error) b');
   });
 });
