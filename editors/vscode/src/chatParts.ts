@@ -5,9 +5,12 @@
  */
 
 import type { AssistantEntry, NoticeEntry, ToolView } from './chatTypes';
-import type { CompactionUpdate, LoadedMessage, RevertResult, StopReason, ToolStatus, Usage } from './protocol';
+import type { CompactionUpdate, LoadedMessage, RevertResult, StopReason, ToolKind, ToolStatus, Usage } from './protocol';
 import {
+  MCP_TOOL_PREFIX,
   TOOL_DELETE_FILE,
+  TOOL_RUN_COMMAND,
+  TOOL_SEARCH_TEXT,
   TOOL_EDIT_FILE,
   TOOL_LIST_DIRECTORY,
   TOOL_READ_FILE,
@@ -182,4 +185,20 @@ export function revertNotice(
   if (conversation) parts.push(`${plural(result.messagesReverted, 'message')} reverted`);
   const level = result.conflicts.length || result.notRestored.length ? 'warning' : 'info';
   return { level, text: `${parts.join(', ')}.`, details };
+}
+
+/** The kinds of the built-in tools (docs/protocol.md §12), for history that does not carry them. */
+const BUILT_IN_KINDS: Record<string, ToolKind> = {
+  [TOOL_READ_FILE]: 'read',
+  [TOOL_LIST_DIRECTORY]: 'read',
+  [TOOL_SEARCH_TEXT]: 'search',
+  [TOOL_WRITE_FILE]: 'edit',
+  [TOOL_EDIT_FILE]: 'edit',
+  [TOOL_DELETE_FILE]: 'delete',
+  [TOOL_RENAME_FILE]: 'move',
+  [TOOL_RUN_COMMAND]: 'execute',
+};
+
+export function kindOfTool(name: string): ToolKind | undefined {
+  return name.startsWith(MCP_TOOL_PREFIX) ? 'mcp' : BUILT_IN_KINDS[name];
 }

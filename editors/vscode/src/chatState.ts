@@ -16,6 +16,7 @@ import {
   commandOf,
   endReasoning,
   FINISHED,
+  kindOfTool,
   revertNotice,
   settle,
   stopped,
@@ -332,7 +333,9 @@ export class ChatState {
         if (userTurn !== undefined) this.byTurn.set(userTurn, current);
         if (message.content) appendText(current, message.content);
         for (const call of message.toolCalls ?? []) {
-          upsertTool(current, call.toolCallId, call.name).arguments = call.arguments ?? {};
+          const tool = upsertTool(current, call.toolCallId, call.name);
+          tool.arguments = call.arguments ?? {};
+          tool.kind = kindOfTool(call.name);
         }
         if (message.cancelled) stopped(current);
       } else if (message.role === 'tool' && current && message.toolCallId) {
