@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AssistantEntry, ChatState, ToolView } from '../src/chatState';
+import type { PermissionOutcome, PermissionRequest } from '../src/protocol';
 import { type Extension, extensionContext, loadExtension, until } from './extensionHost';
 import { manifestProperties, NEXUS_PYTHON } from './harness';
 import { type ModelServer, startModelServer } from './lsp';
@@ -26,6 +27,7 @@ interface Posted {
 interface Chat {
   state: ChatState;
   resolveWebviewView(view: unknown): void;
+  askPermission(request: PermissionRequest, token: unknown): Promise<PermissionOutcome>;
 }
 
 const command = (id: string, line: string) => ({ toolCalls: [{ id, name: 'run_command', arguments: { command: line } }] });
@@ -171,7 +173,20 @@ describe('permissions and commands in the extension', () => {
   });
 
   it('withdraws a pending card when the turn is stopped', async () => {
-    const { asking, entry } = await askUntilCard('Touch never.txt');
+    const { asking, entry, key } = await askUntilCard('Touch never.txt');
+    // A question the server cancels ($/cancelRequest: the client's token) is withdrawn on its own.
+    const tokens = new stub.CancellationTokenSource();
+    const request: PermissionRequest = {
+      sessionId: chat.state.sessionId as string,
+      turnId: entry.turnId as number,
+      toolCall: { id: 'other', name: 'run_command', kind: 'execute', title: 'Run `true`', arguments: { command: 'true' } },
+      options: [{ optionId: 'allow_once', name: 'Allow once', kind: 'allow_once' }],
+    };
+    const answered = chat.askPermission(request, tokens.token);
+    assert.equal(chat.state.pendingApprovals().length, 2);
+    tokens.cancel();
+    assert.deepEqual(await answered, { outcome: 'cancelled' });
+    assert.deepEqual(chat.state.pendingApprovals(), [key], 'only the cancelled question is withdrawn');
     await run('nexus.chat.cancel');
     await asking;
     assert.equal(entry.state, 'cancelled');
