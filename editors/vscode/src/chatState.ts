@@ -53,7 +53,7 @@ export class ChatState {
   /** Entries of turns this window sent, oldest first, before their first update named the turn id. */
   private pending: AssistantEntry[] = [];
   context: ContextMeter | undefined;
-  /** The session's permission mode as the chat set it (undefined: the setting). */
+  /** The permission mode the user picked for the chat's sessions (undefined: the setting's). */
   mode: string | undefined;
   private readonly dirty = new Set<string>();
   private resetPending = true;
@@ -80,7 +80,6 @@ export class ChatState {
     this.byTurn.clear();
     this.pending = [];
     this.context = undefined;
-    this.mode = undefined;
     this.dirty.clear();
     this.resetPending = true;
   }

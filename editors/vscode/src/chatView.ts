@@ -29,7 +29,7 @@ import { titleFromPrompt } from './prompts';
 import { renderEntry } from './render';
 import { fork, revert } from './sessionActions';
 import { errorMessage, type NexusServer } from './server';
-import { errorReason, isCancelledError } from './session';
+import { errorReason, isCancelledError, type NexusClient } from './session';
 import { chatPage, makeNonce } from './webviewHtml';
 
 export const CHAT_VIEW_ID = 'nexus.chatView';
@@ -64,6 +64,8 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
   /** Permission questions waiting for the user, by their card's key. */
   private readonly questions = new Map<string, (outcome: PermissionOutcome) => void>();
   private nextQuestion = 1;
+  /** Where the picked mode was last set: which server process, session and mode. */
+  private modeApplied: { nexus: NexusClient; sessionId: string; mode: string } | undefined;
   /** Attachments waiting on the composer for the next prompt. */
   readonly attachments: PendingAttachment[] = [];
   private renderTimer: ReturnType<typeof setTimeout> | undefined;
@@ -248,22 +250,47 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   /** The chat's session, created (with the mode the user picked) on the first prompt. */
   private async ensureSession(prompt: string): Promise<void> {
-    if (this.state.sessionId) return;
     const nexus = await this.server.ready();
-    const created = await nexus.newSession({ title: titleFromPrompt(prompt) });
-    this.state.adoptSession(created.sessionId, created.title);
-    this.remember(created.sessionId);
-    if (this.state.mode) await nexus.setMode(created.sessionId, this.state.mode);
+    if (!this.state.sessionId) {
+      const created = await nexus.newSession({ title: titleFromPrompt(prompt) });
+      this.state.adoptSession(created.sessionId, created.title);
+      this.remember(created.sessionId);
+    }
+    await this.applyMode(nexus, this.state.sessionId as string);
   }
 
-  /** The permission mode of the chat's session (protocol v2 §1); the next session's when there is none yet. */
-  async setMode(mode: string): Promise<void> {
-    if (this.state.sessionId) {
-      const nexus = await this.server.ready();
-      await nexus.setMode(this.state.sessionId, mode);
+  /**
+   * The mode the user picked applies to every session the chat runs: set on the
+   * server once per session and server process (a restarted server, or a session
+   * opened from the list, starts in the setting's mode again).
+   */
+  private async applyMode(nexus: NexusClient, sessionId: string): Promise<void> {
+    const mode = this.state.mode;
+    const applied = this.modeApplied;
+    if (!mode || (applied?.nexus === nexus && applied.sessionId === sessionId && applied.mode === mode)) return;
+    try {
+      await nexus.setMode(sessionId, mode);
+    } catch (err) {
+      if (errorReason(err) !== REASON_UNKNOWN_SESSION) throw err;
+      // Not in this server process yet (it was restarted): resume it from .nexus first.
+      await nexus.load(sessionId);
+      await nexus.setMode(sessionId, mode);
     }
+    this.modeApplied = { nexus, sessionId, mode };
+  }
+
+  /** The permission mode of the chat's sessions (protocol v2 §1), from the current one on. */
+  async setMode(mode: string): Promise<void> {
+    const previous = this.state.mode;
     this.state.mode = mode;
-    this.scheduleRender();
+    try {
+      if (this.state.sessionId) await this.applyMode(await this.server.ready(), this.state.sessionId);
+    } catch (err) {
+      this.state.mode = previous;
+      throw err;
+    } finally {
+      this.scheduleRender();
+    }
   }
 
   /** Put an attachment on the composer for the next prompt. */

@@ -89,6 +89,8 @@ describe('permissions and commands in the extension', () => {
         command('c4', 'touch never.txt'),
         command('c5', 'echo auto > auto.txt'),
         { text: 'Ran without asking.' },
+        command('c6', 'echo two > auto2.txt'),
+        { text: 'Again without asking.' },
       ],
     });
     workspace = mkdtempSync(path.join(os.tmpdir(), 'nexus-vscode-perm-'));
@@ -207,6 +209,12 @@ describe('permissions and commands in the extension', () => {
     assert.equal(toolOf(entry)?.status, 'completed');
     assert.equal(toolOf(entry)?.approval, undefined, 'no question was asked');
     assert.equal(readFileSync(path.join(workspace, 'auto.txt'), 'utf8'), 'auto\n');
+    // A new session of the chat runs in the mode picked too.
+    await run('nexus.chat.newSession');
+    await run('nexus.chat.ask', 'Write auto2.txt');
+    assert.equal(toolOf(lastTurn())?.approval, undefined);
+    assert.equal(readFileSync(path.join(workspace, 'auto2.txt'), 'utf8'), 'two\n');
+    assert.equal(stub.recorded.statusTexts.filter((t) => t.startsWith('$(shield)')).at(-1), '$(shield) auto');
     await run('nexus.permissions.setMode', 'yolo');
     assert.match(stub.recorded.messages.at(-1)?.text ?? '', /unknown permission mode "yolo" \(one of default, plan/);
     assert.equal(chat.state.mode, 'auto');
