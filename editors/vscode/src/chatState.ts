@@ -27,6 +27,7 @@ import {
 import type { AssistantEntry, Changes, ContextMeter, Entry, Header, NoticeEntry, UserEntry } from './chatTypes';
 import type { LoadResult, PermissionRequest, RevertResult, SendResult, SessionUpdate } from './protocol';
 import {
+  MCP_SERVER_PERMISSION_PREFIX,
   UPDATE_COMPACTION,
   UPDATE_CONTENT,
   UPDATE_REASONING,
@@ -148,6 +149,10 @@ export class ChatState {
       const option = tool.approval.options.find((o) => o.optionId === optionId);
       tool.approval.state = option ? 'answered' : 'withdrawn';
       tool.approval.chosen = option?.name;
+      if (tool.name.startsWith(MCP_SERVER_PERMISSION_PREFIX)) {
+        // Not a call that runs: the question is all there is to it.
+        tool.status = !option ? 'cancelled' : option.kind.startsWith('allow') ? 'completed' : 'failed';
+      }
       this.dirty.add(entry.id);
       return true;
     }

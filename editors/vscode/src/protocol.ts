@@ -92,6 +92,8 @@ export const WHEN_BUSY_STEER = 'steer';
 // Protocol v2 §5: tools from MCP servers
 export const MCP_LIST = 'nexus/mcp/list';
 export const MCP_TOOL_PREFIX = 'mcp__';
+/** `toolCall.name` of the question that allows a project (`.mcp.json`) server to start. */
+export const MCP_SERVER_PERMISSION_PREFIX = 'mcp_server:';
 
 // JSON-RPC error codes and data.reason values
 export const REQUEST_CANCELLED = -32800;

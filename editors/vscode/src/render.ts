@@ -11,6 +11,7 @@
 import MarkdownIt from 'markdown-it';
 import type { Approval, AssistantEntry, CommandExit, CompactionPart, Entry, Part, ToolView } from './chatState';
 import {
+  MCP_SERVER_PERMISSION_PREFIX,
   MCP_TOOL_PREFIX,
   TOOL_RUN_COMMAND,
   TOOL_DELETE_FILE,
@@ -79,6 +80,9 @@ export function toolSummary(tool: ToolView): string {
     typeof args[key] === 'string' ? (args[key] as string) : undefined;
   if (tool.name === TOOL_RENAME_FILE && str('path') && str('newPath')) {
     return `${str('path')} → ${str('newPath')}`;
+  }
+  if (tool.name.startsWith(MCP_SERVER_PERMISSION_PREFIX)) {
+    return tool.name.slice(MCP_SERVER_PERMISSION_PREFIX.length);
   }
   if (tool.name === TOOL_RUN_COMMAND && str('command')) {
     return str('cwd') ? `${str('command')} (in ${str('cwd')})` : (str('command') as string);
@@ -215,7 +219,9 @@ export function exitSummary(exit: CommandExit): string {
 
 function renderTool(tool: ToolView, key: string): string {
   const mcp = tool.name.startsWith(MCP_TOOL_PREFIX) ? tool.name.slice(MCP_TOOL_PREFIX.length).split('__') : undefined;
-  const verb = TOOL_VERBS[tool.name] ?? (mcp && mcp.length >= 2 ? `${mcp.slice(1).join('__')} (${mcp[0]})` : tool.name);
+  const verb = tool.name.startsWith(MCP_SERVER_PERMISSION_PREFIX)
+    ? 'Start MCP server'
+    : (TOOL_VERBS[tool.name] ?? (mcp && mcp.length >= 2 ? `${mcp.slice(1).join('__')} (${mcp[0]})` : tool.name));
   const summary = toolSummary(tool);
   const locations = tool.locations
     .map(

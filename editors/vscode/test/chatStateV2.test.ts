@@ -140,6 +140,22 @@ describe('ChatState, protocol v2', () => {
     assert.match(renderEntry(entry), /<span class="tool-verb">create_issue \(github\)<\/span> <span class="tool-kind kind-mcp">mcp<\/span>/);
   });
 
+  it("shows the question that allows a project's MCP server as its own row, settled by the answer", () => {
+    const { state, entry } = started();
+    const ask = (key: string, id: string) =>
+      state.askPermission(
+        question({ toolCall: { id, name: 'mcp_server:db', kind: 'mcp', title: 'Start the MCP server `db` from .mcp.json', arguments: { command: 'db-server' } } }),
+        key,
+      );
+    ask('q1', 'start_db');
+    assert.match(renderEntry(entry), /<span class="tool-verb">Start MCP server<\/span> <code class="tool-args">db<\/code>/);
+    state.settlePermission('q1', 'allow_always');
+    assert.equal(toolOf(entry)?.status, 'completed');
+    ask('q2', 'start_db2');
+    state.settlePermission('q2', 'reject_once');
+    assert.equal(entry.parts.flatMap((p) => (p.kind === 'tool' ? [p.tool] : []))[1]?.status, 'failed');
+  });
+
   it('keeps the last usage as the context meter of the header', () => {
     const { state } = started();
     const u = stream('s1');
