@@ -30,6 +30,7 @@ from pygls.protocol import lsp_method
 
 from nexus_lsp import wire
 from nexus_lsp.errors import NexusError
+from nexus_lsp.keys import add_key_env_of
 from nexus_lsp.lsp.converter import dict_converter
 from nexus_lsp.lsp.jsonrpc import JsonRpcDoor
 from nexus_lsp.lsp.logs import LspLogHandler
@@ -271,6 +272,7 @@ def _register_lifecycle(server: NexusLanguageServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: NexusLanguageServer, params: types.InitializeParams) -> None:
         ls.initialize_params = params
+        add_key_env_of(params.initialization_options)  # before anything can quote it
 
     @server.feature(types.INITIALIZED)
     @survives_cancel
