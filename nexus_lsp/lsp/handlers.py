@@ -10,13 +10,16 @@ to JSON-RPC errors in one place by the app's ``rpc_errors``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from nexus_lsp.core.cancel import CancellationToken
+from nexus_lsp.errors import NexusError, SessionBusy
 from nexus_lsp.lsp import params as P
+from nexus_lsp.lsp.ask import run_ask, show_after_answer, show_refusal
 from nexus_lsp.lsp.commands import ask_prompt, code_actions, selection_range
 from nexus_lsp.lsp.results import list_result, load_result, new_result, send_result
 from nexus_lsp.lsp.rpc_errors import ParamsError
@@ -72,10 +75,26 @@ class Handlers:
         if not self.runtime.host.manager.cancel(p.session_id):
             log.info("cancel of %s: no turn is running", p.session_id)
 
-    async def ask(self, args: list[Any], cancel: CancellationToken) -> dict[str, Any]:
+    async def ask(
+        self, args: list[Any], cancel: CancellationToken, answered: Awaitable[None]
+    ) -> dict[str, Any]:
         """``nexus.ask``: a turn on the prompt (and selection) in the command session.
 
-        ``cancel`` is cancelled by a ``$/cancelRequest`` of the command."""
+        Answers at once and runs the turn in the background (protocol v2 §7), or with
+        ``wait: true`` answers the ``send`` result, ``cancel`` being cancelled by a
+        ``$/cancelRequest`` of the command. ``answered`` resolves once the answer is
+        written: the transcript is shown after it. A refusal is also shown as a
+        message: not every editor shows a command's error.
+        """
+        try:
+            return await self._ask(args, cancel, answered)
+        except NexusError as exc:
+            show_refusal(self.runtime, exc)
+            raise
+
+    async def _ask(
+        self, args: list[Any], cancel: CancellationToken, answered: Awaitable[None]
+    ) -> dict[str, Any]:
         if len(args) != 1:
             raise ParamsError(
                 f"arguments: expected [{{prompt, uri?, range?}}], got {len(args)} arguments",
@@ -87,17 +106,29 @@ class Handlers:
         # An explicit sessionId is resumed (or refused as unknown) like in send; only
         # the remembered command session falls back to a new one when it is gone.
         session_id = a.session_id
+        host = self.runtime.host
         if session_id is None:
             remembered = self.runtime.ask_session_id
-            if remembered is not None and self.runtime.host.manager.session(remembered) is not None:
+            if remembered is not None and host.manager.session(remembered) is not None:
                 session_id = remembered
             else:
-                session_id = (await self.runtime.host.new_session(title=title_from(a.prompt))).id
+                session_id = (await host.new_session(title=title_from(a.prompt))).id
         self.runtime.ask_session_id = session_id
-        result = await self.runtime.run_turn(session_id, prompt, cancel_token=cancel)
-        if a.show_transcript:
-            self.runtime.show_transcript(session_id)
-        return send_result(result)
+        if a.wait:
+            result = await self.runtime.run_turn(session_id, prompt, cancel_token=cancel)
+            shown = show_after_answer(self.runtime, answered, result, a.show_transcript)
+            host.spawn(shown, "showing the end of nexus.ask")
+            return send_result(result)
+        session = await host.manager.get(session_id)  # an unknown session is refused here
+        if session.running:
+            raise SessionBusy(session_id)
+        # The turn the background task starts next: refused (busy) if another got first.
+        turn_id = session.turn_count + 1
+        work = run_ask(
+            self.runtime, session_id, prompt, answered, show_transcript=a.show_transcript
+        )
+        host.spawn(work, f"nexus.ask turn {turn_id} of {session_id}")
+        return {"sessionId": session_id, "turnId": turn_id, "started": True}
 
     def cancel_all(self) -> dict[str, Any]:
         cancelled = self.runtime.host.cancel_all("cancelled from the editor (nexus.cancel)")
