@@ -98,11 +98,18 @@ def show_outcome(runtime: LspRuntime, result: TurnResult, *, show_transcript: bo
             uri=path_to_uri(transcript), external=False, take_focus=True,
             selection=types.Range(start=at, end=at) if line is not None else None,
         )
-        runtime.host.spawn(
-            runtime.server.window_show_document_async(params), f"showDocument {params.uri}"
-        )
+        # sent now, before the message: the editor opens the transcript, then the
+        # message shows (the answer is awaited only to log a failure)
+        sent = asyncio.wrap_future(runtime.server.window_show_document(params))
+        runtime.host.spawn(_shown(sent), f"showDocument {params.uri}")
     level, text = answer_summary(result, _shown_path(runtime.host.root, transcript))
     runtime.channel.show_message(level, text)
+
+
+async def _shown(sent: Awaitable[types.ShowDocumentResult]) -> None:
+    result = await sent
+    if not getattr(result, "success", True):
+        log.info("the editor could not show the transcript")
 
 
 def show_refusal(runtime: LspRuntime, exc: BaseException) -> None:

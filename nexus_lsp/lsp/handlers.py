@@ -88,7 +88,7 @@ class Handlers:
         """
         try:
             return await self._ask(args, cancel, answered)
-        except NexusError as exc:
+        except (NexusError, ParamsError) as exc:
             show_refusal(self.runtime, exc)
             raise
 
