@@ -1,0 +1,91 @@
+;;; ask.el --- nexus-lsp in a real Emacs (eglot), run by tests/editors/test_emacs.py  -*- lexical-binding: t -*-
+;;
+;; emacs --batch -Q -l ask.el, in the workspace folder.  Environment:
+;;   NEXUS_TEST_SERVER  the server command (a JSON array of strings)
+;;   NEXUS_TEST_INIT    the initializationOptions (JSON)
+;;   NEXUS_TEST_FILE    the file to open
+;; Runs the README's setup, then: the code action on the whole buffer (the model
+;; answers with an edit of the file, then text), waits for the answer in the echo
+;; area, and asks a free prompt, then cancels it with nexus.cancel.  Prints ONE JSON
+;; report on stdout as its last line.
+
+(require 'eglot)
+(require 'json)
+
+(defvar nexus-test-messages nil "Messages eglot showed (window/showMessage).")
+(defvar nexus-test-report nil)
+(defvar nexus-test-content nil "Text of the nexus/session/update content updates.")
+
+(defun nexus-test-note (key value)
+  (setq nexus-test-report (plist-put nexus-test-report key value)))
+
+(defun nexus-test-wait (what predicate &optional seconds)
+  "Process events until PREDICATE holds; fail naming WHAT after SECONDS."
+  (let ((deadline (+ (float-time) (or seconds 20))))
+    (while (and (not (funcall predicate)) (< (float-time) deadline))
+      (accept-process-output nil 0.05))
+    (unless (funcall predicate)
+      (error "timed out waiting for %s" what))))
+
+(defun nexus-test-message (text)
+  (seq-find (lambda (m) (string-search text m)) nexus-test-messages))
+
+(advice-add 'eglot-handle-notification :before
+            (lambda (_server method &rest params)
+              (when (and (eq method 'nexus/session/update)
+                         (equal (plist-get params :kind) "content"))
+                (push (plist-get params :text) nexus-test-content))
+              (when (eq method 'window/showMessage)
+                (push (format "%s %s" (plist-get params :type) (plist-get params :message))
+                      nexus-test-messages))))
+
+(defun nexus-test-run ()
+  ;; The README's setup (server command from the test: this venv's interpreter).
+  (let ((server (append (json-parse-string (getenv "NEXUS_TEST_SERVER") :array-type 'list) nil))
+        (init (json-parse-string (getenv "NEXUS_TEST_INIT") :object-type 'plist
+                                 :false-object :json-false :null-object nil)))
+    (with-eval-after-load 'eglot
+      (add-to-list 'eglot-server-programs
+                   `((python-mode python-ts-mode)
+                     . (,@server :initializationOptions ,init)))))
+  (add-to-list 'revert-without-query "context\\.md\\'")
+  (setq eglot-sync-connect 10)
+  (find-file (getenv "NEXUS_TEST_FILE"))
+  (python-mode)
+  (apply #'eglot (eglot--guess-contact))
+  (nexus-test-wait "the server" (lambda () (eglot-current-server)))
+  (let ((server (eglot-current-server))
+        (file-buffer (current-buffer)))
+    (nexus-test-note :server (plist-get (eglot--server-info server) :name))
+    ;; 1. The code action on the whole buffer (one configured action: no menu).
+    (eglot-code-actions (point-min) (point-max) "refactor.nexus" t)
+    (nexus-test-wait "the answer's message" (lambda () (nexus-test-message "Nexus:")))
+    (nexus-test-note :answer (nexus-test-message "Nexus:"))
+    (nexus-test-note :buffer (with-current-buffer file-buffer
+                               (buffer-substring-no-properties (point-min) (point-max))))
+    ;; the transcript, opened by window/showDocument at the answer
+    (nexus-test-wait "the transcript" (lambda () (get-buffer "context.md")))
+    (with-current-buffer "context.md"
+      (nexus-test-note :transcript-line
+                       (buffer-substring-no-properties (line-beginning-position)
+                                                       (line-end-position))))
+    ;; 2. A free prompt (the README's nexus-ask), cancelled while it runs.
+    (setq nexus-test-messages nil)
+    (setq nexus-test-content nil)
+    (let ((started (eglot-execute server '(:command "nexus.ask"
+                                           :arguments [(:prompt "tell me a long story")]))))
+      (nexus-test-note :started (plist-get started :started)))
+    ;; the answer streams (and the model never finishes it)
+    (nexus-test-wait "the answer to stream" (lambda () nexus-test-content))
+    (nexus-test-note :cancelled (plist-get (eglot-execute server '(:command "nexus.cancel"
+                                                                   :arguments []))
+                                           :cancelled))
+    (nexus-test-wait "the cancel's message" (lambda () (nexus-test-message "cancelled")))
+    (nexus-test-note :cancel-message (nexus-test-message "cancelled"))
+    (eglot-shutdown server)))
+
+(condition-case err
+    (nexus-test-run)
+  (error (nexus-test-note :error (error-message-string err))))
+(princ (concat (json-encode nexus-test-report) "\n"))
+(kill-emacs 0)
