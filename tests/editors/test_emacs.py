@@ -113,3 +113,4 @@ async def test_eglot_code_action_edit_answer_and_cancel(
     assert report["started"] is True
     assert report["cancelled"] == 1
     assert report["cancel-message"].startswith("3 Nexus: cancelled: Once up")
+    assert report["transcript-line-2"] == "Once upo"  # the partial answer, selected

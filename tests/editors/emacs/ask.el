@@ -48,7 +48,8 @@
       (add-to-list 'eglot-server-programs
                    `((python-mode python-ts-mode)
                      . (,@server :initializationOptions ,init)))))
-  (add-to-list 'revert-without-query "context\\.md\\'")
+  ;; transcripts grow while open: reread them without asking
+  (add-to-list 'revert-without-query "/\\.nexus/sessions/.*\\.md\\'")
   (setq eglot-sync-connect 10)
   (find-file (getenv "NEXUS_TEST_FILE"))
   (python-mode)
@@ -82,6 +83,14 @@
                                            :cancelled))
     (nexus-test-wait "the cancel's message" (lambda () (nexus-test-message "cancelled")))
     (nexus-test-note :cancel-message (nexus-test-message "cancelled"))
+    ;; shown again: the open transcript is reread (revert-without-query), no prompt
+    (nexus-test-wait "the transcript to be reread"
+                     (lambda () (with-current-buffer "context.md"
+                                  (string-search "Turn 2 ended" (buffer-string)))))
+    (with-current-buffer "context.md"
+      (nexus-test-note :transcript-line-2
+                       (buffer-substring-no-properties (line-beginning-position)
+                                                       (line-end-position))))
     (eglot-shutdown server)))
 
 (condition-case err
