@@ -1,8 +1,9 @@
 """nexus-lsp in a real Emacs 30 (eglot 1.17), headless: ``emacs --batch -Q -l ask.el``.
 
-The script (tests/editors/emacs/ask.el) sets eglot up as the README says, runs the
-code action (the turn edits the open file, then answers), asks a free prompt and
-cancels it. Emacs is installed by ``make editors-setup`` (Debian's bookworm-backports);
+The script (tests/editors/emacs/ask.el) loads the README's Emacs snippet (pointed
+at this venv's server and the scripted model), runs a code action (the turn edits
+the open file, then answers), asks a free prompt with the README's ``nexus-ask``
+and cancels it with its ``nexus-cancel``. Emacs is installed by ``make editors-setup`` (Debian's bookworm-backports);
 without it this test fails saying so.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,8 +24,8 @@ import pytest
 from nexus_lsp.testing import ScriptedModelServer
 
 SCRIPTS = Path(__file__).resolve().parent / "emacs"
+README = Path(__file__).resolve().parents[2] / "README.md"
 RUN_TIMEOUT = 90.0  # stops a hung Emacs only; a run takes a few seconds
-API_KEY_ENV = "NEXUS_EMACS_TEST_KEY"
 
 
 def find_emacs() -> str:
@@ -39,25 +41,32 @@ def find_emacs() -> str:
     return found
 
 
-def init_options(model_url: str) -> dict[str, Any]:
-    return {
-        "provider": {"kind": "openai", "baseUrl": model_url, "model": "scripted",
-                     "apiKeyEnv": API_KEY_ENV, "maxRetries": 0},
-        "session": {"maxIterations": 4},
-        "codeActions": [{"title": "Nexus: Fix", "prompt": "Fix this code."}],
-    }
+def readme_snippet(model_url: str) -> str:
+    """The README's Emacs setup, pointed at this venv's server and the scripted model."""
+    section = README.read_text(encoding="utf-8").split("### Emacs", 1)[1]
+    match = re.search(r"```elisp\n(.*?)```", section, re.S)
+    assert match, "README: no elisp block in the Emacs section"
+    snippet = match.group(1)
+    for old, new in [
+        ("/path/to/nexus-lsp/.venv/bin/nexus-lsp", str(Path(sys.executable).parent / "nexus-lsp")),
+        ("http://localhost:11434/v1", model_url),
+        ("qwen2.5-coder:7b", "scripted"),
+    ]:
+        assert old in snippet, f"README's Emacs snippet lacks {old}"
+        snippet = snippet.replace(old, new)
+    return snippet
 
 
 async def run_emacs(script: str, workspace: Path, model: ScriptedModelServer,
                     file: Path, tmp_path: Path) -> dict[str, Any]:
-    log = tmp_path / "nexus-lsp.log"
+    snippet = tmp_path / "readme.el"
+    snippet.write_text(readme_snippet(model.openai_base_url), encoding="utf-8")
     env = {
         **os.environ,
         "HOME": str(tmp_path / "home"),
-        API_KEY_ENV: "emacs-test-key",
-        "NEXUS_TEST_SERVER": json.dumps(
-            [sys.executable, "-m", "nexus_lsp", "--log-file", str(log)]),
-        "NEXUS_TEST_INIT": json.dumps(init_options(model.openai_base_url)),
+        # the README's settings name no key variable: the default one, a dummy value
+        "OPENAI_API_KEY": "emacs-test-dummy",
+        "NEXUS_TEST_README_EL": str(snippet),
         "NEXUS_TEST_FILE": str(file),
     }
     (tmp_path / "home").mkdir(exist_ok=True)
@@ -76,9 +85,8 @@ async def run_emacs(script: str, workspace: Path, model: ScriptedModelServer,
     lines = [line for line in text.splitlines() if line.startswith("{")]
     report: dict[str, Any] = json.loads(lines[-1]) if lines else {}
     if proc.returncode != 0 or not report or "error" in report:
-        server_log = log.read_text("utf-8", "replace")[-4000:] if log.exists() else "(none)"
         pytest.fail(f"{script} failed (exit {proc.returncode}): {report}\n--- stderr\n"
-                    f"{err.decode('utf-8', 'replace')[-4000:]}\n--- server log\n{server_log}")
+                    f"{err.decode('utf-8', 'replace')[-4000:]}")
     return report
 
 
@@ -104,6 +112,8 @@ async def test_eglot_code_action_edit_answer_and_cancel(
         report = await run_emacs("ask.el", workspace, model,
                                  workspace / "src" / "app.py", tmp_path)
     assert report["server"] == "nexus-lsp"
+    assert report["readme-entry"] == str(Path(sys.executable).parent / "nexus-lsp")
+    assert report["actions"] == ["Nexus: Explain this code", "Nexus: Fix this code"]
     assert report["answer"].startswith("3 Nexus: Fixed the greeting.")  # 3: Info
     assert ".nexus/sessions/" in report["answer"]
     # the edit landed in the buffer (through workspace/applyEdit)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -23,9 +24,9 @@ import pytest
 from nexus_lsp.testing import ScriptedModelServer
 
 SCRIPT = Path(__file__).resolve().parent / "vim" / "ale.vim"
+README = Path(__file__).resolve().parents[2] / "README.md"
 ALE_PACKAGE = Path("/usr/share/vim/vimfiles/pack/dist-bundle/opt/ale")
 RUN_TIMEOUT = 90.0  # stops a hung Vim only; a run takes a few seconds
-API_KEY_ENV = "NEXUS_VIM_TEST_KEY"
 
 
 def find_vim() -> str:
@@ -34,6 +35,22 @@ def find_vim() -> str:
         pytest.fail("Vim + ALE not found: run `make editors-setup` (as root: installs "
                     "vim-nox and vim-ale from Debian, and Emacs 30)")
     return found
+
+
+def readme_snippet(model_url: str) -> str:
+    """The README's Vim setup, pointed at this venv's server and the scripted model."""
+    section = README.read_text(encoding="utf-8").split("### Vim (ALE)", 1)[1]
+    match = re.search(r"```vim\n(.*?)```", section, re.S)
+    assert match, "README: no vim block in the Vim section"
+    snippet = match.group(1)
+    for old, new in [
+        ("/path/to/nexus-lsp/.venv/bin/nexus-lsp", str(Path(sys.executable).parent / "nexus-lsp")),
+        ("http://localhost:11434/v1", model_url),
+        ("qwen2.5-coder:7b", "scripted"),
+    ]:
+        assert old in snippet, f"README's Vim snippet lacks {old}"
+        snippet = snippet.replace(old, new)
+    return snippet
 
 
 async def test_ale_code_actions_edit_saved_files_and_refuse_unsaved_ones(
@@ -50,18 +67,14 @@ async def test_ale_code_actions_edit_saved_files_and_refuse_unsaved_ones(
     async with ScriptedModelServer() as model:
         model.extend([edit, {"text": "Added an exclamation mark."},
                       edit, {"text": "Save src/app.py first, then ask again."}])
-        options = {
-            "provider": {"kind": "openai", "baseUrl": model.openai_base_url,
-                         "model": "scripted", "apiKeyEnv": API_KEY_ENV, "maxRetries": 0},
-            "session": {"maxIterations": 4},
-            "codeActions": [{"title": "Nexus: Fix", "prompt": "Fix this code."}],
-        }
+        snippet = tmp_path / "readme.vim"
+        snippet.write_text(readme_snippet(model.openai_base_url), encoding="utf-8")
         env = {
             **os.environ,
             "HOME": str(tmp_path),
-            API_KEY_ENV: "vim-test-key",
-            "NEXUS_TEST_PYTHON": sys.executable,
-            "NEXUS_TEST_INIT": json.dumps(options),
+            # the README's settings name no key variable: the default one, a dummy value
+            "OPENAI_API_KEY": "vim-test-dummy",
+            "NEXUS_TEST_README_VIM": str(snippet),
             "NEXUS_TEST_FILE": str(app),
             "NEXUS_TEST_REPORT": str(report_file),
         }

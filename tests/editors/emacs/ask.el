@@ -1,15 +1,14 @@
 ;;; ask.el --- nexus-lsp in a real Emacs (eglot), run by tests/editors/test_emacs.py  -*- lexical-binding: t -*-
 ;;
 ;; emacs --batch -Q -l ask.el, in the workspace folder.  Environment:
-;;   NEXUS_TEST_SERVER  the server command (a JSON array of strings)
-;;   NEXUS_TEST_INIT    the initializationOptions (JSON)
-;;   NEXUS_TEST_FILE    the file to open
-;; Runs the README's setup, then: the code action on the whole buffer (the model
-;; answers with an edit of the file, then text), waits for the answer in the echo
-;; area, and asks a free prompt, then cancels it with nexus.cancel.  Prints ONE JSON
+;;   NEXUS_TEST_README_EL  the README's Emacs snippet (with the test's server path)
+;;   NEXUS_TEST_FILE       the file to open
+;; Runs the README's setup, then: the first code action on the whole buffer (the
+;; model answers with an edit of the file, then text), waits for the answer in the
+;; echo area, asks a free prompt with the README's `nexus-ask' and cancels it with
+;; its `nexus-cancel'.  Prints ONE JSON
 ;; report on stdout as its last line.
 
-(require 'eglot)
 (require 'json)
 
 (defvar nexus-test-messages nil "Messages eglot showed (window/showMessage).")
@@ -40,16 +39,12 @@
                       nexus-test-messages))))
 
 (defun nexus-test-run ()
-  ;; The README's setup (server command from the test: this venv's interpreter).
-  (let ((server (append (json-parse-string (getenv "NEXUS_TEST_SERVER") :array-type 'list) nil))
-        (init (json-parse-string (getenv "NEXUS_TEST_INIT") :object-type 'plist
-                                 :false-object :json-false :null-object nil)))
-    (with-eval-after-load 'eglot
-      (add-to-list 'eglot-server-programs
-                   `((python-mode python-ts-mode)
-                     . (,@server :initializationOptions ,init)))))
-  ;; transcripts grow while open: reread them without asking
-  (add-to-list 'revert-without-query "/\\.nexus/sessions/.*\\.md\\'")
+  ;; The README's setup, as written there (the test put in this venv's server, the
+  ;; scripted model's URL and model name): it must work before eglot is loaded.
+  (load (getenv "NEXUS_TEST_README_EL") nil t)
+  (require 'eglot)
+  (nexus-test-note :readme-entry
+                   (car (cdr (assoc '(python-mode python-ts-mode) eglot-server-programs))))
   (setq eglot-sync-connect 10)
   (find-file (getenv "NEXUS_TEST_FILE"))
   (python-mode)
@@ -58,8 +53,10 @@
   (let ((server (eglot-current-server))
         (file-buffer (current-buffer)))
     (nexus-test-note :server (plist-get (eglot--server-info server) :name))
-    ;; 1. The code action on the whole buffer (one configured action: no menu).
-    (eglot-code-actions (point-min) (point-max) "refactor.nexus" t)
+    ;; 1. The code actions on the whole buffer; the user picks the first.
+    (let ((actions (eglot-code-actions (point-min) (point-max) "refactor.nexus")))
+      (nexus-test-note :actions (vconcat (mapcar (lambda (a) (plist-get a :title)) actions)))
+      (eglot-execute server (car actions)))
     (nexus-test-wait "the answer's message" (lambda () (nexus-test-message "Nexus:")))
     (nexus-test-note :answer (nexus-test-message "Nexus:"))
     (nexus-test-note :buffer (with-current-buffer file-buffer
@@ -73,14 +70,12 @@
     ;; 2. A free prompt (the README's nexus-ask), cancelled while it runs.
     (setq nexus-test-messages nil)
     (setq nexus-test-content nil)
-    (let ((started (eglot-execute server '(:command "nexus.ask"
-                                           :arguments [(:prompt "tell me a long story")]))))
-      (nexus-test-note :started (plist-get started :started)))
+    (with-current-buffer file-buffer
+      (nexus-test-note :started (plist-get (nexus-ask "tell me a long story") :started)))
     ;; the answer streams (and the model never finishes it)
     (nexus-test-wait "the answer to stream" (lambda () nexus-test-content))
-    (nexus-test-note :cancelled (plist-get (eglot-execute server '(:command "nexus.cancel"
-                                                                   :arguments []))
-                                           :cancelled))
+    (with-current-buffer file-buffer
+      (nexus-test-note :cancelled (plist-get (nexus-cancel) :cancelled)))
     (nexus-test-wait "the cancel's message" (lambda () (nexus-test-message "cancelled")))
     (nexus-test-note :cancel-message (nexus-test-message "cancelled"))
     ;; shown again: the open transcript is reread (revert-without-query), no prompt

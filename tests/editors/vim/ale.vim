@@ -1,29 +1,20 @@
 " ale.vim: nexus-lsp in a real Vim + ALE, run by tests/editors/test_vim_ale.py
 " (vim -Nu NONE -i NONE -es -S ale.vim, in the workspace folder). Environment:
-"   NEXUS_TEST_PYTHON  the interpreter that runs `-m nexus_lsp`
-"   NEXUS_TEST_INIT    the initializationOptions (JSON)
-"   NEXUS_TEST_FILE    the file to open
+"   NEXUS_TEST_README_VIM  the README's Vim snippet (with the test's server path)
+"   NEXUS_TEST_FILE        the file to open
 "   NEXUS_TEST_REPORT  where to write the JSON report
 " The README's setup, then :ALECodeAction twice: with the buffer saved (the agent's
 " edit goes to disk: ALE has no workspace/applyEdit) and with unsaved changes (the
 " edit is refused). ALE asks which action with input(): the test answers "1".
 
 set nocompatible
-" the agent writes files to disk: reload them (the README says so too)
-set autoread
-let g:ale_lsp_show_message_severity = 'information'
-let g:ale_linters = {'python': ['nexus']}
-let g:ale_linters_explicit = 1
+let g:ale_linters_explicit = 1  " only the server under test
 let g:ale_lint_on_enter = 0
-packadd ale
-call ale#linter#Define('python', {
-\   'name': 'nexus',
-\   'lsp': 'stdio',
-\   'executable': $NEXUS_TEST_PYTHON,
-\   'command': '%e -m nexus_lsp',
-\   'project_root': getcwd(),
-\   'initialization_options': json_decode($NEXUS_TEST_INIT),
-\})
+" The README's setup, as written there (the test put in this venv's server, the
+" scripted model's URL and model name)
+execute 'source' fnameescape($NEXUS_TEST_README_VIM)
+packadd ale  " -u NONE loads no plugins at start-up: load ALE's now
+let g:ale_linters = {'python': ['nexus']}
 
 let s:report = {}
 let s:shown = []
