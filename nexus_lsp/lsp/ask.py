@@ -53,7 +53,14 @@ async def run_ask(
         result = await runtime.run_turn(
             session_id, prompt, progress, cancel_token=token, steps=progress is not None
         )
-    except NexusError as exc:  # refused before it started (busy, settings, store)
+    except Exception as exc:  # refused before it started (busy, settings, store), or a bug
+        if not isinstance(exc, NexusError):
+            log.exception("nexus.ask in %s failed", session_id)
+        elif progress is not None:
+            # refused before the turn began its progress: close it, or an editor may
+            # show the created progress for good
+            runtime.channel.begin_progress(progress, "Nexus", None)
+            runtime.channel.end_progress(progress, "refused")
         await _wait_answered(answered)
         show_refusal(runtime, exc)
         return

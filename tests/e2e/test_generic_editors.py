@@ -300,3 +300,26 @@ async def test_unsaved_changes_refuse_the_disk_fallback(
         assert errors["e2"] is None
         assert app.read_text() == on_disk  # neither the edit nor the unsaved text
         assert readme.read_text() == "# Demo app\n"
+
+
+async def test_a_second_ask_while_the_first_runs_is_refused_with_a_message(
+    model: ScriptedModelServer, workspace: Path
+) -> None:
+    async with connected(HELIX, workspace, settings(model.openai_base_url)) as client:
+        model.push(STALLING)
+        started = await client.request(
+            types.WORKSPACE_EXECUTE_COMMAND, ask([{"prompt": "one"}])
+        )
+        await client.wait_for_update(lambda u: u["kind"] == wire.UPDATE_CONTENT)
+        with pytest.raises(Exception) as caught:
+            await client.request(types.WORKSPACE_EXECUTE_COMMAND, ask([{"prompt": "two"}]))
+        code, data = rpc_error(caught.value)
+        assert (code, data["reason"]) == (wire.REQUEST_FAILED, wire.REASON_SESSION_BUSY)
+        refused = await client.wait_for_message("is already running a turn")
+        assert refused.type == types.MessageType.Error
+        assert started["sessionId"] in refused.message
+        await client.request(
+            types.WORKSPACE_EXECUTE_COMMAND,
+            types.ExecuteCommandParams(command=wire.COMMAND_CANCEL, arguments=[]),
+        )
+        await client.wait_for_message("cancelled")
