@@ -49,11 +49,24 @@ EGLOT_1_17 = types.ClientCapabilities(
         show_document=types.ShowDocumentClientCapabilities(support=True),
     ),
 )
+# helix-lsp/src/client.rs of the releases: progress, no showDocument, UTF-8 first
 HELIX = types.ClientCapabilities(
     workspace=types.WorkspaceClientCapabilities(
-        apply_edit=True, workspace_edit=EDIT_CAPS, configuration=True
+        apply_edit=True,
+        configuration=True,
+        execute_command=types.ExecuteCommandClientCapabilities(dynamic_registration=False),
+        workspace_edit=types.WorkspaceEditClientCapabilities(
+            document_changes=True,
+            resource_operations=[types.ResourceOperationKind.Create,
+                                 types.ResourceOperationKind.Rename,
+                                 types.ResourceOperationKind.Delete],
+        ),
     ),
     window=types.WindowClientCapabilities(work_done_progress=True),
+    general=types.GeneralClientCapabilities(
+        position_encodings=[types.PositionEncodingKind.Utf8, types.PositionEncodingKind.Utf32,
+                            types.PositionEncodingKind.Utf16],
+    ),
 )
 ALE = types.ClientCapabilities(
     workspace=types.WorkspaceClientCapabilities(apply_edit=False, configuration=False),
