@@ -111,6 +111,7 @@ async def test_eglot_code_action_edit_answer_and_cancel(
         ])
         report = await run_emacs("ask.el", workspace, model,
                                  workspace / "src" / "app.py", tmp_path)
+        prompts = [r.json["messages"][-1]["content"] for r in model.requests]
     assert report["server"] == "nexus-lsp"
     assert report["readme-entry"] == str(Path(sys.executable).parent / "nexus-lsp")
     assert report["actions"] == ["Nexus: Explain this code", "Nexus: Fix this code"]
@@ -121,6 +122,7 @@ async def test_eglot_code_action_edit_answer_and_cancel(
     # the transcript opened at the answer
     assert report["transcript-line"] == "Fixed the greeting."
     assert report["started"] is True
+    assert prompts[-1] == "tell me a long story"  # the README's nexus-ask sent it
     assert report["cancelled"] == 1
     assert report["cancel-message"].startswith("3 Nexus: cancelled: Once up")
     assert report["transcript-line-2"] == "Once upo"  # the partial answer, selected
