@@ -98,7 +98,9 @@ def show_outcome(runtime: LspRuntime, result: TurnResult, *, show_transcript: bo
     """The transcript at the answer (``showDocument``) and the answer's gist (``showMessage``)."""
     store = runtime.host.store
     transcript = store.transcript_path(result.session_id)
-    if show_transcript and client_supports(runtime.server, "window.show_document.support"):
+    written = transcript.is_file()  # not when logging.streams leaves out "context"
+    if (written and show_transcript
+            and client_supports(runtime.server, "window.show_document.support")):
         line = store.answer_line(result.session_id, result.turn_id)
         at = types.Position(line=line or 0, character=0)
         params = types.ShowDocumentParams(
@@ -109,7 +111,8 @@ def show_outcome(runtime: LspRuntime, result: TurnResult, *, show_transcript: bo
         # message shows (the answer is awaited only to log a failure)
         sent = asyncio.wrap_future(runtime.server.window_show_document(params))
         runtime.host.spawn(_shown(sent), f"showDocument {params.uri}")
-    level, text = answer_summary(result, _shown_path(runtime.host.root, transcript))
+    shown = _shown_path(runtime.host.root, transcript) if written else None
+    level, text = answer_summary(result, shown)
     runtime.channel.show_message(level, text)
 
 
@@ -123,18 +126,20 @@ def show_refusal(runtime: LspRuntime, exc: BaseException) -> None:
     runtime.channel.show_message(types.MessageType.Error, f"Nexus: {_cut(str(exc))}")
 
 
-def answer_summary(result: TurnResult, transcript: str) -> tuple[types.MessageType, str]:
+def answer_summary(
+    result: TurnResult, transcript: str | None
+) -> tuple[types.MessageType, str]:
     """The ``showMessage`` of a turn's end: its level and text."""
     if result.error is not None:
-        return types.MessageType.Error, (
-            f"Nexus: {_cut(result.error.message)} (transcript: {transcript})"
-        )
+        where = f" (transcript: {transcript})" if transcript else ""
+        return types.MessageType.Error, f"Nexus: {_cut(result.error.message)}{where}"
     first = next((ln.strip() for ln in result.content.splitlines() if ln.strip()), "")
     how = {"cancelled": "cancelled", "maxIterations": "stopped after too many steps"}
     what = _cut(first) if first else "(no text in the answer)"
     if result.stop_reason in how:
         what = f"{how[result.stop_reason]}: {what}"
-    return types.MessageType.Info, f"Nexus: {what} — transcript: {transcript}"
+    where = f" — transcript: {transcript}" if transcript else ""
+    return types.MessageType.Info, f"Nexus: {what}{where}"
 
 
 def _cut(text: str) -> str:

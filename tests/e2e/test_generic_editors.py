@@ -336,3 +336,15 @@ async def test_a_second_ask_while_the_first_runs_is_refused_with_a_message(
             types.ExecuteCommandParams(command=wire.COMMAND_CANCEL, arguments=[]),
         )
         await client.wait_for_message("cancelled")
+
+
+async def test_without_a_transcript_nothing_is_opened(
+    model: ScriptedModelServer, workspace: Path
+) -> None:
+    options = settings(model.openai_base_url, logging={"streams": ["verbose"]})
+    async with connected(EGLOT_1_17, workspace, options) as client:
+        model.push({"text": "Short answer."})
+        await client.request(types.WORKSPACE_EXECUTE_COMMAND, ask([{"prompt": "hi"}]))
+        shown = await client.wait_for_message("Short answer.")
+        assert shown.message == "Nexus: Short answer."
+        assert client.shown_documents == []

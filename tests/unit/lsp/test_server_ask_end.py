@@ -40,3 +40,10 @@ def test_stop_reasons_say_why_and_errors_are_errors() -> None:
 def test_long_lines_are_cut() -> None:
     level, text = summary(TurnResult("s", 1, "endTurn", "x" * 500))
     assert "x" * 199 + "…" in text and "x" * 200 not in text
+
+
+def test_without_a_transcript_the_message_names_none() -> None:
+    """``logging.streams`` without ``context``: no context.md is written."""
+    assert answer_summary(TurnResult("s", 1, "endTurn", "Hi."), None) == (
+        types.MessageType.Info, "Nexus: Hi."
+    )
