@@ -9,6 +9,7 @@ to JSON-RPC errors in one place by the app's ``rpc_errors``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable
 from typing import Any
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 class Handlers:
     def __init__(self, runtime: LspRuntime) -> None:
         self.runtime = runtime
+        # Two asks at once must not both start a new command session.
+        self._command_session = asyncio.Lock()
+        # Sessions with a background ask spawned whose turn may not have begun yet.
+        self._asking: set[str] = set()
 
     @classmethod
     async def start(
@@ -105,30 +110,43 @@ class Handlers:
         prompt = await self._ask_prompt(a)
         # An explicit sessionId is resumed (or refused as unknown) like in send; only
         # the remembered command session falls back to a new one when it is gone.
-        session_id = a.session_id
         host = self.runtime.host
-        if session_id is None:
-            remembered = self.runtime.ask_session_id
-            if remembered is not None and host.manager.session(remembered) is not None:
-                session_id = remembered
-            else:
-                session_id = (await host.new_session(title=title_from(a.prompt))).id
-        self.runtime.ask_session_id = session_id
+        async with self._command_session:
+            session_id = a.session_id
+            if session_id is None:
+                remembered = self.runtime.ask_session_id
+                if remembered is not None and host.manager.session(remembered) is not None:
+                    session_id = remembered
+                else:
+                    session_id = (await host.new_session(title=title_from(a.prompt))).id
+            self.runtime.ask_session_id = session_id
         if a.wait:
+            if session_id in self._asking:
+                raise SessionBusy(session_id)
             result = await self.runtime.run_turn(session_id, prompt, cancel_token=cancel)
             shown = show_after_answer(self.runtime, answered, result, a.show_transcript)
             host.spawn(shown, "showing the end of nexus.ask")
             return send_result(result)
         session = await host.manager.get(session_id)  # an unknown session is refused here
-        if session.running:
+        if session.running or session_id in self._asking:
             raise SessionBusy(session_id)
-        # The turn the background task starts next: refused (busy) if another got first.
+        # The turn the background task starts next (a send could still get in first:
+        # then that task is refused as busy and says so).
         turn_id = session.turn_count + 1
-        work = run_ask(
-            self.runtime, session_id, prompt, answered, show_transcript=a.show_transcript
-        )
+        self._asking.add(session_id)
+        work = self._run_ask(session_id, prompt, answered, a.show_transcript)
         host.spawn(work, f"nexus.ask turn {turn_id} of {session_id}")
         return {"sessionId": session_id, "turnId": turn_id, "started": True}
+
+    async def _run_ask(
+        self, session_id: str, prompt: str, answered: Awaitable[None], show_transcript: bool
+    ) -> None:
+        try:
+            await run_ask(
+                self.runtime, session_id, prompt, answered, show_transcript=show_transcript
+            )
+        finally:
+            self._asking.discard(session_id)
 
     def cancel_all(self) -> dict[str, Any]:
         cancelled = self.runtime.host.cancel_all("cancelled from the editor (nexus.cancel)")

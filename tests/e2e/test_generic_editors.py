@@ -351,3 +351,31 @@ async def test_without_a_transcript_nothing_is_opened(
         shown = await client.wait_for_message("Short answer.")
         assert shown.message == "Nexus: Short answer."
         assert client.shown_documents == []
+
+
+async def test_two_asks_at_once_share_the_command_session_and_one_is_refused(
+    model: ScriptedModelServer, workspace: Path
+) -> None:
+    """A code action picked twice: one session, one turn, the other ask refused."""
+    async with connected(HELIX, workspace, settings(model.openai_base_url)) as client:
+        model.push(STALLING)
+        first = client.start_request(types.WORKSPACE_EXECUTE_COMMAND, ask([{"prompt": "one"}]))
+        second = client.start_request(types.WORKSPACE_EXECUTE_COMMAND, ask([{"prompt": "two"}]))
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(first, second, return_exceptions=True), WAIT
+        )
+        started = [o for o in outcomes if isinstance(o, dict)]
+        refused = [o for o in outcomes if not isinstance(o, dict)]
+        assert len(started) == 1 and len(refused) == 1, outcomes
+        assert rpc_error(refused[0])[1]["reason"] == wire.REASON_SESSION_BUSY
+        await client.wait_for_message("is already running a turn")
+        await client.wait_for_update(lambda u: u["kind"] == wire.UPDATE_CONTENT)
+        turns = [u for u in client.updates if u["kind"] == wire.UPDATE_TURN_START]
+        assert [(u["sessionId"], u["turnId"]) for u in turns] == [(started[0]["sessionId"], 1)]
+        listed = (await client.request(wire.SESSION_LIST, {}))["sessions"]
+        assert len(listed) == 1
+        await client.request(
+            types.WORKSPACE_EXECUTE_COMMAND,
+            types.ExecuteCommandParams(command=wire.COMMAND_CANCEL, arguments=[]),
+        )
+        await client.wait_for_message("cancelled")
