@@ -98,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "ask":
             return _ask(args)
+        if args.command == "acp":
+            return _acp(args)
         if args.command == "demo":
             from nexus_lsp.demo import run_demo
 
@@ -125,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-file", metavar="PATH", help="write the server log to PATH")
     # vscode-languageclient may append this; the server does not need it.
     parser.add_argument("--clientProcessId", help=argparse.SUPPRESS)
-    commands = parser.add_subparsers(dest="command", metavar="{ask,demo}")
+    commands = parser.add_subparsers(dest="command", metavar="{ask,acp,demo}")
     _add_ask(commands)
+    _add_acp(commands)
     demo = commands.add_parser(
         "demo",
         help="offline demo: a scripted model fixes a bug in a sample project",
@@ -157,6 +160,47 @@ def _add_ask(commands: Any) -> None:
     ask.add_argument("--log-file", metavar="PATH", help="write the server log to PATH")
     ask.add_argument("-v", "--verbose", action="store_true", help="server log and details")
     ask.add_argument("prompt", metavar="PROMPT", help="the prompt; '-' reads it from stdin")
+
+
+def _add_acp(commands: Any) -> None:
+    acp = commands.add_parser(
+        "acp",
+        help="serve the Agent Client Protocol on stdio (Zed, JetBrains, CodeCompanion, avante)",
+        description="Serve the Agent Client Protocol (ACP v1) on stdio: newline-delimited "
+        "JSON on stdin/stdout, logs on stderr. ACP carries no settings, so they are read "
+        "from (later wins): --settings-file, --settings, the user file "
+        "$XDG_CONFIG_HOME/nexus-lsp/settings.json, the workspace's .nexus/settings.json.",
+    )
+    acp.add_argument("--settings", metavar="JSON", help="settings object (protocol §7)")
+    acp.add_argument("--settings-file", metavar="PATH", help="settings object from a file")
+    acp.add_argument("--log-file", metavar="PATH", help="write the server log to PATH")
+
+
+def _acp(args: argparse.Namespace) -> int:
+    from nexus_lsp.host import settings_files as files
+
+    layers: list[files.SettingsLayer] = []
+    if args.settings_file is not None:
+        layer, problem = files.read_settings_file(Path(args.settings_file).expanduser())
+        if problem is None and layer is None:
+            problem = f"--settings-file {args.settings_file}: no such file"
+        layers += _layer_or_fail(layer, problem)
+    if args.settings is not None:
+        layers += _layer_or_fail(*files.parse_settings_text(args.settings, "--settings"))
+    user, problem = files.read_settings_file(files.user_settings_path(os.environ))
+    if problem is not None:
+        sys.stderr.write(f"nexus-lsp acp: warning: {problem}; ignored\n")
+    if user is not None:
+        layers.append(user)
+    from nexus_lsp.acp.serve import serve_acp
+
+    _exit_now(serve_acp(layers, args.log_file))
+
+
+def _layer_or_fail(layer: Any, problem: str | None) -> list[Any]:
+    if problem is not None:
+        raise UsageError(problem)
+    return [layer] if layer is not None else []
 
 
 def _serve(args: argparse.Namespace) -> int:
