@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from acp import PROTOCOL_VERSION, Client, RequestError, helpers
+from acp import PROTOCOL_VERSION, Client, helpers
 from acp.schema import (
     AgentCapabilities,
     AvailableCommand,
@@ -40,6 +40,7 @@ from acp.schema import (
 )
 
 from nexus_lsp.acp.prompt import build_prompt, command_of
+from nexus_lsp.acp.rpc_errors import INTERNAL_ERROR, rpc_error
 from nexus_lsp.acp.updates import AcpReporter, Update, replay, title_update, tool_call_end
 from nexus_lsp.acp.workspace import AcpWorkspace, current_session
 from nexus_lsp.core.cancel import CancellationToken
@@ -68,10 +69,6 @@ class LogNotifier:
 
     def show_message(self, level: str, text: str) -> None:
         log.log(logging.ERROR if level == "error" else logging.WARNING, "%s", text)
-
-
-def _error(reason: str, message: str, code: int = -32602) -> RequestError:
-    return RequestError(code, message, {"reason": reason, "message": message})
 
 
 class NexusAgent:
@@ -122,7 +119,7 @@ class NexusAgent:
         )
 
     async def authenticate(self, method_id: str, **_: Any) -> None:
-        raise _error("noAuthentication", f"no authentication method {method_id!r}: "
+        raise rpc_error("noAuthentication", f"no authentication method {method_id!r}: "
                      "nexus-lsp reads the API key from provider.apiKeyEnv")
 
     async def aclose(self) -> None:
@@ -135,9 +132,9 @@ class NexusAgent:
     async def _runtime(self, cwd: str) -> Runtime:
         root = Path(cwd)
         if not root.is_absolute():
-            raise _error("invalidCwd", f"cwd {cwd!r}: expected an absolute path")
+            raise rpc_error("invalidCwd", f"cwd {cwd!r}: expected an absolute path")
         if not root.is_dir():
-            raise _error("invalidCwd", f"cwd {cwd!r}: not a directory")
+            raise rpc_error("invalidCwd", f"cwd {cwd!r}: not a directory")
         root = root.resolve()
         if root not in self._runtimes:
             self._runtimes[root] = asyncio.ensure_future(self._open(root))
@@ -145,7 +142,7 @@ class NexusAgent:
             return await asyncio.shield(self._runtimes[root])
         except NexusError as exc:
             self._runtimes.pop(root, None)
-            raise _error("storeUnavailable", str(exc), -32603) from exc
+            raise rpc_error("storeUnavailable", str(exc), INTERNAL_ERROR) from exc
 
     async def _open(self, root: Path) -> Runtime:
         layers = SettingsLayers(self._notifier)
@@ -172,7 +169,7 @@ class NexusAgent:
     def _runtime_of(self, session_id: str) -> Runtime:
         runtime = self._sessions.get(session_id)
         if runtime is None:
-            raise _error("unknownSession", f"unknown session {session_id!r}: "
+            raise rpc_error("unknownSession", f"unknown session {session_id!r}: "
                          "create it with session/new or open it with session/load")
         return runtime
 
@@ -192,7 +189,7 @@ class NexusAgent:
         try:
             loaded = await runtime.manager.load(session_id)
         except UnknownSession as exc:
-            raise _error("unknownSession", str(exc)) from exc
+            raise rpc_error("unknownSession", str(exc)) from exc
         self._sessions[session_id] = runtime
         send = self._send
         for update in replay(loaded.messages[1:], runtime.root):  # [0] is the system prompt
@@ -205,7 +202,7 @@ class NexusAgent:
         try:
             session = await runtime.manager.get(session_id)
         except UnknownSession as exc:
-            raise _error("unknownSession", str(exc)) from exc
+            raise rpc_error("unknownSession", str(exc)) from exc
         self._sessions[session_id] = runtime
         self._after_open(runtime, session_id, session.title)
         return ResumeSessionResponse()
@@ -235,8 +232,8 @@ class NexusAgent:
                     self._sessions.pop(session_id, None)
                     return DeleteSessionResponse()
             except SessionBusy as exc:
-                raise _error("sessionBusy", str(exc)) from exc
-        raise _error("unknownSession", f"unknown session {session_id!r}")
+                raise rpc_error("sessionBusy", str(exc)) from exc
+        raise rpc_error("unknownSession", f"unknown session {session_id!r}")
 
     async def close_session(self, session_id: str, **_: Any) -> CloseSessionResponse:
         runtime = self._runtime_of(session_id)
@@ -287,9 +284,9 @@ class NexusAgent:
         try:
             result = await runtime.run_turn(session_id, text, reporter, CancellationToken())
         except SessionBusy as exc:
-            raise _error("sessionBusy", str(exc)) from exc
+            raise rpc_error("sessionBusy", str(exc)) from exc
         except UnknownSession as exc:
-            raise _error("unknownSession", str(exc)) from exc
+            raise rpc_error("unknownSession", str(exc)) from exc
         # every tool call the client saw gets a final status, whatever cut the turn
         for call_id, call in reporter.started.items():
             if call_id not in reporter.answered:
@@ -297,7 +294,7 @@ class NexusAgent:
         if result.stop_reason == "error":
             error = result.error
             code, message = (error.code, error.message) if error else ("error", "the turn failed")
-            raise RequestError(-32603, message, {"reason": code, "message": message})
+            raise rpc_error(code, message, INTERNAL_ERROR)
         return PromptResponse(stop_reason=STOP_REASONS[result.stop_reason])  # type: ignore[arg-type]
 
     async def _command(self, session_id: str, command: str) -> PromptResponse:

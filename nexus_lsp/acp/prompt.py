@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from acp import RequestError
 from acp.schema import (
     BlobResourceContents,
     EmbeddedResourceContentBlock,
@@ -23,6 +22,7 @@ from acp.schema import (
     TextResourceContents,
 )
 
+from nexus_lsp.acp.rpc_errors import rpc_error
 from nexus_lsp.errors import NexusError
 from nexus_lsp.skills.workspace import Workspace
 
@@ -90,15 +90,13 @@ async def build_prompt(blocks: list[Any], workspace: Workspace) -> PromptParts:
                 )
         else:
             kind = getattr(block, "type", type(block).__name__)
-            raise RequestError.invalid_params(
-                {
-                    "reason": "unsupportedContent",
-                    "message": f"prompt[{index}]: {kind} blocks are not supported "
-                    "(promptCapabilities: text, resource_link and resource only)",
-                }
+            raise rpc_error(
+                "unsupportedContent",
+                f"prompt[{index}]: {kind} blocks are not supported "
+                "(promptCapabilities: text, resource_link and resource only)",
             )
     if not parts.prompt_text and not parts.attachments:
-        raise RequestError.invalid_params({"message": "the prompt has no text"})
+        raise rpc_error("emptyPrompt", "the prompt has no text")
     return parts
 
 
