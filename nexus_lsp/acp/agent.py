@@ -56,7 +56,9 @@ log = logging.getLogger(__name__)
 
 Runtime = WorkspaceRuntime[AcpWorkspace]
 
-STOP_REASONS = {"endTurn": "end_turn", "maxIterations": "max_turn_requests", "cancelled": "cancelled"}
+STOP_REASONS = {
+    "endTurn": "end_turn", "maxIterations": "max_turn_requests", "cancelled": "cancelled",
+}
 COMMAND_HELP = {
     "compact": "Summarise the older part of the conversation to free context",
     "fork": "Start a new session from this one's history",
@@ -130,12 +132,7 @@ class NexusAgent:
     # the runtime of a folder ----------------------------------------------------------
 
     async def _runtime(self, cwd: str) -> Runtime:
-        root = Path(cwd)
-        if not root.is_absolute():
-            raise rpc_error("invalidCwd", f"cwd {cwd!r}: expected an absolute path")
-        if not root.is_dir():
-            raise rpc_error("invalidCwd", f"cwd {cwd!r}: not a directory")
-        root = root.resolve()
+        root = _root_of(cwd)
         if root not in self._runtimes:
             self._runtimes[root] = asyncio.ensure_future(self._open(root))
         try:
@@ -309,6 +306,16 @@ class NexusAgent:
             log.info("session/cancel for unknown session %s ignored", session_id)
             return
         runtime.manager.cancel(session_id, "cancelled by the client (session/cancel)")
+
+
+def _root_of(cwd: str) -> Path:
+    """The workspace folder of ``cwd`` (a quick stat: the client just named it)."""
+    root = Path(cwd)
+    if not root.is_absolute():
+        raise rpc_error("invalidCwd", f"cwd {cwd!r}: expected an absolute path")
+    if not root.is_dir():
+        raise rpc_error("invalidCwd", f"cwd {cwd!r}: not a directory")
+    return root.resolve()
 
 
 def _version() -> str:

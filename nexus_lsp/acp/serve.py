@@ -24,11 +24,11 @@ import stat
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
-from acp import AGENT_METHODS
+from acp import AGENT_METHODS, Agent
 from acp.agent.connection import AgentSideConnection
-from acp.router import Route
+from acp.router import MessageRouter, Route
 from acp.schema import DeleteSessionRequest
 
 from nexus_lsp.acp.agent import NexusAgent
@@ -141,14 +141,18 @@ def _configure_logging(log_file: str | None) -> None:
 
 def connect(agent: NexusAgent, transport: StdioTransport) -> AgentSideConnection:
     """The agent's connection over ``transport``, with ``session/delete`` routed."""
-    conn = AgentSideConnection(agent, transport, listening=False, use_unstable_protocol=True)
-    inner = conn._conn  # the pinned package's Connection, for its router
+    # NexusAgent implements part of the Agent protocol: the router answers the
+    # other methods (fork, set_mode until permissions land, ...) with -32601.
+    conn = AgentSideConnection(
+        cast(Agent, agent), transport, listening=False, use_unstable_protocol=True
+    )
+    router = cast(MessageRouter, conn._conn._handler)  # the pinned package's router
 
     async def delete(params: Any) -> Any:
         request = DeleteSessionRequest.model_validate(params)
         return await agent.delete_session(request.session_id)
 
-    inner._handler.add_route(
+    router.add_route(
         Route(method=AGENT_METHODS["session_delete"], func=delete, kind="request")
     )
     return conn

@@ -30,7 +30,6 @@ from acp.schema import (
 from nexus_lsp import wire
 from nexus_lsp.core.events import (
     ContentDelta,
-    MessageAppended,
     ReasoningChanged,
     SessionEvent,
     ToolCallRequested,
@@ -200,8 +199,7 @@ def replay(messages: Iterable[Message], root: Path) -> list[Update]:
                 calls[call.id] = call
                 out.append(tool_call_start(call, root))
         elif message.role == "tool" and message.tool_call_id is not None:
-            call = calls.get(message.tool_call_id)
-            if call is None:
-                continue
-            out.append(tool_call_end(call, root, not message.is_error, message.content))
+            asked = calls.get(message.tool_call_id)
+            if asked is not None:
+                out.append(tool_call_end(asked, root, not message.is_error, message.content))
     return out

@@ -69,7 +69,7 @@ class AcpEditor:
         self.reads.append(path)
         text = self.buffers.get(path)
         if text is None:
-            text = Path(path).read_text(encoding="utf-8")
+            text = _read(path)
         if line is not None or limit is not None:  # ACP lines are 1-based
             lines = text.splitlines(keepends=True)
             start = (line or 1) - 1
@@ -84,7 +84,7 @@ class AcpEditor:
             await asyncio.Event().wait()  # never answered: the turn is cancelled meanwhile
         self.writes.append((path, content))
         self.buffers[path] = content
-        Path(path).write_text(content, encoding="utf-8")
+        _write(path, content)
         return WriteTextFileResponse()
 
     async def request_permission(
@@ -115,6 +115,14 @@ class AcpEditor:
                     await self._changed.wait()
 
         return await asyncio.wait_for(find(), WAIT)
+
+
+def _read(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def _write(path: str, content: str) -> None:  # the editor saves what it was sent
+    Path(path).write_text(content, encoding="utf-8")
 
 
 def acp_command() -> list[str]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from acp import RequestError, helpers
 from nexus_lsp.testing import ScriptedModelServer
 
 from .acp_support import acp_connected, kind_of
-from .lsp_support import WAIT, settings
+from .lsp_support import settings
 
 
 def texts(updates: list[Any]) -> str:

@@ -19,17 +19,22 @@ EDIT = {"toolCalls": [{"id": "e1", "name": "edit_file", "arguments": {
     "path": "src/app.py", "oldText": "'hi '", "newText": "'hello '"}}]}
 
 
+def resolved(path: Path) -> str:
+    return str(path.resolve())
+
+
 async def test_load_replays_the_history_then_answers_null(
     model: ScriptedModelServer, workspace: Path
 ) -> None:
     model.extend([EDIT, {"text": "Edited."}])
+    root = resolved(workspace)
     async with acp_connected(settings(model.openai_base_url)) as (_editor, conn):
         sid = (await conn.new_session(cwd=str(workspace), mcp_servers=[])).session_id
         await conn.prompt(session_id=sid, prompt=[helpers.text_block("please edit")])
     async with acp_connected(settings(model.openai_base_url)) as (editor, conn):
         listed = await conn.list_sessions(cwd=str(workspace))
         assert [s.session_id for s in listed.sessions] == [sid]
-        assert listed.sessions[0].cwd == str(workspace.resolve())
+        assert listed.sessions[0].cwd == root
         answer = await conn.load_session(cwd=str(workspace), session_id=sid, mcp_servers=[])
         assert answer is None or answer.model_dump(exclude_none=True) == {}
         replayed = [(kind_of(u), getattr(u, "status", None)) for u in editor.of(sid)]
