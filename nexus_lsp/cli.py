@@ -50,6 +50,7 @@ _ENV_PROVIDER = {
 
 _ASK_EPILOG = f"""\
 settings (protocol §7 object, merged in this order, later wins):
+  $XDG_CONFIG_HOME/nexus-lsp/settings.json, then the workspace's .nexus/settings.json
   NEXUS_SETTINGS            JSON or @file
   NEXUS_PROVIDER, NEXUS_BASE_URL, NEXUS_MODEL, NEXUS_API_KEY_ENV
                             provider.kind / baseUrl / model / apiKeyEnv
@@ -254,7 +255,7 @@ def _ask(args: argparse.Namespace) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         raise UsageError("PROMPT is empty")
-    settings = ask_settings(args.settings, os.environ)
+    settings = ask_settings(args.settings, os.environ, workspace.resolve())
     command = [sys.executable, "-m", "nexus_lsp", "--stdio"]
     if args.log_file:
         command += ["--log-file", str(Path(args.log_file).resolve())]
@@ -277,13 +278,33 @@ def _ask(args: argparse.Namespace) -> int:
     return exit_code(outcome)
 
 
-def ask_settings(option: str | None, environ: Mapping[str, str]) -> dict[str, Any]:
-    """The settings object for ``ask``, from the environment and ``--settings``.
+def ask_settings(
+    option: str | None, environ: Mapping[str, str], workspace: Path | None = None
+) -> dict[str, Any]:
+    """The settings object for ``ask``: the settings files (the user's, then the
+    workspace's ``.nexus/settings.json``, as ``nexus-lsp acp`` reads them), then the
+    environment and ``--settings``.
 
-    Validated here so that a typo fails at once with the field named, instead of a
-    warning from the server and a turn run with the defaults.
+    Validated here so that a typo fails at once with the field named (and the file
+    it is in), instead of a warning from the server and a turn run with the defaults.
     """
+    from nexus_lsp.config import parse_settings
+    from nexus_lsp.host import settings_files as files
+    from nexus_lsp.host.settings import unwrap_section
+
     settings: dict[str, Any] = {}
+    paths = [files.user_settings_path(environ)]
+    if workspace is not None:
+        paths.append(files.workspace_settings_path(workspace))
+    for path in paths:
+        layer, problem = files.read_settings_file(path)
+        if problem is not None:
+            raise UsageError(problem)
+        if layer is not None:
+            _, problems = parse_settings(unwrap_section(layer.raw))
+            if problems:
+                raise UsageError(f"{layer.where}: invalid settings: " + "; ".join(problems))
+            settings = _merge(settings, unwrap_section(layer.raw))
     if environ.get("NEXUS_SETTINGS"):
         settings = _merge(settings, _settings_object(environ["NEXUS_SETTINGS"], "NEXUS_SETTINGS"))
     provider = {key: environ[name] for name, key in _ENV_PROVIDER.items() if environ.get(name)}
@@ -291,8 +312,6 @@ def ask_settings(option: str | None, environ: Mapping[str, str]) -> dict[str, An
         settings = _merge(settings, {"provider": provider})
     if option is not None:
         settings = _merge(settings, _settings_object(option, "--settings"))
-
-    from nexus_lsp.config import parse_settings
 
     _, problems = parse_settings(settings)
     if problems:

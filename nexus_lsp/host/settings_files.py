@@ -26,7 +26,7 @@ from nexus_lsp import wire
 
 __all__ = [
     "SettingsLayer",
-    "merge_settings",
+    "parse_settings_text",
     "read_settings_file",
     "user_settings_path",
     "workspace_settings_path",
@@ -73,15 +73,3 @@ def parse_settings_text(text: str, where: str) -> tuple[SettingsLayer | None, st
     if not isinstance(value, dict):
         return None, f"{where}: expected a JSON object, got {type(value).__name__}"
     return SettingsLayer(value, where), None
-
-
-def merge_settings(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``override`` over ``base``, objects merged key by key (later wins)."""
-    merged = dict(base)
-    for key, value in override.items():
-        current = merged.get(key)
-        if isinstance(value, Mapping) and isinstance(current, dict):
-            merged[key] = merge_settings(current, value)
-        else:
-            merged[key] = value
-    return merged

@@ -147,3 +147,48 @@ async def test_a_malformed_line_gets_a_json_rpc_error_and_the_server_goes_on(
     finally:
         process.stdin.close()
         assert await asyncio.wait_for(process.wait(), WAIT) == 0
+
+
+async def test_settings_from_the_command_line_user_and_workspace_files(
+    model: ScriptedModelServer, workspace: Path, tmp_path: Path
+) -> None:
+    """--settings-file, --settings, the user file, .nexus/settings.json: later wins."""
+    config = tmp_path / "config"
+    (config / "nexus-lsp").mkdir(parents=True)
+    (config / "nexus-lsp" / "settings.json").write_text(
+        json.dumps({"provider": {"model": "from-user"}}))
+    other = tmp_path / "other"
+    (other / ".nexus").mkdir(parents=True)
+    (other / ".nexus" / "settings.json").write_text(
+        json.dumps({"nexus": {"provider": {"model": "from-workspace"}}}))
+    file_layer = tmp_path / "acp-settings.json"
+    file_layer.write_text(json.dumps(settings(model.openai_base_url)))
+    model.extend([{"text": "one"}, {"text": "two"}])
+    async with acp_connected(
+        {"session": {"maxIterations": 3}}, extra_args=("--settings-file", str(file_layer)),
+        env={"XDG_CONFIG_HOME": str(config)},
+    ) as (_editor, conn):
+        sid = (await conn.new_session(cwd=str(workspace), mcp_servers=[])).session_id
+        await conn.prompt(session_id=sid, prompt=[helpers.text_block("hi")])
+        assert model.requests[-1].json["model"] == "from-user"
+        sid = (await conn.new_session(cwd=str(other), mcp_servers=[])).session_id
+        await conn.prompt(session_id=sid, prompt=[helpers.text_block("hi")])
+        assert model.requests[-1].json["model"] == "from-workspace"
+        listed = await conn.list_sessions()
+        assert len(listed.sessions) == 2  # every folder this connection opened
+
+
+async def test_bad_settings_options_are_named(tmp_path: Path) -> None:
+    command = acp_command()
+    for args, message in [
+        (["--settings", "{nope"], "--settings: invalid JSON at line 1"),
+        (["--settings", "[]"], "--settings: expected a JSON object"),
+        (["--settings-file", str(tmp_path / "missing.json")], "missing.json: no such file"),
+    ]:
+        process = await asyncio.create_subprocess_exec(
+            *command, *args, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=server_env(),
+        )
+        out, err = await asyncio.wait_for(process.communicate(), WAIT)
+        assert process.returncode == 2 and out == b""
+        assert message in err.decode(), err
