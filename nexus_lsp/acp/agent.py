@@ -48,7 +48,8 @@ from nexus_lsp.errors import NexusError, SessionBusy, UnknownSession
 from nexus_lsp.host.runtime import WorkspaceRuntime
 from nexus_lsp.host.settings import SettingsLayers
 from nexus_lsp.host.settings_files import SettingsLayer, read_settings_file, workspace_settings_path
-from nexus_lsp.session.manager import ProviderFactory
+from nexus_lsp.session.manager import ProviderFactory, title_from
+from nexus_lsp.session.session import new_session_id
 
 __all__ = ["LogNotifier", "NexusAgent"]
 
@@ -85,6 +86,10 @@ class NexusAgent:
         self._can_read = self._can_write = False
         self._runtimes: dict[Path, asyncio.Future[Runtime]] = {}
         self._sessions: dict[str, Runtime] = {}
+        # Sessions handed out by session/new and not prompted yet: stored at their
+        # first prompt, titled from it (as LSP's send without a session), so an
+        # editor opening empty threads leaves no empty sessions behind.
+        self._unstarted: set[str] = set()
         self._notifier = LogNotifier()
 
     def on_connect(self, conn: Client) -> None:
@@ -174,10 +179,11 @@ class NexusAgent:
 
     async def new_session(self, cwd: str, mcp_servers: Any = None, **_: Any) -> NewSessionResponse:
         runtime = await self._runtime(cwd)
-        session = await runtime.new_session()
-        self._sessions[session.id] = runtime
-        self._after_open(runtime, session.id, session.title)
-        return NewSessionResponse(session_id=session.id)
+        session_id = new_session_id()
+        self._sessions[session_id] = runtime
+        self._unstarted.add(session_id)
+        self._after_open(runtime, session_id, None)
+        return NewSessionResponse(session_id=session_id)
 
     async def load_session(
         self, cwd: str, session_id: str, mcp_servers: Any = None, **_: Any
@@ -219,6 +225,10 @@ class NexusAgent:
         return ListSessionsResponse(sessions=sessions)
 
     async def delete_session(self, session_id: str, **_: Any) -> DeleteSessionResponse:
+        if session_id in self._unstarted:
+            self._unstarted.discard(session_id)
+            del self._sessions[session_id]
+            return DeleteSessionResponse()
         runtime = self._sessions.get(session_id)
         candidates = [runtime] if runtime else [
             f.result() for f in self._runtimes.values()
@@ -236,6 +246,7 @@ class NexusAgent:
         runtime = self._runtime_of(session_id)
         runtime.manager.cancel(session_id, "the session was closed")
         del self._sessions[session_id]
+        self._unstarted.discard(session_id)
         return CloseSessionResponse()
 
     def _after_open(self, runtime: Runtime, session_id: str, title: str | None) -> None:
@@ -270,6 +281,11 @@ class NexusAgent:
             command = command_of(parts.prompt_text)
             if command is not None:
                 return await self._command(session_id, command)
+            if session_id in self._unstarted:
+                title = title_from(parts.prompt_text or parts.attachments[0].uri)
+                await runtime.new_session(title=title, session_id=session_id)
+                self._unstarted.discard(session_id)
+                await self._send(session_id, title_update(title))
             return await self._turn(runtime, session_id, parts.model_prompt())
         finally:
             current_session.reset(token)

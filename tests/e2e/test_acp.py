@@ -36,8 +36,8 @@ async def test_initialize_new_prompt_and_updates(
         commands = await editor.wait_for(
             lambda s, u: s == sid and kind_of(u) == "available_commands_update")
         assert [c.name for c in commands.available_commands] == ["compact", "fork", "revert"]
-        info = editor.of(sid, "session_info_update")
-        assert info and info[0].title
+        # titled from the first prompt, as over LSP
+        assert [u.title for u in editor.of(sid, "session_info_update")] == ["hi"]
 
 
 async def test_tool_calls_read_and_edit_through_fs(

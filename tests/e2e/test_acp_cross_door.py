@@ -27,7 +27,8 @@ async def test_acp_session_listed_and_loaded_over_lsp(
         await conn.prompt(session_id=sid, prompt=[helpers.text_block("edit over acp")])
     async with connected("visual-studio-code", workspace, options) as lsp:
         listed = await lsp.request(wire.SESSION_LIST, {})
-        assert [s["sessionId"] for s in listed["sessions"]] == [sid]
+        assert [(s["sessionId"], s["title"]) for s in listed["sessions"]] == [
+            (sid, "edit over acp")]
         loaded = await lsp.request(wire.SESSION_LOAD, {"sessionId": sid})
         roles = [m["role"] for m in loaded["messages"]]
         assert roles == ["system", "user", "assistant", "tool", "assistant"]

@@ -71,6 +71,22 @@ async def test_resume_close_and_delete(model: ScriptedModelServer, workspace: Pa
         assert caught.value.data["reason"] == "unknownSession"
 
 
+async def test_a_session_is_stored_at_its_first_prompt(
+    model: ScriptedModelServer, workspace: Path
+) -> None:
+    async with acp_connected(settings(model.openai_base_url)) as (_editor, conn):
+        empty = (await conn.new_session(cwd=str(workspace), mcp_servers=[])).session_id
+        used = (await conn.new_session(cwd=str(workspace), mcp_servers=[])).session_id
+        assert (await conn.list_sessions(cwd=str(workspace))).sessions == []
+        model.push({"text": "ok"})
+        await conn.prompt(session_id=used, prompt=[helpers.text_block("Fix the bug\nplease")])
+        listed = (await conn.list_sessions(cwd=str(workspace))).sessions
+        assert [(s.session_id, s.title) for s in listed] == [(used, "Fix the bug")]
+        await conn._conn.send_request("session/delete", {"sessionId": empty})
+        with pytest.raises(RequestError):
+            await conn.prompt(session_id=empty, prompt=[helpers.text_block("gone")])
+
+
 async def test_stop_reasons_and_provider_errors(
     model: ScriptedModelServer, workspace: Path
 ) -> None:
