@@ -120,9 +120,18 @@ class SessionError(NexusError):
 
 
 class SessionBusy(SessionError):
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"session {session_id} is already running a turn")
+    """A turn runs in the session: here, or (``elsewhere``, a description of the
+    owner) in another nexus-lsp process on the same workspace."""
+
+    def __init__(self, session_id: str, *, elsewhere: str | None = None) -> None:
+        if elsewhere is None:
+            message = f"session {session_id} is already running a turn"
+        else:
+            message = (f"session {session_id} is running a turn in another nexus-lsp process"
+                       f" on this workspace ({elsewhere}); try again when it has finished")
+        super().__init__(message)
         self.session_id = session_id
+        self.elsewhere = elsewhere
 
 
 class UnknownSession(SessionError):

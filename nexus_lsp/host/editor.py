@@ -105,7 +105,7 @@ class EditorWorkspace(DiskWorkspace, ABC):
             if not settings.fallback_to_disk:
                 raise ToolError("failed", f"{problem}, and edits.fallbackToDisk is off")
             log.info("%s: %s; writing to disk", label, problem)
-            await run_in_thread(self.apply_to_disk, change)
+            await run_in_thread(self.apply_to_disk, change, cancel_token)
             return
         self._check_unchanged(change)
         answer = asyncio.ensure_future(self.send_to_editor(change, label, confirm=settings.confirm))

@@ -77,6 +77,7 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._provider_settings: dict[str, ProviderSettings] = {}
         self._loading: dict[str, asyncio.Lock] = {}
+        self._claimed: set[str] = set()  # sessions between claim and release (send)
 
     def __repr__(self) -> str:
         running = sum(s.running for s in self._sessions.values())
@@ -113,7 +114,18 @@ class SessionManager:
     async def load(self, session_id: str) -> LoadResult:
         live = self._sessions.get(session_id)
         if live is not None:
-            return LoadResult(live, live.history, repaired=False)
+            if live.running or session_id in self._claimed:
+                return LoadResult(live, live.history, repaired=False)
+            # Idle here: another process on this workspace may run or have changed it.
+            try:
+                changed = await self.store.changed_elsewhere(session_id, len(live.history))
+            except UnknownSession:  # deleted by another process
+                await self._drop_live(session_id)
+                raise
+            if not changed:
+                return LoadResult(live, live.history, repaired=False)
+            log.info("session %s changed in another process; loaded again", session_id)
+            await self._drop_live(session_id)
         lock = self._loading.setdefault(session_id, asyncio.Lock())
         async with lock:
             if session_id in self._sessions:  # loaded while we waited
@@ -146,16 +158,30 @@ class SessionManager:
             session = await self.new_session(title=title_from(prompt))
         else:
             session = await self.get(session_id)
-        if session.running:
+        if session.running or session.id in self._claimed:
             raise SessionBusy(session.id)
-        await self._refresh_provider(session)
-        remove = session.add_sink(sink) if sink is not None else None
+        self._claimed.add(session.id)
         try:
-            return await session.send(prompt, cancel_token=cancel_token)
+            # The turn's lease: another process on this workspace may run this session
+            # (SessionBusy), or may have written to it since it was loaded here.
+            if await self.store.claim(session.id, len(session.history)):
+                log.info("session %s changed in another process; loaded again", session.id)
+                session = await self._reload(session.id)
+            await self._refresh_provider(session)
+            remove = session.add_sink(sink) if sink is not None else None
+            try:
+                return await session.send(prompt, cancel_token=cancel_token)
+            finally:
+                if remove is not None:
+                    remove()
+                await self.store.flush()
         finally:
-            if remove is not None:
-                remove()
-            await self.store.flush()
+            self._claimed.discard(session.id)
+            try:
+                await self.store.release(session.id)
+            except Exception:  # the lease then expires on its own
+                log.warning("session %s: releasing its lease failed", session.id,
+                            exc_info=True)
 
     def session(self, session_id: str) -> Session | None:
         """The live session with that id, if any (no loading)."""
@@ -166,13 +192,22 @@ class SessionManager:
 
     async def delete(self, session_id: str) -> bool:
         live = self._sessions.get(session_id)
-        if live is not None and live.running:
+        if (live is not None and live.running) or session_id in self._claimed:
             raise SessionBusy(session_id)
+        deleted = await self.store.delete_session(session_id)  # busy in another process?
+        await self._drop_live(session_id)
+        return deleted
+
+    async def _drop_live(self, session_id: str) -> None:
+        live = self._sessions.pop(session_id, None)
+        self._provider_settings.pop(session_id, None)
         if live is not None:
-            del self._sessions[session_id]
-            self._provider_settings.pop(session_id, None)
             await live.provider.aclose()
-        return await self.store.delete_session(session_id)
+
+    async def _reload(self, session_id: str) -> Session:
+        """The stored session in place of the live one (which is out of date)."""
+        await self._drop_live(session_id)
+        return (await self.load(session_id)).session
 
     def cancel(self, session_id: str, reason: str = "cancelled by the user") -> bool:
         live = self._sessions.get(session_id)

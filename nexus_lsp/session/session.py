@@ -151,11 +151,13 @@ class Session:
         """Cancel the running turn; False when none runs."""
         return self._turn.token.cancel(reason) if self._turn else False
 
-    def add_cancelled_tools(self, calls: Sequence[ToolCall]) -> list[int]:
+    async def add_cancelled_tools(self, calls: Sequence[ToolCall]) -> list[int]:
         """Answer tool calls cancelled from outside the session (e.g. by a UI).
 
         Each of ``calls`` still without a result in the history gets a ``cancelled``
-        result; returns the history indexes written. Not allowed while a turn runs.
+        result; returns the history indexes written. Each result goes out as a
+        ``MessageAppended`` of the last turn, like any other message, so the store
+        keeps it (``nexus.db`` and ``context.md``). Not allowed while a turn runs.
         """
         if self._turn is not None:
             raise SessionBusy(self.id)
@@ -163,11 +165,15 @@ class Session:
         written: list[int] = []
         for call in calls:
             if call.id in pending:
+                pending.discard(call.id)  # the same call twice gets one result
                 result = ToolResult(
                     call.id, call.name, status="cancelled",
                     error=f"{call.name}: cancelled: cancelled by the user",
                 )
-                written.append(self.context.append(result.to_message()))
+                message = result.to_message()
+                index = self.context.append(message)
+                written.append(index)
+                await self._emit(MessageAppended(self.turn_count, index, message))
         return written
 
     async def send(

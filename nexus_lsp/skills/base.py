@@ -30,13 +30,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
+from nexus_lsp.core.cancel import CancellationToken, Cancelled
 from nexus_lsp.core.messages import ToolCall, ToolDefinition, ToolResult
 from nexus_lsp.core.text import escape_surrogates
 from nexus_lsp.core.threads import run_in_thread
@@ -172,14 +172,48 @@ class SkillRegistry:
             parsed = skill.arguments.model_validate(args)
         except ValidationError as exc:
             raise ToolError("invalidArguments", _describe_validation(exc)) from None
+        call_token = token.child()  # cancelled on timeout, too
         try:
-            return await race(
-                asyncio.wait_for(skill.run(parsed, token), self.timeout_seconds), token
-            )
-        except TimeoutError:
+            return await self._await_call(skill.run(parsed, call_token), call_token, token)
+        finally:
+            call_token.detach()
+
+    async def _await_call(self, run: Awaitable[SkillOutput], call_token: CancellationToken,
+                          turn_token: CancellationToken) -> SkillOutput:
+        """The skill's output, unless the turn is cancelled (Cancelled) or the call times
+        out (ToolError ``timeout``) first.
+
+        A skill's thread cannot be stopped, so its side effects are committed under
+        ``call_token.commit()``: cancelling the token here decides. Either a side
+        effect landed already, and the call is waited for and reported done, or none
+        ever will (the model is told the call did not happen, which stays true).
+        """
+        work = asyncio.ensure_future(run)
+        waiter = asyncio.ensure_future(turn_token.wait())
+        try:
+            await asyncio.wait({work, waiter}, timeout=self.timeout_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            call_token.cancel("the turn's task was cancelled")
+            work.cancel()
+            waiter.cancel()
+            await asyncio.gather(work, waiter, return_exceptions=True)
+            raise
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        if not work.done():
+            timed_out = not turn_token.cancelled
+            call_token.cancel("timeout" if timed_out else turn_token.reason or "cancelled")
+            if call_token.committed:  # it landed just before: report what it did
+                return await work
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
+            if not timed_out:
+                raise Cancelled(turn_token.reason or "cancelled")
             raise ToolError(
                 "timeout", f"did not finish within {self.timeout_seconds:g} seconds"
-            ) from None
+            )
+        return work.result()
 
     @staticmethod
     def _failed(call: ToolCall, text: str) -> ToolResult:

@@ -44,7 +44,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x4E584C53  # "NXLS"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         UPDATE messages
            SET token_estimate = (length(content) + length(coalesce(tool_calls, ''))) / 4 + 4;
         CREATE INDEX IF NOT EXISTS sessions_by_update ON sessions (updated_at DESC);
+        """,
+    ),
+    Migration(
+        3,
+        "sessions.owner and sessions.lease_expires: the process running a turn (lease.py)",
+        """
+        ALTER TABLE sessions ADD COLUMN owner TEXT;
+        ALTER TABLE sessions ADD COLUMN lease_expires TEXT;
         """,
     ),
 )

@@ -13,7 +13,11 @@ CREATE TABLE sessions (
     model         TEXT NOT NULL,
     system_prompt TEXT NOT NULL,
     settings      TEXT NOT NULL DEFAULT '{}', -- JSON object
-    turn_count    INTEGER NOT NULL DEFAULT 0
+    turn_count    INTEGER NOT NULL DEFAULT 0,
+    -- The process running a turn ("host:pid:nonce") and until when its lease holds
+    -- (renewed while it runs; storage/lease.py). NULL: nobody.
+    owner         TEXT,
+    lease_expires TEXT
 );
 
 -- list_sessions: newest first.

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from nexus_lsp.config import ProviderSettings, Settings, parse_settings
-from nexus_lsp.core.messages import ToolCall
+from nexus_lsp.core.events import MessageAppended
+from nexus_lsp.core.messages import Message, ToolCall
 from nexus_lsp.errors import SessionBusy, UnknownSession
 from nexus_lsp.providers.base import Provider, RawLogger
 from nexus_lsp.session.manager import SessionManager
@@ -131,4 +132,32 @@ async def test_new_provider_settings_apply_from_the_next_turn(root: Path) -> Non
         "http://127.0.0.1:1/v1", "model-one"
     )
     assert providers.made[0][1].closed
+    await manager.aclose()
+
+
+async def test_tool_results_added_on_cancel_reach_the_database_and_the_transcript(
+    root: Path,
+) -> None:
+    """Issue 11 #9: add_cancelled_tools results went to the memory history only."""
+    manager = await open_manager(root, Providers(FakeAnswer(text=["hi"])))
+    result = await manager.send(None, "hello")
+    session = await manager.get(result.session_id)
+    call = ToolCall("ui1", "read_file", {"path": "notes.txt"})
+    asked = Message.assistant("", (call,))
+    # A call the UI knows of (stored like any message), then cancelled from the UI.
+    index = session.context.append(asked)
+    manager.store.sink(session.id)(MessageAppended(session.turn_count, index, asked))
+    written = await session.add_cancelled_tools([call])
+    assert written == [index + 1]
+    await manager.store.flush()
+
+    other = await SessionStore.open(root, Settings().logging)
+    loaded = await other.load_session(session.id)
+    await other.aclose()
+    assert loaded.repaired is False  # the call has its result: nothing to close
+    stored = loaded.messages[index + 1]
+    assert stored.role == "tool" and stored.tool_call_id == "ui1"
+    assert stored.content == "read_file: cancelled: cancelled by the user"
+    transcript = manager.store.transcript_path(session.id).read_text(encoding="utf-8")
+    assert "read_file: cancelled: cancelled by the user" in transcript
     await manager.aclose()
