@@ -193,6 +193,8 @@ class NexusAgent:
             loaded = await runtime.manager.load(session_id)
         except UnknownSession as exc:
             raise rpc_error("unknownSession", str(exc)) from exc
+        except SessionBusy as exc:  # a turn runs in it, here or in another process
+            raise rpc_error("sessionBusy", str(exc)) from exc
         self._sessions[session_id] = runtime
         send = self._send
         for update in replay(loaded.messages[1:], runtime.root):  # [0] is the system prompt
@@ -206,6 +208,8 @@ class NexusAgent:
             session = await runtime.manager.get(session_id)
         except UnknownSession as exc:
             raise rpc_error("unknownSession", str(exc)) from exc
+        except SessionBusy as exc:
+            raise rpc_error("sessionBusy", str(exc)) from exc
         self._sessions[session_id] = runtime
         self._after_open(runtime, session_id, session.title)
         return ResumeSessionResponse()
