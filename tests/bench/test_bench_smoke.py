@@ -25,6 +25,8 @@ RUNS = {
     "load": SMOKE.load_runs,
     "edit": SMOKE.edit_runs,
     "store": SMOKE.store_pairs,
+    "acp_turn": SMOKE.turn_runs,
+    "acp_startup": SMOKE.startup_runs,
 }
 
 
