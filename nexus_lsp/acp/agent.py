@@ -304,6 +304,8 @@ class NexusAgent:
             raise rpc_error("sessionBusy", str(exc)) from exc
         except UnknownSession as exc:
             raise rpc_error("unknownSession", str(exc)) from exc
+        finally:
+            await reporter.aclose()
         # every tool call the client saw gets a final status, whatever cut the turn
         for call_id, call in reporter.started.items():
             if call_id not in reporter.answered:

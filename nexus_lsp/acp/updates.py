@@ -37,6 +37,7 @@ from nexus_lsp.core.events import (
     TurnEnded,
 )
 from nexus_lsp.core.messages import Message, ToolCall
+from nexus_lsp.host.coalesce import TextCoalescer
 
 __all__ = ["AcpReporter", "Update", "replay", "tool_kind"]
 
@@ -133,26 +134,43 @@ def tool_call_end(
 
 
 class AcpReporter:
-    """One turn's events as ``session/update`` notifications (an ``EventSink``)."""
+    """One turn's events as ``session/update`` notifications (an ``EventSink``).
+
+    Streamed text is coalesced (:class:`~nexus_lsp.host.coalesce.TextCoalescer`, the
+    LSP door's window): thousands of one-word chunks would cost more than the turn.
+    :meth:`aclose` sends what is pending; call it when the turn is over.
+    """
 
     def __init__(self, send: Any, session_id: str, root: Path, context_tokens: int) -> None:
         self._send = send  # async (session_id, update) -> None
         self._session_id = session_id
         self._root = root
         self._context_tokens = context_tokens
+        self._text = TextCoalescer(self._send_text)
         self.answered: set[str] = set()  # tool calls with a final status
         self.started: dict[str, ToolCall] = {}
 
     async def __call__(self, event: SessionEvent) -> None:
+        if isinstance(event, ContentDelta):
+            await self._text.add("message", event.text)
+            return
+        if isinstance(event, ReasoningChanged):
+            await self._text.add("thought", event.text or "")
+            return
         update = self._update(event)
         if update is not None:
+            await self._text.flush()
             await self._send(self._session_id, update)
 
+    async def aclose(self) -> None:
+        await self._text.aclose()
+
+    async def _send_text(self, kind: str, text: str) -> None:
+        update: Update = (helpers.update_agent_message_text(text) if kind == "message"
+                          else helpers.update_agent_thought_text(text))
+        await self._send(self._session_id, update)
+
     def _update(self, event: SessionEvent) -> Update | None:
-        if isinstance(event, ContentDelta):
-            return helpers.update_agent_message_text(event.text) if event.text else None
-        if isinstance(event, ReasoningChanged):
-            return helpers.update_agent_thought_text(event.text) if event.text else None
         if isinstance(event, ToolCallRequested):
             self.started[event.call.id] = event.call
             return tool_call_start(event.call, self._root)
