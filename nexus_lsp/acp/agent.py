@@ -15,30 +15,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from acp import PROTOCOL_VERSION, Client, helpers
+from acp import Client, helpers
 from acp.schema import (
-    AgentCapabilities,
     AvailableCommand,
     AvailableCommandInput,
     CloseSessionResponse,
     DeleteSessionResponse,
-    Implementation,
     InitializeResponse,
     ListSessionsResponse,
-    McpCapabilities,
     NewSessionResponse,
-    PromptCapabilities,
     PromptResponse,
     ResumeSessionResponse,
-    SessionCapabilities,
-    SessionCloseCapabilities,
-    SessionDeleteCapabilities,
     SessionInfo,
-    SessionListCapabilities,
-    SessionResumeCapabilities,
     UnstructuredCommandInput,
 )
 
+from nexus_lsp.acp.hello import initialize_result
 from nexus_lsp.acp.prompt import build_prompt, command_of
 from nexus_lsp.acp.rpc_errors import INTERNAL_ERROR, rpc_error
 from nexus_lsp.acp.updates import AcpReporter, Update, replay, title_update, tool_call_end
@@ -102,28 +94,15 @@ class NexusAgent:
         **_: Any,
     ) -> InitializeResponse:
         fs = getattr(client_capabilities, "fs", None)
-        self._can_read = bool(getattr(fs, "read_text_file", False))
-        self._can_write = bool(getattr(fs, "write_text_file", False))
-        log.info("ACP client %s; fs read=%s write=%s",
-                 getattr(client_info, "name", "?"), self._can_read, self._can_write)
-        capabilities = AgentCapabilities(
-            load_session=True,
-            prompt_capabilities=PromptCapabilities(embedded_context=True),
-            # No MCP client yet (the MCP issue): mcpServers are accepted and ignored.
-            mcp_capabilities=McpCapabilities(http=False, sse=False),
-            session_capabilities=SessionCapabilities(
-                list=SessionListCapabilities(),
-                delete=SessionDeleteCapabilities(),
-                resume=SessionResumeCapabilities(),
-                close=SessionCloseCapabilities(),
-            ),
-        )
-        return InitializeResponse(
-            protocol_version=min(protocol_version, PROTOCOL_VERSION),
-            agent_capabilities=capabilities,
-            agent_info=Implementation(name="nexus-lsp", title="Nexus", version=_version()),
-            auth_methods=[],
-        )
+        self.client_fs(bool(getattr(fs, "read_text_file", False)),
+                       bool(getattr(fs, "write_text_file", False)))
+        log.info("ACP client %s", getattr(client_info, "name", "?"))
+        return InitializeResponse.model_validate(initialize_result(protocol_version))
+
+    def client_fs(self, can_read: bool, can_write: bool) -> None:
+        """What the client offers of ``fs/*`` (from ``initialize``, maybe answered early)."""
+        self._can_read, self._can_write = can_read, can_write
+        log.info("ACP client fs: read=%s write=%s", can_read, can_write)
 
     async def authenticate(self, method_id: str, **_: Any) -> None:
         raise rpc_error("noAuthentication", f"no authentication method {method_id!r}: "
@@ -338,12 +317,3 @@ def _root_of(cwd: str) -> Path:
     if not root.is_dir():
         raise rpc_error("invalidCwd", f"cwd {cwd!r}: not a directory")
     return root.resolve()
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("nexus-lsp")
-    except PackageNotFoundError:
-        return "unknown"
