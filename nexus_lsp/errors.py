@@ -17,6 +17,7 @@ them to JSON-RPC errors in one place, and the session maps provider errors to th
     │   ├── SessionBusy                  a turn already runs in that session
     │   ├── UnknownSession               no session with that id
     │   └── ToolsUnavailable             use_tools without a skill registry
+    ├── PermissionDenied                 a request the permission policy refuses
     ├── ToolError                        a tool call failed; str() is the model-facing text
     │   ├── PathRefused                  outside the workspace, or under .git/.nexus
     │   └── EditRejected                 the editor answered applyEdit with applied=false
@@ -38,6 +39,7 @@ __all__ = [
     "NexusError",
     "NotANexusDatabase",
     "PathRefused",
+    "PermissionDenied",
     "ProviderAuthError",
     "ProviderBadRequestError",
     "ProviderError",
@@ -189,3 +191,10 @@ class StoreVersionError(StoreError):
 
 class NotANexusDatabase(StoreError):
     pass
+
+
+class PermissionDenied(NexusError):
+    """A request refused by the permission policy (-32803 ``permissionDenied``).
+
+    Tool calls are never refused this way: the model reads ``<tool>: denied: <why>``.
+    """

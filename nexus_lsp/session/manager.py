@@ -16,17 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from nexus_lsp.config import ProviderSettings, Settings
+from nexus_lsp.config import PermissionMode, ProviderSettings, Settings
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.core.messages import Message
 from nexus_lsp.errors import SessionBusy, UnknownSession
 from nexus_lsp.keys import add_key_env
+from nexus_lsp.permissions.gate import PermissionAsker, PermissionGate
 from nexus_lsp.providers import create_provider
 from nexus_lsp.providers.base import Provider, RawLogger
 from nexus_lsp.session.prompt import compose_system_prompt
 from nexus_lsp.session.session import Session, new_session_id
 from nexus_lsp.skills import Workspace, builtin_registry
+from nexus_lsp.skills.command import CommandLimits
 from nexus_lsp.storage import SessionRecord, SessionStore
 
 __all__ = [
@@ -78,6 +80,11 @@ class SessionManager:
         self._provider_settings: dict[str, ProviderSettings] = {}
         self._loading: dict[str, asyncio.Lock] = {}
         self._claimed: set[str] = set()  # sessions between claim and release (send)
+        # Set by the front door that can ask the user (protocol v2 §1); None: no way to ask.
+        self.asker: PermissionAsker | None = None
+        self.permissions = PermissionGate(
+            lambda: self.settings.permissions, store.grants, lambda: self.asker
+        )
 
     def __repr__(self) -> str:
         running = sum(s.running for s in self._sessions.values())
@@ -96,7 +103,8 @@ class SessionManager:
         session_id = session_id or new_session_id()
         provider_settings = self._provider_settings_for(model)
         prompt = compose_system_prompt(
-            self.root, self.settings.session.system_prompt, system_prompt
+            self.root, self.settings.session.system_prompt, system_prompt,
+            mode=self.settings.permissions.mode,
         )
         title = (title or "").strip() or "New session"
         record = await self.store.create_session(
@@ -215,6 +223,14 @@ class SessionManager:
             raise UnknownSession(session_id)
         return live.cancel(reason)
 
+    async def set_mode(self, session_id: str, mode: PermissionMode) -> PermissionMode:
+        """This session's permission mode from its next tool call on (protocol v2 §1)."""
+        session = await self.get(session_id)
+        session.mode = mode
+        if session.running:
+            log.info("session %s: mode %s from its next tool batch", session_id, mode)
+        return mode
+
     def cancel_all(self, reason: str) -> int:
         return sum(s.cancel(reason) for s in self._sessions.values())
 
@@ -261,18 +277,24 @@ class SessionManager:
             provider=provider,
             settings=self.settings.session,
             system_prompt=prompt,
-            registry=builtin_registry(self.workspace, self.settings.session),
+            registry=builtin_registry(self.workspace, self.settings.session, self._command_limits),
             session_id=session_id,
             title=title,
             history=history or (),
             out_of_context=sorted(out_of_context),
             turn_count=turn_count,
             created_at=created_at,
+            permissions=self.permissions,
         )
         session.add_sink(self.store.sink(session_id))
         self._sessions[session_id] = session
         self._provider_settings[session_id] = provider_settings
         return session
+
+    def _command_limits(self) -> CommandLimits:
+        settings = self.settings
+        return CommandLimits(settings.commands, settings.provider.api_key_env,
+                             settings.session.max_tool_output_chars)
 
     def _provider_settings_for(self, model: str | None) -> ProviderSettings:
         provider = self.settings.provider

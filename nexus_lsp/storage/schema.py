@@ -27,6 +27,10 @@ from typing import Any
 import aiosqlite
 
 from nexus_lsp.errors import NotANexusDatabase, StoreError, StoreVersionError
+from nexus_lsp.storage.grants_schema import (
+    GRANTS_MIGRATION_DESCRIPTION,
+    GRANTS_MIGRATION_SQL,
+)
 
 # How long opening retries the switch to WAL while another connection is in the way.
 WAL_SWITCH_SECONDS = 10.0
@@ -44,7 +48,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x4E584C53  # "NXLS"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE sessions ADD COLUMN lease_expires TEXT;
         """,
     ),
+    # Its own module (storage/grants.py): parallel branches renumber at merge.
+    Migration(4, GRANTS_MIGRATION_DESCRIPTION, GRANTS_MIGRATION_SQL),
 )
 
 

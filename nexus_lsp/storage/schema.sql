@@ -52,3 +52,13 @@ CREATE TABLE events (
 
 -- Retention (newest N per session), the cascade, and reading a session's events.
 CREATE INDEX events_by_session ON events (session_id, id);
+
+-- Permission grants (protocol v2 §1): allow/reject always, for the whole workspace.
+CREATE TABLE permission_grants (
+    id         INTEGER PRIMARY KEY,
+    tool       TEXT NOT NULL,
+    match      TEXT NOT NULL,
+    action     TEXT NOT NULL CHECK (action IN ('allow', 'deny')),
+    created_at TEXT NOT NULL,
+    UNIQUE (tool, match)
+);

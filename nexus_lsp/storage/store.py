@@ -39,6 +39,7 @@ from nexus_lsp.providers.base import RawLogger
 from nexus_lsp.storage import lease, sql
 from nexus_lsp.storage.db import Database
 from nexus_lsp.storage.folder import FolderSetup, make_private_dir
+from nexus_lsp.storage.grants import GrantStore
 from nexus_lsp.storage.recorder import SessionRecorder, WriteBuffer
 from nexus_lsp.storage.records import (
     LoadedSession,
@@ -85,6 +86,7 @@ class SessionStore:
         self._closed = False
         self._close_task: asyncio.Task[None] | None = None
         self._flusher = asyncio.create_task(self._flush_loop(), name="nexus-store-flusher")
+        self.grants = GrantStore(db)  # permission grants of the workspace (protocol v2 §1)
 
     @classmethod
     async def open(cls, workspace_root: Path, logging: LoggingSettings, *,

@@ -161,3 +161,41 @@ async def test_tool_results_added_on_cancel_reach_the_database_and_the_transcrip
     transcript = manager.store.transcript_path(session.id).read_text(encoding="utf-8")
     assert "read_file: cancelled: cancelled by the user" in transcript
     await manager.aclose()
+
+
+@pytest.mark.parametrize("mode", ["default", "plan", "auto"])
+async def test_the_system_prompt_names_the_mode_and_that_denials_are_final(
+    root: Path, mode: str
+) -> None:
+    providers = Providers(FakeAnswer(text=["ok"]))
+    manager = await open_manager(root, providers, permissions={"mode": mode})
+    await manager.send(None, "hi")
+    system = providers.made[0][1].requests[0][0].content
+    assert f"the session runs in `{mode}` mode" in system
+    assert "is the user's decision and is final for that call" in system
+    assert "run_command" in system
+    await manager.aclose()
+
+
+async def test_a_session_without_a_way_to_ask_is_denied_and_the_turn_goes_on(
+    root: Path,
+) -> None:
+    providers = Providers(
+        FakeAnswer(tool_calls=[ToolCall("c1", "run_command", {"command": "touch x.txt"})]),
+        FakeAnswer(text=["understood"]),
+    )
+    manager = await open_manager(root, providers)
+    result = await manager.send(None, "run")
+    assert result.stop_reason == "endTurn" and result.content == "understood"
+    (record,) = result.tool_calls
+    assert record.status == "failed"
+    assert record.error == "run_command: denied: no way to ask (set permissions.mode or a rule)"
+    assert not (root / "x.txt").exists()
+    assert await manager.set_mode(result.session_id, "auto") == "auto"
+    providers.answers += [
+        FakeAnswer(tool_calls=[ToolCall("c2", "run_command", {"command": "touch x.txt"})]),
+        FakeAnswer(text=["done"]),
+    ]
+    await manager.send(result.session_id, "again")
+    assert (root / "x.txt").exists()
+    await manager.aclose()
