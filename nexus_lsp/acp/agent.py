@@ -27,14 +27,22 @@ from acp.schema import (
     PromptResponse,
     ResumeSessionResponse,
     SessionInfo,
+    SetSessionConfigOptionResponse,
     UnstructuredCommandInput,
 )
 
 from nexus_lsp.acp.hello import initialize_result
+from nexus_lsp.acp.permissions import (
+    MODE_CONFIG_ID,
+    AcpPermissionAsker,
+    config_options,
+    mode_state,
+)
 from nexus_lsp.acp.prompt import build_prompt, command_of
 from nexus_lsp.acp.rpc_errors import INTERNAL_ERROR, rpc_error
 from nexus_lsp.acp.updates import AcpReporter, Update, replay, title_update, tool_call_end
 from nexus_lsp.acp.workspace import AcpWorkspace, current_session
+from nexus_lsp.config import PERMISSION_MODES, PermissionMode
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.errors import NexusError, SessionBusy, UnknownSession
 from nexus_lsp.host.runtime import WorkspaceRuntime
@@ -82,6 +90,7 @@ class NexusAgent:
         # first prompt, titled from it (as LSP's send without a session), so an
         # editor opening empty threads leaves no empty sessions behind.
         self._unstarted: set[str] = set()
+        self._modes: dict[str, PermissionMode] = {}  # modes set before the first prompt
         self._notifier = LogNotifier()
 
     def on_connect(self, conn: Client) -> None:
@@ -144,6 +153,7 @@ class NexusAgent:
         runtime: Runtime = await WorkspaceRuntime.open(
             root, layers, workspace, self._notifier, self._provider_factory
         )
+        runtime.manager.asker = AcpPermissionAsker(client)
         log.info("workspace %s ready (store %s)", root, runtime.store.nexus_dir)
         return runtime
 
@@ -162,7 +172,9 @@ class NexusAgent:
         self._sessions[session_id] = runtime
         self._unstarted.add(session_id)
         self._after_open(runtime, session_id, None)
-        return NewSessionResponse(session_id=session_id)
+        mode = runtime.settings.permissions.mode
+        return NewSessionResponse(session_id=session_id, modes=mode_state(mode),
+                                  config_options=config_options(mode))  # type: ignore[arg-type]
 
     async def load_session(
         self, cwd: str, session_id: str, mcp_servers: Any = None, **_: Any
@@ -179,6 +191,7 @@ class NexusAgent:
         for update in replay(loaded.messages[1:], runtime.root):  # [0] is the system prompt
             await send(session_id, update)
         await send(session_id, title_update(loaded.session.title))
+        await send(session_id, helpers.update_current_mode(loaded.session.permission_mode))
         self._after_open(runtime, session_id, None)
 
     async def resume_session(self, session_id: str, cwd: str, **_: Any) -> ResumeSessionResponse:
@@ -191,7 +204,9 @@ class NexusAgent:
             raise rpc_error("sessionBusy", str(exc)) from exc
         self._sessions[session_id] = runtime
         self._after_open(runtime, session_id, session.title)
-        return ResumeSessionResponse()
+        mode = session.permission_mode
+        return ResumeSessionResponse(modes=mode_state(mode),
+                                     config_options=config_options(mode))  # type: ignore[arg-type]
 
     async def list_sessions(self, cwd: str | None = None, cursor: str | None = None,
                             **_: Any) -> ListSessionsResponse:
@@ -230,6 +245,7 @@ class NexusAgent:
         runtime.manager.cancel(session_id, "the session was closed")
         del self._sessions[session_id]
         self._unstarted.discard(session_id)
+        self._modes.pop(session_id, None)
         return CloseSessionResponse()
 
     def _after_open(self, runtime: Runtime, session_id: str, title: str | None) -> None:
@@ -268,6 +284,8 @@ class NexusAgent:
                 title = title_from(parts.prompt_text or parts.attachments[0].uri)
                 await runtime.new_session(title=title, session_id=session_id)
                 self._unstarted.discard(session_id)
+                if session_id in self._modes:
+                    await runtime.manager.set_mode(session_id, self._modes.pop(session_id))
                 await self._send(session_id, title_update(title))
             return await self._turn(runtime, session_id, parts.model_prompt())
         finally:
@@ -300,6 +318,39 @@ class NexusAgent:
         text = f"/{command} is not available yet in this version of nexus-lsp."
         await self._send(session_id, helpers.update_agent_message_text(text))
         return PromptResponse(stop_reason="end_turn")
+
+    # permission modes ---------------------------------------------------------------
+
+    async def set_session_mode(self, session_id: str, mode_id: str, **_: Any) -> None:
+        await self._set_mode(session_id, mode_id)
+
+    async def set_config_option(
+        self, config_id: str, session_id: str, value: str | bool, **_: Any
+    ) -> SetSessionConfigOptionResponse:
+        if config_id != MODE_CONFIG_ID:
+            raise rpc_error("unknownConfigOption", f"unknown config option {config_id!r}: "
+                            f"the only one is {MODE_CONFIG_ID!r}")
+        mode = await self._set_mode(session_id, value)
+        return SetSessionConfigOptionResponse(
+            config_options=config_options(mode))  # type: ignore[arg-type]
+
+    async def _set_mode(self, session_id: str, value: object) -> PermissionMode:
+        runtime = self._runtime_of(session_id)
+        if value not in PERMISSION_MODES:
+            raise rpc_error("unknownMode", f"unknown mode {value!r}: expected one of "
+                            + ", ".join(PERMISSION_MODES))
+        mode: PermissionMode = value
+        if session_id in self._unstarted:
+            self._modes[session_id] = mode
+        else:
+            try:
+                await runtime.manager.set_mode(session_id, mode)
+            except UnknownSession as exc:
+                raise rpc_error("unknownSession", str(exc)) from exc
+            except SessionBusy as exc:
+                raise rpc_error("sessionBusy", str(exc)) from exc
+        await self._send(session_id, helpers.update_current_mode(mode))
+        return mode
 
     async def cancel(self, session_id: str, **_: Any) -> None:
         runtime = self._sessions.get(session_id)

@@ -9,7 +9,7 @@ they come). :func:`replay` turns a stored history into the same updates for
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,12 +34,13 @@ from nexus_lsp.core.events import (
     SessionEvent,
     ToolCallRequested,
     ToolCallStatus,
+    ToolOutput,
     TurnEnded,
 )
 from nexus_lsp.core.messages import Message, ToolCall
 from nexus_lsp.host.coalesce import TextCoalescer
 
-__all__ = ["AcpReporter", "Update", "replay", "tool_kind"]
+__all__ = ["AcpReporter", "Update", "acp_kind", "replay", "tool_kind"]
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,11 @@ Update = (
     | UsageUpdate
     | SessionInfoUpdate
 )
+OUTPUT_TAIL = 64 * 1024  # streamed command output shown while it runs
 AcpKind = Literal["read", "edit", "delete", "move", "search", "execute", "other"]
 
-# The ACP tool kind of each built-in tool (protocol-v2 §1 uses ACP's words). The
-# permissions branch gives every tool a kind in the core; until then it lives here.
+# The ACP tool kind of each built-in tool, for the replay of a stored history (live
+# events carry the core's kind, ToolCallRequested.tool_kind).
 _KINDS: dict[str, AcpKind] = {
     wire.TOOL_READ_FILE: "read",
     wire.TOOL_LIST_DIRECTORY: "search",
@@ -68,8 +70,17 @@ _KINDS: dict[str, AcpKind] = {
 }
 
 
+_ACP_KINDS = ("read", "edit", "delete", "move", "search", "execute")
+
+
 def tool_kind(name: str) -> AcpKind:
+    """A tool's ACP kind when the event does not carry the core's (a replay)."""
     return _KINDS.get(name, "other")
+
+
+def acp_kind(kind: str | None) -> AcpKind:
+    """The core's tool kind (protocol-v2 §1 uses ACP's words; ACP has no ``mcp``)."""
+    return kind if kind in _ACP_KINDS else "other"  # type: ignore[return-value]
 
 
 def _title(call: ToolCall) -> str:
@@ -109,11 +120,11 @@ def _text(text: str) -> list[ContentToolCallContent]:
     return [helpers.tool_content(helpers.text_block(text))] if text else []
 
 
-def tool_call_start(call: ToolCall, root: Path) -> ToolCallStart:
+def tool_call_start(call: ToolCall, root: Path, kind: str | None = None) -> ToolCallStart:
     return helpers.start_tool_call(
         call.id,
         _title(call),
-        kind=tool_kind(call.name),
+        kind=acp_kind(kind) if kind is not None else tool_kind(call.name),
         status="pending",
         locations=_locations(call, root),
         raw_input=call.arguments if not call.arguments_error else call.raw_arguments,
@@ -121,15 +132,17 @@ def tool_call_start(call: ToolCall, root: Path) -> ToolCallStart:
 
 
 def tool_call_end(
-    call: ToolCall, root: Path, ok: bool, output: str, touched: Iterable[str] = ()
+    call: ToolCall, root: Path, ok: bool, output: str, touched: Iterable[str] = (),
+    details: Mapping[str, Any] | None = None,
 ) -> ToolCallProgress:
     content: list[Any] = [*(_diff(call, root) if ok else []), *_text(output)]
+    raw: dict[str, Any] = {"output": output} if ok else {"error": output}
     return helpers.update_tool_call(
         call.id,
         status="completed" if ok else "failed",
         content=content,
         locations=_locations(call, root, touched),
-        raw_output={"output": output} if ok else {"error": output},
+        raw_output={**raw, **(details or {})},  # run_command: exitCode, durationMs, ...
     )
 
 
@@ -149,6 +162,7 @@ class AcpReporter:
         self._text = TextCoalescer(self._send_text)
         self.answered: set[str] = set()  # tool calls with a final status
         self.started: dict[str, ToolCall] = {}
+        self._outputs: dict[str, str] = {}  # run_command output streamed so far
 
     async def __call__(self, event: SessionEvent) -> None:
         if isinstance(event, ContentDelta):
@@ -173,21 +187,31 @@ class AcpReporter:
     def _update(self, event: SessionEvent) -> Update | None:
         if isinstance(event, ToolCallRequested):
             self.started[event.call.id] = event.call
-            return tool_call_start(event.call, self._root)
+            return tool_call_start(event.call, self._root, event.tool_kind)
+        if isinstance(event, ToolOutput):
+            return self._output(event)
         if isinstance(event, ToolCallStatus):
             return self._status(event)
         if isinstance(event, TurnEnded):
             return self._usage(event)
         return None
 
+    def _output(self, event: ToolOutput) -> Update:
+        """A command's output so far (ACP replaces a tool call's content: the tail)."""
+        so_far = self._outputs.get(event.call.id, "") + event.text
+        so_far = so_far[-OUTPUT_TAIL:]
+        self._outputs[event.call.id] = so_far
+        return helpers.update_tool_call(event.call.id, content=_text(so_far))
+
     def _status(self, event: ToolCallStatus) -> Update:
         if event.status == "running":
             return helpers.update_tool_call(event.call.id, status="in_progress")
         self.answered.add(event.call.id)
         if event.status == "completed":
-            return tool_call_end(event.call, self._root, True, event.output or "", event.locations)
+            return tool_call_end(event.call, self._root, True, event.output or "",
+                                 event.locations, event.details)
         why = event.error or event.output or event.status
-        return tool_call_end(event.call, self._root, False, why, event.locations)
+        return tool_call_end(event.call, self._root, False, why, event.locations, event.details)
 
     def _usage(self, event: TurnEnded) -> UsageUpdate | None:
         usage = event.result.usage

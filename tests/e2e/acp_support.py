@@ -49,6 +49,8 @@ class AcpEditor:
         self.permission_requests: list[Any] = []
         self.hold_writes = False
         self.write_waiting = asyncio.Event()
+        self.hold_permissions = False  # questions never answered (a cancel withdraws them)
+        self.permission_waiting = asyncio.Event()
         self._changed = asyncio.Condition()
         self.conn: ClientSideConnection | None = None
 
@@ -91,6 +93,9 @@ class AcpEditor:
         self, options: list[Any], session_id: str, tool_call: Any, **_: Any
     ) -> RequestPermissionResponse:
         self.permission_requests.append((options, tool_call))
+        if self.hold_permissions:
+            self.permission_waiting.set()
+            await asyncio.Event().wait()
         if self.permission_answer is None:
             return RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))
         return RequestPermissionResponse(
