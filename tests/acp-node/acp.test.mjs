@@ -154,3 +154,38 @@ test("session/cancel answers the prompt cancelled", async (t) => {
   const after = await conn.prompt({ sessionId, prompt: [{ type: "text", text: "go on" }] });
   assert.equal(after.stopReason, "end_turn");
 });
+
+test("a command asks session/request_permission; allowed once, refused once", async (t) => {
+  const baseUrl = await modelServer(t, [
+    { toolCalls: [{ id: "c1", name: "run_command", arguments: { command: "echo from-node" } }] },
+    { text: "Ran it." },
+    { toolCalls: [{ id: "c2", name: "run_command", arguments: { command: "echo refused" } }] },
+    { text: "Did not run." },
+  ]);
+  const root = workspace(t);
+  const client = recordingClient();
+  const conn = await connect(t, baseUrl, client);
+  const { sessionId, modes } = await conn.newSession({ cwd: root, mcpServers: [] });
+  assert.equal(modes.currentModeId, "default");
+  const first = await conn.prompt({ sessionId, prompt: [{ type: "text", text: "run it" }] });
+  assert.equal(first.stopReason, "end_turn");
+  assert.equal(client.permissions.length, 1);
+  const question = client.permissions[0];
+  assert.equal(question.toolCall.toolCallId, "c1");
+  assert.equal(question.toolCall.kind, "execute");
+  assert.deepEqual(question.options.map((o) => o.kind),
+    ["allow_once", "allow_always", "reject_once", "reject_always"]);
+  const ran = client.updates.find((u) => kind(u) === "tool_call_update"
+    && u.update.toolCallId === "c1" && u.update.status === "completed");
+  assert.match(ran.update.content.at(-1).content.text, /from-node/);
+
+  client.requestPermission = async (params) => {
+    client.permissions.push(params);
+    return { outcome: { outcome: "selected", optionId: "reject_once" } };
+  };
+  const second = await conn.prompt({ sessionId, prompt: [{ type: "text", text: "again" }] });
+  assert.equal(second.stopReason, "end_turn");
+  const refused = client.updates.find((u) => kind(u) === "tool_call_update"
+    && u.update.toolCallId === "c2" && u.update.status === "failed");
+  assert.match(refused.update.rawOutput.error, /denied/);
+});
