@@ -353,11 +353,18 @@ class NexusAgent:
         return mode
 
     async def cancel(self, session_id: str, **_: Any) -> None:
+        self.cancel_turn(session_id, "session/cancel")
+
+    def cancel_turn(self, session_id: str, how: str = "$/cancel_request") -> None:
+        """Cancel the session's running turn, if any (its prompt answers ``cancelled``)."""
         runtime = self._sessions.get(session_id)
-        if runtime is None:
-            log.info("session/cancel for unknown session %s ignored", session_id)
+        if runtime is None or session_id in self._unstarted:
+            log.info("%s for session %s without a turn: ignored", how, session_id)
             return
-        runtime.manager.cancel(session_id, "cancelled by the client (session/cancel)")
+        try:
+            runtime.manager.cancel(session_id, f"cancelled by the client ({how})")
+        except UnknownSession:
+            log.info("%s for session %s, which is not live: ignored", how, session_id)
 
 
 def _root_of(cwd: str) -> Path:

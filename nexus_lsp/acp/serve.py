@@ -70,6 +70,7 @@ async def _serve(layers: Sequence[SettingsLayer], provider_factory: Any) -> None
     agent = NexusAgent(layers, provider_factory)
     if early is not None:
         agent.client_fs(*client_fs(first["params"]))
+    transport.on_cancel_prompt = agent.cancel_turn
     conn = connect(agent, transport)
     loop = asyncio.get_running_loop()
     listening = asyncio.ensure_future(conn.listen())

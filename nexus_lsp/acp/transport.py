@@ -14,6 +14,7 @@ import logging
 import os
 import stat
 import threading
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 __all__ = ["LINE_LIMIT", "StdioTransport", "stdin_reader"]
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # A prompt with embedded files can be large; the package's default is 64 KiB.
 LINE_LIMIT = 64 * 1024 * 1024
+CANCEL_REQUEST = "$/cancel_request"
 
 
 class StdioTransport:
@@ -32,6 +34,11 @@ class StdioTransport:
     the receive loop, and it also serves a stdin that asyncio cannot watch (a file,
     a terminal: read by a daemon thread). Writes are synchronous and flushed, like
     the LSP door's; once the client is gone they are dropped.
+
+    ``$/cancel_request`` (which the package does not route) is handled here: for a
+    ``session/prompt`` still unanswered, :attr:`on_cancel_prompt` gets its session id
+    (the agent cancels the turn; the prompt then answers ``cancelled``). Other
+    requests finish quickly and are left to finish.
     """
 
     def __init__(self, reader: asyncio.StreamReader, stdout: BinaryIO) -> None:
@@ -39,12 +46,16 @@ class StdioTransport:
         self._stdout = stdout
         self._broken = False
         self._back: list[dict[str, Any]] = []
+        self._prompts: dict[Any, str] = {}  # unanswered session/prompt: request id → session
+        self.on_cancel_prompt: Callable[[str], None] | None = None
 
     def push_back(self, message: dict[str, Any]) -> None:
         """``message`` is received again (the first one, when not answered early)."""
         self._back.append(message)
 
     async def send(self, message: dict[str, Any]) -> None:
+        if "method" not in message:
+            self._prompts.pop(message.get("id"), None)
         if self._broken:
             return
         data = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
@@ -81,7 +92,26 @@ class StdioTransport:
                 kind = type(message).__name__
                 await self._refuse(-32600, f"Invalid request: expected a JSON object, got {kind}")
                 continue
+            if message.get("method") == CANCEL_REQUEST:
+                self._cancel_request(message.get("params"))
+                continue
+            self._note_prompt(message)
             return message
+
+    def _note_prompt(self, message: dict[str, Any]) -> None:
+        params = message.get("params")
+        if message.get("method") == "session/prompt" and "id" in message and isinstance(
+            params, dict
+        ) and isinstance(params.get("sessionId"), str):
+            self._prompts[message["id"]] = params["sessionId"]
+
+    def _cancel_request(self, params: Any) -> None:
+        request_id = params.get("requestId") if isinstance(params, dict) else None
+        session_id = self._prompts.get(request_id)
+        if session_id is None:
+            log.info("ACP: %s for %r: not a running prompt; ignored", CANCEL_REQUEST, request_id)
+        elif self.on_cancel_prompt is not None:
+            self.on_cancel_prompt(session_id)
 
     async def close(self) -> None:
         self._broken = True

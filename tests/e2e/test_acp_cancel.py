@@ -68,3 +68,23 @@ async def test_cancel_mid_batch_answers_every_tool_call(
         after = await conn.prompt(session_id=sid, prompt=[helpers.text_block("go on")])
         assert after.stop_reason == "end_turn"
     assert model.validation_errors == []
+
+
+async def test_cancel_request_of_a_prompt_answers_it_cancelled(
+    model: ScriptedModelServer, workspace: Path
+) -> None:
+    model.push(STALLING)
+    async with acp_connected(settings(model.openai_base_url)) as (editor, conn):
+        sid = (await conn.new_session(cwd=str(workspace), mcp_servers=[])).session_id
+        request_id = conn._conn._next_request_id  # the id the prompt below is sent with
+        pending = asyncio.ensure_future(
+            conn.prompt(session_id=sid, prompt=[helpers.text_block("think")]))
+        await editor.wait_for(lambda s, u: s == sid and kind_of(u) == "agent_message_chunk")
+        await conn._conn.send_notification("$/cancel_request", {"requestId": request_id})
+        answer = await asyncio.wait_for(pending, WAIT)
+        assert answer.stop_reason == "cancelled"
+        # a cancel for a request that is over changes nothing
+        await conn._conn.send_notification("$/cancel_request", {"requestId": request_id})
+        model.push({"text": "Back again."})
+        after = await conn.prompt(session_id=sid, prompt=[helpers.text_block("go on")])
+        assert after.stop_reason == "end_turn"
