@@ -115,7 +115,7 @@ class NexusAgent:
 
     async def authenticate(self, method_id: str, **_: Any) -> None:
         raise rpc_error("noAuthentication", f"no authentication method {method_id!r}: "
-                     "nexus-lsp reads the API key from provider.apiKeyEnv")
+                        "nexus-lsp reads the API key from provider.apiKeyEnv")
 
     async def aclose(self) -> None:
         for opening in self._runtimes.values():
@@ -161,7 +161,7 @@ class NexusAgent:
         runtime = self._sessions.get(session_id)
         if runtime is None:
             raise rpc_error("unknownSession", f"unknown session {session_id!r}: "
-                         "create it with session/new or open it with session/load")
+                            "create it with session/new or open it with session/load")
         return runtime
 
     # sessions -------------------------------------------------------------------
