@@ -15,7 +15,26 @@ SESSION_SEND: Final = "nexus/session/send"
 SESSION_LIST: Final = "nexus/session/list"
 SESSION_LOAD: Final = "nexus/session/load"
 SESSION_DELETE: Final = "nexus/session/delete"
-REQUEST_METHODS: Final = (SESSION_NEW, SESSION_SEND, SESSION_LIST, SESSION_LOAD, SESSION_DELETE)
+SESSION_COMPACT: Final = "nexus/session/compact"  # protocol v2 §4
+REQUEST_METHODS: Final = (
+    SESSION_NEW, SESSION_SEND, SESSION_LIST, SESSION_LOAD, SESSION_DELETE, SESSION_COMPACT,
+)
+
+# Requests (server → client), protocol v2 §4: to a client that declared `diagnostics`
+EDITOR_DIAGNOSTICS: Final = "nexus/editor/diagnostics"
+
+# initializationOptions.clientFeatures (protocol v2): booleans a client declares
+CLIENT_FEATURES: Final = "clientFeatures"
+FEATURE_DIAGNOSTICS: Final = "diagnostics"
+FEATURE_USAGE: Final = "usage"
+
+# nexus/session/send (protocol v2 §4): whenBusy values and context item types
+WHEN_BUSY_REJECT: Final = "reject"
+WHEN_BUSY_QUEUE: Final = "queue"
+WHEN_BUSY_STEER: Final = "steer"
+CONTEXT_FILE: Final = "file"
+CONTEXT_TEXT: Final = "text"
+CONTEXT_DIAGNOSTICS: Final = "diagnostics"
 
 # Notifications
 SESSION_CANCEL: Final = "nexus/session/cancel"  # client → server
@@ -28,6 +47,10 @@ UPDATE_REASONING: Final = "reasoning"
 UPDATE_TOOL_CALL: Final = "toolCall"
 UPDATE_TOOL_CALL_UPDATE: Final = "toolCallUpdate"
 UPDATE_TURN_END: Final = "turnEnd"
+UPDATE_USAGE: Final = "usage"  # protocol v2 §4, to clients that declared `usage`
+UPDATE_COMPACTION: Final = "compaction"  # protocol v2 §4
+COMPACTION_START: Final = "start"
+COMPACTION_END: Final = "end"
 
 # workspace/executeCommand commands
 COMMAND_ASK: Final = "nexus.ask"
@@ -54,6 +77,8 @@ BUILTIN_TOOLS: Final = (
     TOOL_DELETE_FILE,
     TOOL_RENAME_FILE,
 )
+# Offered when the client declared clientFeatures.diagnostics (protocol v2 §4)
+TOOL_GET_DIAGNOSTICS: Final = "get_diagnostics"
 
 # JSON-RPC error codes and data.reason values
 REQUEST_CANCELLED: Final = -32800

@@ -310,6 +310,11 @@ def _register_nexus_methods(server: NexusLanguageServer) -> None:
         with rpc_errors(wire.SESSION_DELETE):
             return await (await ls.nexus()).session_delete(params)
 
+    @server.feature(wire.SESSION_COMPACT)
+    async def session_compact(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.SESSION_COMPACT):
+            return await (await ls.nexus()).session_compact(params)
+
     @server.feature(wire.SESSION_CANCEL)
     async def session_cancel(ls: NexusLanguageServer, params: Any) -> None:
         try:  # a notification has no response: bad params are only logged

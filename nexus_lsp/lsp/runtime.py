@@ -13,20 +13,27 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
+from nexus_lsp import wire
 from nexus_lsp.config import Settings
+from nexus_lsp.core.attachments import Attachment
 from nexus_lsp.core.cancel import CancellationToken
-from nexus_lsp.core.events import TurnResult
+from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.host.runtime import WorkspaceRuntime
 from nexus_lsp.lsp.channel import LspChannel, LspNotifier, client_supports
+from nexus_lsp.lsp.diagnostics import LspDiagnosticsSource
+from nexus_lsp.lsp.features import client_features
 from nexus_lsp.lsp.settings import LspSettingsSource
 from nexus_lsp.lsp.updates import SeqCounter, TurnReporter
 from nexus_lsp.lsp.workspace import LspWorkspace, path_to_uri
+from nexus_lsp.session.compaction import CompactionOutcome
+from nexus_lsp.session.manager import Steered, WhenBusy
 
 __all__ = ["LspRuntime", "workspace_root"]
 
@@ -53,6 +60,7 @@ class LspRuntime:
         server: LanguageServer,
         host: WorkspaceRuntime[LspWorkspace],
         settings: LspSettingsSource,
+        features: dict[str, bool] | None = None,
     ) -> None:
         self.server = server
         self.host = host
@@ -61,6 +69,13 @@ class LspRuntime:
         self.channel = LspChannel(server)
         self.ask_session_id: str | None = None
         self._progress_ids = itertools.count(1)
+        self.features = features or {}
+        # protocol v2: optional client features are used only when declared
+        self.diagnostics: LspDiagnosticsSource | None = None
+        if self.features.get(wire.FEATURE_DIAGNOSTICS):
+            self.diagnostics = LspDiagnosticsSource(server, host.workspace)
+            host.manager.diagnostics_source = self.diagnostics
+        host.sink_factory = self._follow_up_sink
 
     @classmethod
     async def start(
@@ -76,7 +91,8 @@ class LspRuntime:
             lambda root, s: LspWorkspace(root, server, lambda: s.settings.edits),
             LspNotifier(server),
         )
-        runtime = cls(server, host, source)
+        options = params.initialization_options if params else None
+        runtime = cls(server, host, source, client_features(options))
         if not source.pulled:
             await source.pull()
         log.info("nexus-lsp ready in %s (store %s)", host.root, host.store.nexus_dir)
@@ -97,10 +113,36 @@ class LspRuntime:
         work_done_token: int | str | None = None,
         *,
         cancel_token: CancellationToken | None = None,
-    ) -> TurnResult:
+        when_busy: WhenBusy = "reject",
+        attachments: Sequence[Attachment] = (),
+    ) -> TurnResult | Steered:
         """Run one turn, reporting it to the client as updates and progress."""
         token = cancel_token or CancellationToken()
-        reporter = TurnReporter(
+        reporter = self._reporter(session_id, token, work_done_token)
+        try:
+            return await self.host.run_turn(
+                session_id, prompt, reporter, token, when_busy=when_busy, attachments=attachments
+            )
+        finally:
+            reporter.close()
+
+    async def compact(
+        self, session_id: str, cancel_token: CancellationToken | None = None
+    ) -> CompactionOutcome:
+        """``nexus/session/compact``: its ``compaction`` updates carry the last turn's id."""
+        token = cancel_token or CancellationToken()
+        reporter = self._reporter(session_id, token, None)
+        session = await self.host.manager.get(session_id)
+        reporter.adopt(session.turn_count)
+        try:
+            return await self.host.compact(session_id, reporter, token)
+        finally:
+            reporter.close()
+
+    def _reporter(
+        self, session_id: str, token: CancellationToken, work_done_token: int | str | None
+    ) -> TurnReporter:
+        return TurnReporter(
             self.channel,
             session_id,
             self.seq,
@@ -109,11 +151,14 @@ class LspRuntime:
             to_uri=lambda rel: path_to_uri(self.host.root / rel),
             work_done_token=work_done_token,
             before_batch=self.host.store.flush,
+            usage_updates=bool(self.features.get(wire.FEATURE_USAGE)),
         )
-        try:
-            return await self.host.run_turn(session_id, prompt, reporter, token)
-        finally:
-            reporter.close()
+
+    def _follow_up_sink(
+        self, session_id: str, token: CancellationToken
+    ) -> tuple[EventSink, Callable[[], None]]:
+        reporter = self._reporter(session_id, token, None)
+        return reporter, reporter.close
 
     def show_transcript(self, session_id: str) -> None:
         """Open the session's Markdown transcript in the editor (``window/showDocument``)."""

@@ -20,6 +20,7 @@ from nexus_lsp import wire
 from nexus_lsp.config import Settings
 from nexus_lsp.host.settings import SettingsLayers
 from nexus_lsp.lsp.channel import LspNotifier, client_supports
+from nexus_lsp.lsp.features import strip_client_features
 
 __all__ = ["LspSettingsSource"]
 
@@ -45,7 +46,7 @@ class LspSettingsSource:
 
     def load_initial(self, options: Any) -> Settings:
         """Apply ``initializationOptions``; returns the settings in force."""
-        return self.layers.load_initial(options, "initializationOptions")
+        return self.layers.load_initial(strip_client_features(options), "initializationOptions")
 
     async def pull(self) -> Settings:
         """Ask the client for section ``nexus`` (when it can be asked) and apply it."""

@@ -11,26 +11,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from nexus_lsp.config import ProviderSettings, Settings
+from nexus_lsp.core.attachments import Attachment, render_prompt
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.core.messages import Message
-from nexus_lsp.errors import SessionBusy, UnknownSession
+from nexus_lsp.errors import NexusError, SessionBusy, UnknownSession
 from nexus_lsp.keys import add_key_env
 from nexus_lsp.providers import create_provider
 from nexus_lsp.providers.base import Provider, RawLogger
+from nexus_lsp.session.compaction import CompactionOutcome
+from nexus_lsp.session.diagnostics import DiagnosticsWatch
 from nexus_lsp.session.prompt import compose_system_prompt
 from nexus_lsp.session.session import Session, new_session_id
 from nexus_lsp.skills import Workspace, builtin_registry
+from nexus_lsp.skills.diagnostics import DiagnosticsSource, GetDiagnostics
 from nexus_lsp.storage import SessionRecord, SessionStore
 
 __all__ = [
+    "WHEN_BUSY",
     "LoadResult",
+    "Steered",
+    "WhenBusy",
     "ProviderFactory",
     "SessionManager",
     "default_provider",
@@ -41,6 +49,19 @@ log = logging.getLogger(__name__)
 
 ProviderFactory = Callable[[ProviderSettings, RawLogger | None], Provider]
 TITLE_CHARS = 60
+# What ``send`` does when the session runs a turn (protocol v2 §4)
+WhenBusy = Literal["reject", "queue", "steer"]
+WHEN_BUSY: tuple[WhenBusy, ...] = ("reject", "queue", "steer")
+# Runs a steered prompt that its turn ended without, as a queued turn: (session id, prompt)
+FollowUp = Callable[[str, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Steered:
+    """A ``steer`` send that joined the running turn: its answer comes at once."""
+
+    session_id: str
+    turn_id: int
 
 
 def default_provider(settings: ProviderSettings, raw: RawLogger | None) -> Provider:
@@ -77,6 +98,14 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._provider_settings: dict[str, ProviderSettings] = {}
         self._loading: dict[str, asyncio.Lock] = {}
+        # One turn (or compaction) at a time per session; asyncio.Lock wakes waiters in
+        # order, so queued sends run in the order they came.
+        self._turn_locks: dict[str, asyncio.Lock] = {}
+        # Set by a door whose editor gives diagnostics (protocol v2 §4).
+        self.diagnostics_source: DiagnosticsSource | None = None
+        # Set by the host: runs steered prompts a turn ended without (see Session.steer).
+        self.follow_up: FollowUp | None = None
+        self._follow_ups: set[asyncio.Task[object]] = set()
 
     def __repr__(self) -> str:
         running = sum(s.running for s in self._sessions.values())
@@ -129,26 +158,87 @@ class SessionManager:
         *,
         cancel_token: CancellationToken | None = None,
         sink: EventSink | None = None,
-    ) -> TurnResult:
+        when_busy: WhenBusy = "reject",
+        attachments: Sequence[Attachment] = (),
+    ) -> TurnResult | Steered:
         """Run one turn; a new session (titled from the prompt) when ``session_id`` is None.
 
         ``sink`` receives this turn's events only. The store is flushed before this
         returns — also when the turn is cancelled or the caller's task is.
+
+        While the session runs a turn: ``reject`` raises ``SessionBusy``; ``queue``
+        waits for it (and for earlier queued sends) and runs after it; ``steer``
+        hands the prompt to the running turn (:meth:`Session.steer`) and returns
+        :class:`Steered` at once, or queues when the turn is past its last model call.
         """
         if session_id is None:
             session = await self.new_session(title=title_from(prompt))
         else:
             session = await self.get(session_id)
-        if session.running:
+        lock = self._turn_locks.setdefault(session.id, asyncio.Lock())
+        if session.running or lock.locked():
+            if when_busy == "reject":
+                raise SessionBusy(session.id)
+            if when_busy == "steer":
+                turn_id = session.steer(render_prompt(prompt, attachments))
+                if turn_id is not None:
+                    return Steered(session.id, turn_id)
+        async with lock:
+            await self._refresh_provider(session)
+            remove = session.add_sink(sink) if sink is not None else None
+            try:
+                result = await session.send(
+                    prompt, cancel_token=cancel_token, attachments=attachments
+                )
+            finally:
+                if remove is not None:
+                    remove()
+                await self.store.flush()
+                leftover = session.take_leftover()
+                if leftover:
+                    self._run_leftover(session.id, "\n\n".join(leftover))
+            return result
+
+    async def compact(
+        self,
+        session_id: str,
+        *,
+        cancel_token: CancellationToken | None = None,
+        sink: EventSink | None = None,
+    ) -> CompactionOutcome:
+        """Compact a session's context now (between turns; ``SessionBusy`` during one)."""
+        session = await self.get(session_id)
+        lock = self._turn_locks.setdefault(session.id, asyncio.Lock())
+        if session.running or lock.locked():
             raise SessionBusy(session.id)
-        await self._refresh_provider(session)
-        remove = session.add_sink(sink) if sink is not None else None
-        try:
-            return await session.send(prompt, cancel_token=cancel_token)
-        finally:
-            if remove is not None:
-                remove()
-            await self.store.flush()
+        async with lock:
+            await self._refresh_provider(session)
+            remove = session.add_sink(sink) if sink is not None else None
+            try:
+                return await session.compact(cancel_token)
+            finally:
+                if remove is not None:
+                    remove()
+                await self.store.flush()
+
+    def _run_leftover(self, session_id: str, prompt: str) -> None:
+        """A steered prompt its turn ended without becomes the next (queued) turn."""
+        log.info("session %s: a steered prompt arrived after its turn's last model call; "
+                 "it runs as the next turn", session_id)
+        if self.follow_up is not None:
+            self.follow_up(session_id, prompt)
+            return
+        task: asyncio.Task[object] = asyncio.ensure_future(
+            self.send(session_id, prompt, when_busy="queue"))
+        self._follow_ups.add(task)
+
+        def done(finished: asyncio.Task[object]) -> None:
+            self._follow_ups.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                log.warning("the queued steered prompt of %s failed: %s", session_id,
+                            finished.exception())
+
+        task.add_done_callback(done)
 
     def session(self, session_id: str) -> Session | None:
         """The live session with that id, if any (no loading)."""
@@ -189,6 +279,9 @@ class SessionManager:
 
     async def aclose(self) -> None:
         """Cancel running turns, wait briefly for them to close, release everything."""
+        for task in list(self._follow_ups):
+            task.cancel()
+        await asyncio.gather(*self._follow_ups, return_exceptions=True)
         if self.cancel_all("the server is shutting down"):
             for _ in range(100):  # the turns' own tasks finish them; give them a moment
                 if not any(s.running for s in self._sessions.values()):
@@ -215,11 +308,15 @@ class SessionManager:
         created_at: datetime | None = None,
     ) -> Session:
         provider = self._provider_factory(provider_settings, self.store.raw_logger(session_id))
+        registry = builtin_registry(self.workspace, self.settings.session)
+        source = self.diagnostics_source
+        if source is not None:
+            registry.register(GetDiagnostics(self.workspace, source))
         session = Session(
             provider=provider,
             settings=self.settings.session,
             system_prompt=prompt,
-            registry=builtin_registry(self.workspace, self.settings.session),
+            registry=registry,
             session_id=session_id,
             title=title,
             history=history or (),
@@ -228,9 +325,22 @@ class SessionManager:
             created_at=created_at,
         )
         session.add_sink(self.store.sink(session_id))
+        if source is not None:
+            session.diagnostics = DiagnosticsWatch(
+                source,
+                delay_ms=lambda: self.settings.edits.diagnostics_delay_ms,
+                is_read_only=registry.is_read_only,
+                normalise=self._workspace_path,
+            )
         self._sessions[session_id] = session
         self._provider_settings[session_id] = provider_settings
         return session
+
+    def _workspace_path(self, path: str) -> str | None:
+        try:
+            return self.workspace.relative(self.workspace.resolve(path))
+        except NexusError:
+            return None
 
     def _provider_settings_for(self, model: str | None) -> ProviderSettings:
         provider = self.settings.provider
