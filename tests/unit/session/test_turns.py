@@ -231,7 +231,7 @@ async def test_events_follow_the_documented_order(make_session: SessionFactory) 
     ]
     assert isinstance(events[5], ToolCallRequested)
     assert events[5].call.arguments == {"path": "a.txt"}
-    assert isinstance(events[5], BatchStarted) and isinstance(events[9], BatchEnded)
+    assert isinstance(events[6], BatchStarted) and isinstance(events[10], BatchEnded)
 
 
 def test_repr_says_what_a_session_is(make_session: SessionFactory) -> None:
