@@ -84,21 +84,24 @@ def _cut(text: str, limit: int) -> str:
 def render_transcript(messages: Sequence[Message], budget_chars: int) -> str:
     """The messages to summarise as plain text, newest kept when over ``budget_chars``.
 
-    An earlier summary always stays (it is the memory of everything before it).
+    Each message gets an equal share of the budget (head and tail kept), so the oldest
+    requests are summarised too; an earlier summary always stays whole (it is the
+    memory of everything before it).
     """
+    share = max(200, min(MESSAGE_CHARS, budget_chars // max(1, len(messages)) - 80))
     parts: list[str] = []
     for message in messages:
         if is_summary(message):
             parts.append(f"[Earlier summary]\n{message.content}")
         elif message.role == "user":
-            parts.append(f"[User]\n{_cut(message.content, MESSAGE_CHARS)}")
+            parts.append(f"[User]\n{_cut(message.content, share)}")
         elif message.role == "assistant":
-            lines = [_cut(message.content, MESSAGE_CHARS)] if message.content else []
+            lines = [_cut(message.content, share)] if message.content else []
             lines += [f"(called {c.name} {_cut(c.raw_arguments or str(c.arguments), 400)})"
                       for c in message.tool_calls]
             parts.append("[Agent]\n" + "\n".join(lines))
         elif message.role == "tool":
-            parts.append(f"[Tool result: {message.name}]\n{_cut(message.content, MESSAGE_CHARS)}")
+            parts.append(f"[Tool result: {message.name}]\n{_cut(message.content, share)}")
     kept: list[str] = []
     size = 0
     for part in reversed(parts):

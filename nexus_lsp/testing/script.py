@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "COMPACTION_MARKER",
     "Fault",
     "Piece",
     "Script",
@@ -178,8 +179,16 @@ class Piece:
     tool_name: str = ""
 
 
+# Opens the system prompt of a compaction request (nexus_lsp.session.compaction's
+# COMPACTION_MARKER; a unit test keeps the two equal).
+COMPACTION_MARKER = "[nexus:compaction]"
+
+
 class Script(_Model):
     responses: tuple[ScriptedResponse, ...] = ()
+    # The answer to every compaction request (which takes no response of the script);
+    # None: a summary made from the request (see docs/scripted-model.md).
+    summary: ScriptedResponse | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Script:
@@ -215,6 +224,20 @@ def parse_response(data: ScriptedResponse | Mapping[str, Any]) -> ScriptedRespon
         return ScriptedResponse.model_validate(data)
     except ValidationError as exc:
         raise ScriptError(_describe(exc, "response")) from None
+
+
+def default_summary(transcript: str) -> str:
+    """The scripted model's summary of a compaction request's transcript: the first
+    line of every user message in it, and how many agent answers it held."""
+    asked: list[str] = []
+    lines = transcript.splitlines()
+    for i, line in enumerate(lines):
+        if line == "[User]" and i + 1 < len(lines) and lines[i + 1].strip():
+            asked.append(lines[i + 1].strip()[:120])
+    answers = sum(1 for line in lines if line == "[Agent]")
+    earlier = "Earlier summary folded in. " if "[Earlier summary]" in transcript else ""
+    listed = "; ".join(asked) or "nothing"
+    return f"Summary (scripted): {earlier}The user asked: {listed}. The agent answered {answers} times."
 
 
 def _split(text: str, size: int) -> list[str]:
