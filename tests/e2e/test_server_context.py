@@ -323,3 +323,101 @@ async def test_a_diagnostics_attachment_needs_the_client_feature(
             await editor.send("fix", context=[{"type": "diagnostics"}])
     code, data = rpc_error(caught.value)
     assert code == wire.INVALID_PARAMS and "clientFeatures.diagnostics" in str(caught.value)
+
+
+# compiler in the loop ---------------------------------------------------------------
+
+OLD_WARNING = "line 1 is longer than it should be"
+
+
+def python_diagnostics(text: str) -> list[dict[str, Any]]:
+    """What a Python language server would say: one standing warning, plus the
+    syntax error of the text, if any."""
+    found: list[dict[str, Any]] = [{
+        "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 3}},
+        "severity": 2, "message": OLD_WARNING, "source": "style"}]
+    try:
+        compile(text, "app.py", "exec")
+    except SyntaxError as exc:
+        line = (exc.lineno or 1) - 1
+        found.append({
+            "range": {"start": {"line": line, "character": 0},
+                      "end": {"line": line, "character": 1}},
+            "severity": 1, "message": f"SyntaxError: {exc.msg}", "source": "compile"})
+    return found
+
+
+def answer_diagnostics(editor: Any, workspace: Path) -> list[list[str]]:
+    """Make ``editor`` answer nexus/editor/diagnostics; returns the uris it was asked."""
+    asked: list[list[str]] = []
+
+    @editor.feature(wire.EDITOR_DIAGNOSTICS)  # type: ignore[untyped-decorator]
+    def on_diagnostics(params: dict[str, Any]) -> dict[str, Any]:
+        client = editor
+        uris = list(params["uris"]) or [uri(workspace / "src" / "app.py")]
+        asked.append(list(params["uris"]))
+        items = []
+        for doc_uri in uris:
+            if doc_uri in client.buffers:
+                text = client.buffers[doc_uri][1]
+            else:
+                text = Path(doc_uri.removeprefix("file://")).read_text()
+            items.append({"uri": doc_uri, "diagnostics": python_diagnostics(text)})
+        return {"items": items}
+
+    return asked
+
+
+DIAGNOSTICS = {"diagnostics": True}
+
+
+async def test_an_edit_that_breaks_the_syntax_comes_back_with_the_new_error_only(
+    model: ScriptedModelServer, workspace: Path
+) -> None:
+    model.push({"toolCalls": [{"name": "edit_file", "arguments": {
+        "path": "src/app.py", "oldText": "return 'hi ' + name", "newText": "return ('hi ' + name"}}]})
+    model.push({"text": "oops"})
+    opts = options(model, DIAGNOSTICS, edits={"diagnosticsDelayMs": 400})
+    async with connected("visual-studio-code", workspace, opts) as editor:
+        asked = answer_diagnostics(editor, workspace)
+        result = await editor.send("wrap it in parentheses")
+    assert result["content"] == "oops"
+    tool = sent_messages(model, 1)[-1]
+    assert tool["role"] == "tool"
+    assert "Diagnostics after this change:" in tool["content"]
+    assert "src/app.py:2:1: error: SyntaxError: '(' was never closed [compile]" in tool["content"]
+    assert OLD_WARNING not in tool["content"]
+    assert asked[0] == [uri(workspace / "src" / "app.py")]  # before the batch
+    assert len(asked) >= 3  # then until two answers agreed
+
+
+async def test_the_get_diagnostics_tool_is_offered_to_clients_that_give_them(
+    model: ScriptedModelServer, workspace: Path
+) -> None:
+    model.push({"toolCalls": [{"name": "get_diagnostics", "arguments": {"path": "src/app.py"}}]})
+    model.push({"text": "one warning"})
+    async with connected("visual-studio-code", workspace, options(model, DIAGNOSTICS)) as editor:
+        answer_diagnostics(editor, workspace)
+        await editor.send("any problems?")
+    tools = [t["function"]["name"] for t in model.requests[0].json["tools"]]
+    assert wire.TOOL_GET_DIAGNOSTICS in tools
+    tool = sent_messages(model, 1)[-1]
+    assert tool["content"] == f"- src/app.py:1:1: warning: {OLD_WARNING} [style]"
+
+    model.push({"text": "plain"})
+    async with connected("neovim", workspace, options(model)) as editor:
+        await editor.send("hello")
+    assert wire.TOOL_GET_DIAGNOSTICS not in [
+        t["function"]["name"] for t in model.requests[-1].json["tools"]]
+
+
+async def test_a_diagnostics_attachment_lists_what_the_editor_reports(
+    model: ScriptedModelServer, workspace: Path
+) -> None:
+    model.push({"text": "noted"})
+    async with connected("visual-studio-code", workspace, options(model, DIAGNOSTICS)) as editor:
+        answer_diagnostics(editor, workspace)
+        await editor.send("fix these", context=[{"type": "diagnostics", "uri": "src/app.py"}])
+    user = sent_messages(model)[-1]["content"]
+    assert f"src/app.py:1:1: warning: {OLD_WARNING}" in user
+    assert 'name="diagnostics of src/app.py"' in user
