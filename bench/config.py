@@ -30,6 +30,9 @@ class Sizes:
     load_runs: int = 6
     edit_bytes: int = 5_000_000
     edit_runs: int = 10
+    compaction_messages: int = 2_000  # a 2,000-message session compacted
+    compaction_runs: int = 10
+    diagnostics_runs: int = 10
 
     def scaled(self, **changes: int) -> Sizes:
         return replace(self, **changes)
@@ -51,4 +54,7 @@ SMOKE = Sizes(
     load_runs=2,
     edit_bytes=20_000,
     edit_runs=2,
+    compaction_messages=50,
+    compaction_runs=2,
+    diagnostics_runs=2,
 )
