@@ -237,7 +237,8 @@ def default_summary(transcript: str) -> str:
     answers = sum(1 for line in lines if line == "[Agent]")
     earlier = "Earlier summary folded in. " if "[Earlier summary]" in transcript else ""
     listed = "; ".join(asked) or "nothing"
-    return f"Summary (scripted): {earlier}The user asked: {listed}. The agent answered {answers} times."
+    return (f"Summary (scripted): {earlier}The user asked: {listed}. "
+            f"The agent answered {answers} times.")
 
 
 def _split(text: str, size: int) -> list[str]:

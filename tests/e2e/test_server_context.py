@@ -375,7 +375,8 @@ async def test_an_edit_that_breaks_the_syntax_comes_back_with_the_new_error_only
     model: ScriptedModelServer, workspace: Path
 ) -> None:
     model.push({"toolCalls": [{"name": "edit_file", "arguments": {
-        "path": "src/app.py", "oldText": "return 'hi ' + name", "newText": "return ('hi ' + name"}}]})
+        "path": "src/app.py", "oldText": "return 'hi ' + name",
+        "newText": "return ('hi ' + name"}}]})
     model.push({"text": "oops"})
     opts = options(model, DIAGNOSTICS, edits={"diagnosticsDelayMs": 400})
     async with connected("visual-studio-code", workspace, opts) as editor:

@@ -11,6 +11,7 @@ from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import (
     CompactionEnded,
     CompactionStarted,
+    ContentDelta,
     ContextTruncated,
     MessageAppended,
     UsageReported,
@@ -161,9 +162,10 @@ async def test_a_steer_arriving_during_the_last_answer_extends_the_turn(
     session, provider, _ = make_session(
         FakeAnswer(text=["a", "b"], delay=0.05), FakeAnswer(text=["ok"]),
     )
+    streaming = asyncio.Event()
+    session.add_sink(lambda e: streaming.set() if isinstance(e, ContentDelta) else None)
     turn = asyncio.ensure_future(session.send("start"))
-    while not provider.requests:
-        await asyncio.sleep(0.005)
+    await streaming.wait()
     assert session.steer("and then this") == 1
     result = await turn
     assert result.content == "ok"
