@@ -16,6 +16,7 @@ from nexus_lsp import wire
 from nexus_lsp.testing import ScriptedModelServer
 
 from .lsp_support import WAIT, connected, rpc_error, settings, uri
+from .ruff_editor import RuffServer
 
 FEATURES = {"usage": True}
 
@@ -422,3 +423,36 @@ async def test_a_diagnostics_attachment_lists_what_the_editor_reports(
     user = sent_messages(model)[-1]["content"]
     assert f"src/app.py:1:1: warning: {OLD_WARNING}" in user
     assert 'name="diagnostics of src/app.py"' in user
+
+
+async def test_ruff_server_as_the_editors_diagnostics_source(
+    model: ScriptedModelServer, workspace: Path
+) -> None:
+    """A real language server beside nexus-lsp: the syntax error the agent's edit makes
+    comes back to the model as ruff reports it; ruff's earlier warning does not."""
+    app = workspace / "src" / "app.py"
+    app.write_text("import os\n\n\ndef greet(name):\n    return 'hi ' + name\n")
+    model.push({"toolCalls": [{"name": "edit_file", "arguments": {
+        "path": "src/app.py", "oldText": "return 'hi ' + name",
+        "newText": "return ('hi ' + name"}}]})
+    model.push({"text": "broken"})
+    opts = options(model, DIAGNOSTICS, edits={"diagnosticsDelayMs": 3000})
+    async with RuffServer(workspace) as ruff, connected(
+            "visual-studio-code", workspace, opts) as editor:
+        before = await ruff.diagnostics(uri(app), app.read_text())
+        assert [d["code"] for d in before] == ["F401"]
+
+        @editor.feature(wire.EDITOR_DIAGNOSTICS)  # type: ignore[untyped-decorator]
+        async def on_diagnostics(params: dict[str, Any]) -> dict[str, Any]:
+            items = []
+            for doc_uri in params["uris"]:
+                text = Path(doc_uri.removeprefix("file://")).read_text()
+                items.append({"uri": doc_uri, "diagnostics": await ruff.diagnostics(
+                    doc_uri, text)})
+            return {"items": items}
+
+        await editor.send("wrap it")
+    tool = sent_messages(model, 1)[-1]["content"]
+    assert "Diagnostics after this change:" in tool
+    assert "src/app.py:" in tool and ": error: " in tool and "[Ruff invalid-syntax]" in tool
+    assert "F401" not in tool and "imported but unused" not in tool
