@@ -17,10 +17,17 @@ v1 truncation, and the ``compaction`` end says so (``fallback``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
+from nexus_lsp.core.events import (
+    CompactionEnded,
+    CompactionStarted,
+    ContextTruncated,
+    MessageAppended,
+    SessionEvent,
+)
 from nexus_lsp.core.messages import Message
 from nexus_lsp.core.stream import StreamComplete, TextDelta
 from nexus_lsp.errors import ProviderError
@@ -32,6 +39,8 @@ __all__ = [
     "SUMMARY_PROMPT",
     "CompactionFailed",
     "CompactionOutcome",
+    "compact",
+    "compact_and_report",
     "render_transcript",
     "summarise",
     "summary_message",
@@ -171,3 +180,32 @@ async def compact(
             f"summary {why}; the oldest messages were truncated instead",
         ), None
     return CompactionOutcome(before, before, text, tuple(indexes)), summary_message(text)
+
+
+async def compact_and_report(
+    provider: Provider,
+    context: Context,
+    keep_recent: int,
+    token: CancellationToken,
+    *,
+    turn_id: int,
+    emit: Callable[[SessionEvent], Awaitable[None]],
+) -> CompactionOutcome:
+    """:func:`compact`, with its events: ``CompactionStarted``, the marker's
+    ``MessageAppended``, ``ContextTruncated`` of what left the context, ``CompactionEnded``."""
+    await emit(CompactionStarted(turn_id, context.tokens_in_context()))
+    outcome, marker = await compact(provider, context, keep_recent, token)
+    if marker is not None:
+        index = context.append(marker)
+        await emit(MessageAppended(turn_id, index, marker))
+        context.exclude(outcome.indexes)
+        outcome = CompactionOutcome(
+            outcome.tokens_before, context.tokens_in_context(), outcome.summary, outcome.indexes
+        )
+    if outcome.indexes:
+        await emit(ContextTruncated(turn_id, outcome.indexes))
+    await emit(CompactionEnded(
+        turn_id, outcome.tokens_before, outcome.tokens_after, outcome.summary,
+        outcome.indexes, outcome.fallback,
+    ))
+    return outcome

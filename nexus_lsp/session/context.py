@@ -26,9 +26,13 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 
+from nexus_lsp.core.events import UsageReported
 from nexus_lsp.core.messages import SUMMARY_NAME, Message, ToolDefinition, ToolResult, Usage
+from nexus_lsp.core.stream import StreamComplete
 
-__all__ = ["SUMMARY_NAME", "Context", "estimate_tokens", "is_summary", "repair"]
+__all__ = [
+    "SUMMARY_NAME", "Context", "estimate_tokens", "is_summary", "repair", "usage_event",
+]
 
 log = logging.getLogger(__name__)
 
@@ -258,3 +262,23 @@ def repair(messages: Sequence[Message]) -> tuple[list[Message], list[str]]:
         problems.append(f"dropped a leading {out[first].role} message")
         del out[first]
     return out, problems
+
+
+def usage_event(
+    turn_id: int,
+    context: Context,
+    request: Sequence[Message],
+    complete: StreamComplete,
+    context_tokens: int,
+) -> UsageReported:
+    """The ``usage`` of one model call (protocol v2 §4): the provider's numbers, or
+    estimates (marked so) where it reported none."""
+    usage = complete.usage
+    reported_in = usage.input_tokens if usage else None
+    reported_out = usage.output_tokens if usage else None
+    used = reported_in if reported_in is not None else context.estimate_request(request)
+    out = reported_out if reported_out is not None else estimate_tokens(complete.message)
+    return UsageReported(
+        turn_id, used, context_tokens, used, out,
+        estimated=reported_in is None or reported_out is None,
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,7 @@ from typing import Literal
 
 from nexus_lsp.config import ProviderSettings, Settings
 from nexus_lsp.core.attachments import Attachment, render_prompt
-from nexus_lsp.core.cancel import CancellationToken
+from nexus_lsp.core.cancel import CancellationToken, Cancelled
 from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.core.messages import Message
 from nexus_lsp.errors import NexusError, SessionBusy, UnknownSession
@@ -183,7 +184,8 @@ class SessionManager:
                 turn_id = session.steer(render_prompt(prompt, attachments))
                 if turn_id is not None:
                     return Steered(session.id, turn_id)
-        async with lock:
+        await _acquire(lock, cancel_token)
+        try:
             await self._refresh_provider(session)
             remove = session.add_sink(sink) if sink is not None else None
             try:
@@ -198,6 +200,8 @@ class SessionManager:
                 if leftover:
                     self._run_leftover(session.id, "\n\n".join(leftover))
             return result
+        finally:
+            lock.release()
 
     async def compact(
         self,
@@ -356,6 +360,28 @@ class SessionManager:
         session.provider = self._provider_factory(wanted, self.store.raw_logger(session.id))
         self._provider_settings[session.id] = wanted
         await old.aclose()
+
+
+async def _acquire(lock: asyncio.Lock, token: CancellationToken | None) -> None:
+    """Wait for the session's turn lock, unless ``token`` is cancelled first (a queued
+    send whose request is cancelled stops waiting at once): then raise ``Cancelled``."""
+    if token is None or not lock.locked():
+        await lock.acquire()
+        return
+    acquire = asyncio.ensure_future(lock.acquire())
+    waiter = asyncio.ensure_future(token.wait())
+    try:
+        await asyncio.wait({acquire, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        if not acquire.done():
+            acquire.cancel()
+        await asyncio.gather(acquire, waiter, return_exceptions=True)
+        got = acquire.done() and not acquire.cancelled() and acquire.exception() is None
+        if got and sys.exc_info()[0] is not None:
+            lock.release()  # our own task was cancelled just as the lock came free
+    if not got:
+        raise Cancelled(token.reason or "cancelled while queued")
 
 
 def title_from(prompt: str) -> str:

@@ -40,8 +40,6 @@ from nexus_lsp.config import SessionSettings
 from nexus_lsp.core.attachments import Attachment, render_prompt
 from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
 from nexus_lsp.core.events import (
-    CompactionEnded,
-    CompactionStarted,
     ContentDelta,
     ContextTruncated,
     EventSink,
@@ -55,7 +53,6 @@ from nexus_lsp.core.events import (
     TurnError,
     TurnResult,
     TurnStarted,
-    UsageReported,
 )
 from nexus_lsp.core.messages import Message, ToolCall, ToolResult, Usage
 from nexus_lsp.core.stream import ReasoningDelta, StreamComplete, TextDelta
@@ -63,8 +60,8 @@ from nexus_lsp.errors import ProviderError, SessionBusy, ToolsUnavailable
 from nexus_lsp.providers.base import Provider
 from nexus_lsp.session.batch import ToolBatch
 from nexus_lsp.session.callbacks import SessionCallbacks
-from nexus_lsp.session.compaction import CompactionOutcome, compact
-from nexus_lsp.session.context import Context, estimate_tokens
+from nexus_lsp.session.compaction import CompactionOutcome, compact_and_report
+from nexus_lsp.session.context import Context, usage_event
 from nexus_lsp.session.diagnostics import DiagnosticsWatch
 from nexus_lsp.skills.base import SkillRegistry
 
@@ -354,39 +351,16 @@ class Session:
     async def _report_usage(
         self, turn: _Turn, request: list[Message], complete: StreamComplete
     ) -> None:
-        usage = complete.usage
-        reported_in = usage.input_tokens if usage else None
-        reported_out = usage.output_tokens if usage else None
-        used = reported_in if reported_in is not None else turn.context.estimate_request(request)
-        out = reported_out if reported_out is not None else estimate_tokens(complete.message)
-        await self._emit(UsageReported(
-            turn.id, used, self.settings.context_tokens, used, out,
-            estimated=reported_in is None or reported_out is None,
-        ))
+        await self._emit(usage_event(
+            turn.id, turn.context, request, complete, self.settings.context_tokens))
 
     async def _compact(
         self, turn_id: int, context: Context, token: CancellationToken
     ) -> CompactionOutcome:
-        before = context.tokens_in_context()
-        await self._emit(CompactionStarted(turn_id, before))
-        outcome, marker = await compact(
-            self.provider, context, self.settings.keep_recent_exchanges, token
+        return await compact_and_report(
+            self.provider, context, self.settings.keep_recent_exchanges, token,
+            turn_id=turn_id, emit=self._emit,
         )
-        if marker is not None:
-            index = context.append(marker)
-            await self._emit(MessageAppended(turn_id, index, marker))
-            context.exclude(outcome.indexes)
-            outcome = CompactionOutcome(
-                outcome.tokens_before, context.tokens_in_context(), outcome.summary,
-                outcome.indexes,
-            )
-        if outcome.indexes:
-            await self._emit(ContextTruncated(turn_id, outcome.indexes))
-        await self._emit(CompactionEnded(
-            turn_id, outcome.tokens_before, outcome.tokens_after, outcome.summary,
-            outcome.indexes, outcome.fallback,
-        ))
-        return outcome
 
     async def _stream(
         self, turn: _Turn, request: list[Message], tools: Sequence[object]

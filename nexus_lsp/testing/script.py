@@ -226,21 +226,6 @@ def parse_response(data: ScriptedResponse | Mapping[str, Any]) -> ScriptedRespon
         raise ScriptError(_describe(exc, "response")) from None
 
 
-def default_summary(transcript: str) -> str:
-    """The scripted model's summary of a compaction request's transcript: the first
-    line of every user message in it, and how many agent answers it held."""
-    asked: list[str] = []
-    lines = transcript.splitlines()
-    for i, line in enumerate(lines):
-        if line == "[User]" and i + 1 < len(lines) and lines[i + 1].strip():
-            asked.append(lines[i + 1].strip()[:120])
-    answers = sum(1 for line in lines if line == "[Agent]")
-    earlier = "Earlier summary folded in. " if "[Earlier summary]" in transcript else ""
-    listed = "; ".join(asked) or "nothing"
-    return (f"Summary (scripted): {earlier}The user asked: {listed}. "
-            f"The agent answered {answers} times.")
-
-
 def _split(text: str, size: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 

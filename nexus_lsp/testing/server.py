@@ -25,14 +25,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from nexus_lsp.testing.script import (
-    COMPACTION_MARKER,
-    Fault,
-    Script,
-    ScriptedResponse,
-    default_summary,
-    parse_response,
-)
+from nexus_lsp.testing.script import Fault, Script, ScriptedResponse, parse_response
+from nexus_lsp.testing.summary import compaction_transcript, default_summary
 from nexus_lsp.testing.wire_anthropic import (
     AnthropicRenderer,
     anthropic_error_body,
@@ -218,7 +212,7 @@ class ScriptedModelServer:
             self.validation_errors.append(ValidationFailure(request.path, problem, index))
             log.warning("scripted model: request %d refused: %s", index, problem)
             return _error(fmt, 400, problem)
-        transcript = _compaction_transcript(fmt, body)
+        transcript = compaction_transcript(fmt, body)
         if transcript is not None:
             return await self._summarise(request, fmt, body, transcript)
         if not self._queue:
@@ -354,31 +348,6 @@ class ScriptedModelServer:
         self.disconnects += 1
         log.info("scripted model: client left during response %d", position)
         await self._notify()
-
-
-def _compaction_transcript(fmt: _Format, body: Any) -> str | None:
-    """The transcript of a compaction request (its system prompt opens with the
-    marker), or None for any other request."""
-    if fmt == "anthropic":
-        system = body.get("system")
-        if isinstance(system, list):
-            system = " ".join(b.get("text", "") for b in system if isinstance(b, dict))
-        messages = body.get("messages") or []
-    else:
-        all_messages = body.get("messages") or []
-        first = all_messages[0] if all_messages else {}
-        system = first.get("content") if first.get("role") == "system" else None
-        messages = all_messages[1:]
-    if not isinstance(system, str) or not system.startswith(COMPACTION_MARKER):
-        return None
-    texts: list[str] = []
-    for message in messages:
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list):
-            content = "\n".join(b.get("text", "") for b in content if isinstance(b, dict))
-        if isinstance(content, str):
-            texts.append(content)
-    return "\n\n".join(texts)
 
 
 def _renderer(fmt: _Format, response: ScriptedResponse, body: dict[str, Any],

@@ -372,6 +372,10 @@ def answer_diagnostics(editor: Any, workspace: Path) -> list[list[str]]:
 DIAGNOSTICS = {"diagnostics": True}
 
 
+def disk_text(doc_uri: str) -> str:
+    return Path(doc_uri.removeprefix("file://")).read_text()
+
+
 async def test_an_edit_that_breaks_the_syntax_comes_back_with_the_new_error_only(
     model: ScriptedModelServer, workspace: Path
 ) -> None:
@@ -446,9 +450,8 @@ async def test_ruff_server_as_the_editors_diagnostics_source(
         async def on_diagnostics(params: dict[str, Any]) -> dict[str, Any]:
             items = []
             for doc_uri in params["uris"]:
-                text = Path(doc_uri.removeprefix("file://")).read_text()
                 items.append({"uri": doc_uri, "diagnostics": await ruff.diagnostics(
-                    doc_uri, text)})
+                    doc_uri, disk_text(doc_uri))})
             return {"items": items}
 
         await editor.send("wrap it")
