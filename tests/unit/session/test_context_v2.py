@@ -19,6 +19,7 @@ from nexus_lsp.core.events import (
 from nexus_lsp.core.messages import SUMMARY_NAME, Message, ToolCall, Usage
 from nexus_lsp.errors import ProviderError
 from nexus_lsp.session.compaction import COMPACTION_MARKER
+from nexus_lsp.session.context import estimate_tokens
 from nexus_lsp.session.diagnostics import DIAGNOSTICS_HEADING, DiagnosticsWatch
 from nexus_lsp.testing import script as scripted
 from nexus_lsp.testing.fake_provider import FakeAnswer
@@ -219,3 +220,31 @@ async def test_new_diagnostics_after_an_edit_reach_the_model_and_old_ones_do_not
     assert "a.txt:2:1: error: syntax error [lint]" in tool_message.content
     assert "old warning" not in tool_message.content
     assert source.asked[0] == ["a.txt"]  # asked before the batch too
+
+
+async def test_reported_usage_counts_from_where_the_history_was_not_from_the_request_size(
+    make_session: SessionFactory,
+) -> None:
+    """After truncation the request is shorter than the history: the provider's count
+    covers the history up to the request, not the first len(request) messages."""
+    history = old_history(10, size=40)
+    session, _, _ = make_session(FakeAnswer(text=["fine"], usage=Usage(100, 5)))
+    for message in history:
+        session.context.append(message)
+    session.context.exclude(range(1, 17))  # the first 8 exchanges out of context
+    await session.send("next")
+    answer = session.history[-1]
+    assert session.context.tokens_in_context() == 100 + estimate_tokens(answer)
+
+
+async def test_a_steer_the_turn_ends_without_is_left_over_for_the_next_turn(
+    make_session: SessionFactory, wait_skill: WaitSkill
+) -> None:
+    session, _, _ = make_session(FakeAnswer(tool_calls=[ToolCall("w1", "wait", {"name": "x"})]))
+    token = CancellationToken()
+    turn = asyncio.ensure_future(session.send("start", cancel_token=token))
+    await wait_skill.all_started.wait()
+    assert session.steer("then this") == 1
+    token.cancel("user")
+    assert (await turn).stop_reason == "cancelled"
+    assert session.take_leftover() == ["then this"] and session.take_leftover() == []
