@@ -27,6 +27,8 @@ EDITOR_DIAGNOSTICS: Final = "nexus/editor/diagnostics"
 CLIENT_FEATURES: Final = "clientFeatures"
 FEATURE_DIAGNOSTICS: Final = "diagnostics"
 FEATURE_USAGE: Final = "usage"
+# The optional client features this server uses (listed in experimental.nexus)
+USED_CLIENT_FEATURES: Final = (FEATURE_USAGE, FEATURE_DIAGNOSTICS)
 
 # nexus/session/send (protocol v2 §4): whenBusy values and context item types
 WHEN_BUSY_REJECT: Final = "reject"
