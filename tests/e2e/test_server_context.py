@@ -259,6 +259,32 @@ async def test_queue_runs_after_the_running_turn_and_reject_stays_the_default(
     assert sent_messages(model, 2)[-2] == {"role": "assistant", "content": "first done"}
 
 
+async def test_a_steer_whose_turn_is_cancelled_runs_as_the_next_turn(
+    model: ScriptedModelServer, workspace: Path
+) -> None:
+    model.extend([write_call("a.txt"), {"text": "picked up the steer"}])
+    async with connected("visual-studio-code", workspace, options(model)) as editor:
+        editor.hold_edits = asyncio.Event()
+        turn = editor.start_request(wire.SESSION_SEND, {"prompt": "write a"})
+        await asyncio.wait_for(editor.edit_arrived.wait(), WAIT)
+        session_id = editor.updates[0]["sessionId"]
+        steered = await editor.send("and then b", session_id, whenBusy="steer")
+        assert steered["steered"] is True
+        editor.protocol.notify(wire.SESSION_CANCEL, {"sessionId": session_id})
+        editor.hold_edits.set()
+        first = await asyncio.wait_for(turn, WAIT)
+        end = await editor.wait_for_update(
+            lambda u: u["turnId"] == 2 and u["kind"] == wire.UPDATE_TURN_END)
+        second = editor.turn_updates(session_id, 2)
+    assert first["stopReason"] == "cancelled"
+    assert end["stopReason"] == "endTurn"
+    assert second[0]["kind"] == wire.UPDATE_TURN_START and second[0]["prompt"] == "and then b"
+    assert "".join(u["text"] for u in second if u["kind"] == wire.UPDATE_CONTENT) == (
+        "picked up the steer")
+    assert sent_messages(model)[-1] == {"role": "user", "content": "and then b"}
+    assert model.validation_errors == []
+
+
 async def test_steer_to_an_idle_session_runs_a_turn(
     model: ScriptedModelServer, workspace: Path
 ) -> None:
