@@ -279,7 +279,8 @@ class Session:
         tools = turn.context.tools if use_tools else []
         for iteration in range(self.settings.max_iterations):
             await self._take_steered(turn)
-            if turn.persistent and turn.context.over(self.settings.compact_at):
+            if (turn.persistent and turn.context.over(self.settings.compact_at)
+                    and turn.context.compaction_plan(self.settings.keep_recent_exchanges)):
                 await self._compact(turn.id, turn.context, turn.token)
                 if turn.token.cancelled:
                     return "cancelled", None
