@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import cancel, context, edit, load, startup, store, turn
+from bench import cancel, command, context, edit, load, startup, store, turn
 from bench.config import FULL, SMOKE, ProfileMode, Sizes
 from bench.report import Machine, render, write
 from bench.stats import MeasureResult
@@ -35,6 +35,7 @@ MEASURES: dict[str, tuple[tuple[str, ...], Measure]] = {
     "edit": (("edit",), edit.run),
     "compaction": (("compaction",), context.run_compaction),
     "diagnostics": (("diagnostics",), context.run_diagnostics),
+    "command": (("permission", "command"), command.run),
 }
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

@@ -33,6 +33,9 @@ class Sizes:
     compaction_messages: int = 2_000  # a 2,000-message session compacted
     compaction_runs: int = 10
     diagnostics_runs: int = 10
+    permission_runs: int = 20  # permission questions answered (round trip)
+    command_runs: int = 5  # interleaved (bare, run_command) pairs
+    command_bytes: int = 10_000_000
 
     def scaled(self, **changes: int) -> Sizes:
         return replace(self, **changes)
@@ -57,4 +60,7 @@ SMOKE = Sizes(
     compaction_messages=50,
     compaction_runs=2,
     diagnostics_runs=2,
+    permission_runs=2,
+    command_runs=2,
+    command_bytes=100_000,
 )

@@ -5,22 +5,33 @@ them into ``nexus/session/update`` notifications and ``$/progress``; the store
 turns them into rows and transcripts. This is the one documented interface
 beyond the eight legacy callbacks (which the session builds on the same events).
 
-Order within one turn::
+Order within one turn (as ``Session.send`` emits them)::
 
     TurnStarted
     MessageAppended(user)
-    ( ContentDelta | ReasoningChanged | ToolCallRequested )*      # one model stream
-    MessageAppended(assistant)
-    [ BatchStarted
-        ( ToolCallStatus(running) ToolCallStatus(final) BatchProgress )*
-      BatchEnded
-      MessageAppended(tool)* ]                                     # one per call
-    ... repeated per iteration ...
-    TurnEnded                                                      # exactly once
+    ( [ ContextTruncated ]                                       # older messages dropped
+      ( ContentDelta | ReasoningChanged )*                       # one model stream
+      MessageAppended(assistant)
+      [ ToolCallRequested*                                       # one per call, pending
+        BatchStarted
+          ( ToolCallStatus(running) ToolOutput* ToolCallStatus(completed|failed)
+            BatchProgress )*                                     # ToolOutput: run_command
+          ToolCallStatus(skipped|cancelled)*                     # calls that never ran
+        BatchEnded
+        MessageAppended(tool)* ]                                 # one per call, in order
+    )*                                                           # per iteration
+    TurnEnded                                                    # exactly once
 
-Protocol v2 §4 adds ``UsageReported`` right after each ``MessageAppended(assistant)``
-(and after a cut answer), and, before a model call when the context would exceed
-``session.compactAt``, ``CompactionStarted`` … ``MessageAppended(summary marker)``
+The calls of a parallel batch interleave their ``ToolCallStatus``/``BatchProgress``.
+``ReasoningChanged`` comes as start (``active``, no text), text, stop (not
+``active``). A turn cut by a cancel or an error appends, before ``TurnEnded``, the
+partial answer (``MessageAppended(assistant)`` marked ``cancelled`` or
+``interrupted``) and a result for every call still without one. A turn with
+``use_context=False`` emits no ``MessageAppended`` or ``ContextTruncated``.
+
+Protocol v2 §4 adds ``UsageReported`` right after each complete
+``MessageAppended(assistant)`` and, before a model call when the context would pass
+``session.compactAt``, ``CompactionStarted`` ``MessageAppended(summary marker)``
 ``ContextTruncated`` ``CompactionEnded`` (a forced compaction between turns emits the
 same with the last turn's id). A steered prompt enters as ``MessageAppended(user)``
 before the model call it joins.
@@ -28,9 +39,9 @@ before the model call it joins.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from nexus_lsp.core.messages import Message, ToolCall, ToolResult, ToolStatus, Usage
 
@@ -51,6 +62,7 @@ __all__ = [
     "ToolCallRecord",
     "ToolCallRequested",
     "ToolCallStatus",
+    "ToolOutput",
     "ToolRunStatus",
     "TurnEnded",
     "TurnError",
@@ -142,6 +154,7 @@ class ToolCallRequested:
 
     turn_id: int
     call: ToolCall
+    tool_kind: str | None = None  # the skill's kind (protocol v2 §1); None for unknown tools
     type: Literal["toolCall"] = "toolCall"
 
 
@@ -153,7 +166,19 @@ class ToolCallStatus:
     output: str | None = None
     error: str | None = None
     locations: tuple[str, ...] = ()  # workspace-relative paths the tool touched
+    # Extra fields of a final update (run_command: exitCode, signal, durationMs, truncated).
+    details: Mapping[str, Any] | None = None
     type: Literal["toolCallUpdate"] = "toolCallUpdate"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutput:
+    """Text a running tool produced (run_command's output, as it comes)."""
+
+    turn_id: int
+    call: ToolCall
+    text: str
+    type: Literal["toolOutput"] = "toolOutput"
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +267,7 @@ SessionEvent = (
     | ReasoningChanged
     | ToolCallRequested
     | ToolCallStatus
+    | ToolOutput
     | BatchStarted
     | BatchProgress
     | BatchEnded

@@ -78,8 +78,9 @@ class Message:
     """One entry of the history.
 
     ``cancelled`` marks an assistant message whose stream was cut by a cancel: its
-    text is what arrived before the cancel. ``is_error`` marks a tool result that
-    reports a failure (Anthropic's ``is_error``).
+    text is what arrived before the cancel. ``interrupted`` marks one cut by an
+    error instead (a provider failure, a stream that ended early, a failed turn).
+    ``is_error`` marks a tool result that reports a failure (Anthropic's ``is_error``).
     """
 
     role: Role
@@ -89,6 +90,7 @@ class Message:
     name: str | None = None
     cancelled: bool = False
     is_error: bool = False
+    interrupted: bool = False
 
     @classmethod
     def system(cls, text: str) -> Message:

@@ -30,8 +30,8 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from nexus_lsp import wire
 from nexus_lsp.errors import NexusError
+from nexus_lsp.lsp.channel import client_features
 from nexus_lsp.lsp.converter import dict_converter
-from nexus_lsp.lsp.features import client_features
 from nexus_lsp.lsp.logs import LspLogHandler
 from nexus_lsp.lsp.rpc_errors import rpc_errors
 
@@ -326,6 +326,21 @@ def _register_nexus_methods(server: NexusLanguageServer) -> None:
     async def session_compact(ls: NexusLanguageServer, params: Any) -> Any:
         with rpc_errors(wire.SESSION_COMPACT):
             return await (await ls.nexus()).session_compact(params)
+
+    @server.feature(wire.SESSION_SET_MODE)
+    async def session_set_mode(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.SESSION_SET_MODE):
+            return await (await ls.nexus()).session_set_mode(params)
+
+    @server.feature(wire.PERMISSIONS_LIST)
+    async def permissions_list(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.PERMISSIONS_LIST):
+            return await (await ls.nexus()).permissions_list(params)
+
+    @server.feature(wire.PERMISSIONS_REVOKE)
+    async def permissions_revoke(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.PERMISSIONS_REVOKE):
+            return await (await ls.nexus()).permissions_revoke(params)
 
     @server.feature(wire.SESSION_CANCEL)
     async def session_cancel(ls: NexusLanguageServer, params: Any) -> None:

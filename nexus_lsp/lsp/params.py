@@ -31,7 +31,10 @@ __all__ = [
     "ListParams",
     "LoadParams",
     "NewParams",
+    "PermissionsListParams",
+    "RevokeParams",
     "SendParams",
+    "SetModeParams",
     "WirePosition",
     "WireRange",
     "parse",
@@ -122,6 +125,19 @@ class DeleteParams(_Params):
 
 class CancelParams(_Params):
     session_id: str = SessionId
+
+
+class SetModeParams(_Params):
+    session_id: str = SessionId
+    mode: Literal["default", "plan", "acceptEdits", "auto", "strict"]
+
+
+class PermissionsListParams(_Params):
+    pass
+
+
+class RevokeParams(_Params):
+    id: int = Field(ge=1)
 
 
 class AskArgs(_Params):

@@ -128,6 +128,8 @@ def message_json(message: Message) -> dict[str, Any]:
         out["name"] = message.name
     if message.cancelled:
         out["cancelled"] = True
+    if message.interrupted:
+        out["interrupted"] = True
     if message.is_error:
         out["isError"] = True
     return out

@@ -10,6 +10,7 @@ ParamsError            -32602   (``data.field``)
 UnknownSession         -32803   ``unknownSession``
 SessionBusy            -32803   ``sessionBusy``
 StoreError             -32803   ``storeUnavailable``
+PermissionDenied       -32803   ``permissionDenied``
 ConfigError            -32602   (``data.field``)
 other NexusError       -32803   ``failed``
 =====================  =======  ===================
@@ -29,6 +30,7 @@ from nexus_lsp import wire
 from nexus_lsp.errors import (
     ConfigError,
     NexusError,
+    PermissionDenied,
     SessionBusy,
     StoreError,
     UnknownSession,
@@ -64,6 +66,9 @@ def rpc_error(exc: Exception) -> JsonRpcException | None:
         return JsonRpcException(str(exc), wire.REQUEST_FAILED, data)
     if isinstance(exc, StoreError):
         data = {"reason": REASON_STORE_UNAVAILABLE}
+        return JsonRpcException(str(exc), wire.REQUEST_FAILED, data)
+    if isinstance(exc, PermissionDenied):
+        data = {"reason": wire.REASON_PERMISSION_DENIED}
         return JsonRpcException(str(exc), wire.REQUEST_FAILED, data)
     if isinstance(exc, NexusError):
         return JsonRpcException(str(exc), wire.REQUEST_FAILED, {"reason": REASON_FAILED})

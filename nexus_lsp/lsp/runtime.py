@@ -26,9 +26,9 @@ from nexus_lsp.core.attachments import Attachment
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.host.runtime import WorkspaceRuntime
-from nexus_lsp.lsp.channel import LspChannel, LspNotifier, client_supports
+from nexus_lsp.lsp.channel import LspChannel, LspNotifier, client_features, client_supports
 from nexus_lsp.lsp.diagnostics import LspDiagnosticsSource
-from nexus_lsp.lsp.features import client_features
+from nexus_lsp.lsp.permissions import LspPermissionAsker
 from nexus_lsp.lsp.settings import LspSettingsSource
 from nexus_lsp.lsp.updates import SeqCounter, TurnReporter
 from nexus_lsp.lsp.workspace import LspWorkspace, path_to_uri
@@ -85,14 +85,16 @@ class LspRuntime:
         source: LspSettingsSource,
     ) -> LspRuntime:
         """Open the workspace's runtime with the settings of ``source``."""
+        options = params.initialization_options if params else None
         host = await WorkspaceRuntime.open(
             workspace_root(params),
             source.layers,
             lambda root, s: LspWorkspace(root, server, lambda: s.settings.edits),
             LspNotifier(server),
         )
-        options = params.initialization_options if params else None
-        runtime = cls(server, host, source, client_features(options))
+        features = client_features(options)
+        host.manager.asker = LspPermissionAsker(server, features)
+        runtime = cls(server, host, source, features)
         if not source.pulled:
             await source.pull()
         log.info("nexus-lsp ready in %s (store %s)", host.root, host.store.nexus_dir)

@@ -60,6 +60,7 @@ from nexus_lsp.providers.api_errors import (
     scrub_error,
 )
 from nexus_lsp.providers.base import ProviderStream, RawLogger
+from nexus_lsp.providers.request_body import encode_body
 from nexus_lsp.providers.retry import RetryPolicy, parse_retry_after
 
 __all__ = ["DONE", "HttpProvider", "StreamDecoder"]
@@ -265,8 +266,8 @@ class HttpProvider:
         self, body: dict[str, Any], token: CancellationToken
     ) -> AsyncIterator[httpx.Response]:
         """Send the request; yield the response once its status says success."""
-        request = self._client.build_request("POST", self.url, json=body)
         try:
+            request = self._build_request(body)
             response = await _until_cancelled(
                 lambda: self._client.send(request, stream=True), token)
         except httpx.ConnectTimeout as exc:
@@ -294,6 +295,16 @@ class HttpProvider:
             yield response
         finally:
             await response.aclose()
+
+    def _build_request(self, body: dict[str, Any]) -> httpx.Request:
+        content = encode_body(body, self.api_name)
+        try:
+            return self._client.build_request(
+                "POST", self.url, content=content, headers={"Content-Type": "application/json"})
+        except (httpx.InvalidURL, ValueError, TypeError) as exc:
+            raise ProviderBadRequestError(
+                f"cannot build the request to the {self.api_name} at {self.url}: "
+                f"{self._scrub(str(exc))}") from exc
 
     async def _read(self, pending: Awaitable[T]) -> T:
         """Await a read of the body, mapping transport failures to provider errors."""

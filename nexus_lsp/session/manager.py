@@ -18,13 +18,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from nexus_lsp.config import ProviderSettings, Settings
+from nexus_lsp.config import PermissionMode, ProviderSettings, Settings
 from nexus_lsp.core.attachments import Attachment, render_prompt
 from nexus_lsp.core.cancel import CancellationToken, Cancelled
 from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.core.messages import Message
 from nexus_lsp.errors import NexusError, SessionBusy, UnknownSession
 from nexus_lsp.keys import add_key_env
+from nexus_lsp.permissions.gate import PermissionAsker, PermissionGate
 from nexus_lsp.providers import create_provider
 from nexus_lsp.providers.base import Provider, RawLogger
 from nexus_lsp.session.compaction import CompactionOutcome
@@ -32,6 +33,7 @@ from nexus_lsp.session.diagnostics import DiagnosticsWatch
 from nexus_lsp.session.prompt import compose_system_prompt
 from nexus_lsp.session.session import Session, new_session_id
 from nexus_lsp.skills import Workspace, builtin_registry
+from nexus_lsp.skills.command import CommandLimits
 from nexus_lsp.skills.diagnostics import DiagnosticsSource, GetDiagnostics
 from nexus_lsp.storage import SessionRecord, SessionStore
 
@@ -107,6 +109,12 @@ class SessionManager:
         # Set by the host: runs steered prompts a turn ended without (see Session.steer).
         self.follow_up: FollowUp | None = None
         self._follow_ups: set[asyncio.Task[object]] = set()
+        self._claimed: set[str] = set()  # sessions between claim and release (send)
+        # Set by the front door that can ask the user (protocol v2 §1); None: no way to ask.
+        self.asker: PermissionAsker | None = None
+        self.permissions = PermissionGate(
+            lambda: self.settings.permissions, store.grants, lambda: self.asker
+        )
 
     def __repr__(self) -> str:
         running = sum(s.running for s in self._sessions.values())
@@ -118,7 +126,8 @@ class SessionManager:
         session_id = new_session_id()
         provider_settings = self._provider_settings_for(model)
         prompt = compose_system_prompt(
-            self.root, self.settings.session.system_prompt, system_prompt
+            self.root, self.settings.session.system_prompt, system_prompt,
+            mode=self.settings.permissions.mode,
         )
         title = (title or "").strip() or "New session"
         record = await self.store.create_session(
@@ -136,7 +145,18 @@ class SessionManager:
     async def load(self, session_id: str) -> LoadResult:
         live = self._sessions.get(session_id)
         if live is not None:
-            return LoadResult(live, live.history, repaired=False)
+            if live.running or session_id in self._claimed:
+                return LoadResult(live, live.history, repaired=False)
+            # Idle here: another process on this workspace may run or have changed it.
+            try:
+                changed = await self.store.changed_elsewhere(session_id, len(live.history))
+            except UnknownSession:  # deleted by another process
+                await self._drop_live(session_id)
+                raise
+            if not changed:
+                return LoadResult(live, live.history, repaired=False)
+            log.info("session %s changed in another process; loaded again", session_id)
+            await self._drop_live(session_id)
         lock = self._loading.setdefault(session_id, asyncio.Lock())
         async with lock:
             if session_id in self._sessions:  # loaded while we waited
@@ -177,7 +197,7 @@ class SessionManager:
         else:
             session = await self.get(session_id)
         lock = self._turn_locks.setdefault(session.id, asyncio.Lock())
-        if session.running or lock.locked():
+        if session.running or lock.locked() or session.id in self._claimed:
             if when_busy == "reject":
                 raise SessionBusy(session.id)
             if when_busy == "steer":
@@ -186,20 +206,32 @@ class SessionManager:
                     return Steered(session.id, turn_id)
         await _acquire(lock, cancel_token)
         try:
-            await self._refresh_provider(session)
-            remove = session.add_sink(sink) if sink is not None else None
+            # a queued send: the live session may have been reloaded while it waited
+            session = self._sessions.get(session.id) or await self.get(session.id)
+            self._claimed.add(session.id)
             try:
-                result = await session.send(
-                    prompt, cancel_token=cancel_token, attachments=attachments
-                )
+                # The turn's lease: another process on this workspace may run this
+                # session (SessionBusy), or may have written to it since it was loaded.
+                if await self.store.claim(session.id, len(session.history)):
+                    log.info("session %s changed in another process; loaded again",
+                             session.id)
+                    session = await self._reload(session.id)
+                await self._refresh_provider(session)
+                remove = session.add_sink(sink) if sink is not None else None
+                try:
+                    result = await session.send(
+                        prompt, cancel_token=cancel_token, attachments=attachments
+                    )
+                finally:
+                    if remove is not None:
+                        remove()
+                    await self.store.flush()
+                    leftover = session.take_leftover()
+                    if leftover:
+                        self._run_leftover(session.id, "\n\n".join(leftover))
+                return result
             finally:
-                if remove is not None:
-                    remove()
-                await self.store.flush()
-                leftover = session.take_leftover()
-                if leftover:
-                    self._run_leftover(session.id, "\n\n".join(leftover))
-            return result
+                await self._release(session.id)
         finally:
             lock.release()
 
@@ -213,17 +245,30 @@ class SessionManager:
         """Compact a session's context now (between turns; ``SessionBusy`` during one)."""
         session = await self.get(session_id)
         lock = self._turn_locks.setdefault(session.id, asyncio.Lock())
-        if session.running or lock.locked():
+        if session.running or lock.locked() or session.id in self._claimed:
             raise SessionBusy(session.id)
         async with lock:
-            await self._refresh_provider(session)
-            remove = session.add_sink(sink) if sink is not None else None
+            self._claimed.add(session.id)
             try:
-                return await session.compact(cancel_token)
+                if await self.store.claim(session.id, len(session.history)):
+                    session = await self._reload(session.id)
+                await self._refresh_provider(session)
+                remove = session.add_sink(sink) if sink is not None else None
+                try:
+                    return await session.compact(cancel_token)
+                finally:
+                    if remove is not None:
+                        remove()
+                    await self.store.flush()
             finally:
-                if remove is not None:
-                    remove()
-                await self.store.flush()
+                await self._release(session.id)
+
+    async def _release(self, session_id: str) -> None:
+        self._claimed.discard(session_id)
+        try:
+            await self.store.release(session_id)
+        except Exception:  # the lease then expires on its own
+            log.warning("session %s: releasing its lease failed", session_id, exc_info=True)
 
     def _run_leftover(self, session_id: str, prompt: str) -> None:
         """A steered prompt its turn ended without becomes the next (queued) turn."""
@@ -253,19 +298,36 @@ class SessionManager:
 
     async def delete(self, session_id: str) -> bool:
         live = self._sessions.get(session_id)
-        if live is not None and live.running:
+        if (live is not None and live.running) or session_id in self._claimed:
             raise SessionBusy(session_id)
+        deleted = await self.store.delete_session(session_id)  # busy in another process?
+        await self._drop_live(session_id)
+        return deleted
+
+    async def _drop_live(self, session_id: str) -> None:
+        live = self._sessions.pop(session_id, None)
+        self._provider_settings.pop(session_id, None)
         if live is not None:
-            del self._sessions[session_id]
-            self._provider_settings.pop(session_id, None)
             await live.provider.aclose()
-        return await self.store.delete_session(session_id)
+
+    async def _reload(self, session_id: str) -> Session:
+        """The stored session in place of the live one (which is out of date)."""
+        await self._drop_live(session_id)
+        return (await self.load(session_id)).session
 
     def cancel(self, session_id: str, reason: str = "cancelled by the user") -> bool:
         live = self._sessions.get(session_id)
         if live is None:
             raise UnknownSession(session_id)
         return live.cancel(reason)
+
+    async def set_mode(self, session_id: str, mode: PermissionMode) -> PermissionMode:
+        """This session's permission mode from its next tool call on (protocol v2 §1)."""
+        session = await self.get(session_id)
+        session.mode = mode
+        if session.running:
+            log.info("session %s: mode %s from its next tool batch", session_id, mode)
+        return mode
 
     def cancel_all(self, reason: str) -> int:
         return sum(s.cancel(reason) for s in self._sessions.values())
@@ -312,7 +374,7 @@ class SessionManager:
         created_at: datetime | None = None,
     ) -> Session:
         provider = self._provider_factory(provider_settings, self.store.raw_logger(session_id))
-        registry = builtin_registry(self.workspace, self.settings.session)
+        registry = builtin_registry(self.workspace, self.settings.session, self._command_limits)
         source = self.diagnostics_source
         if source is not None:
             registry.register(GetDiagnostics(self.workspace, source))
@@ -327,6 +389,7 @@ class SessionManager:
             out_of_context=sorted(out_of_context),
             turn_count=turn_count,
             created_at=created_at,
+            permissions=self.permissions,
         )
         session.add_sink(self.store.sink(session_id))
         if source is not None:
@@ -345,6 +408,11 @@ class SessionManager:
             return self.workspace.relative(self.workspace.resolve(path))
         except NexusError:
             return None
+
+    def _command_limits(self) -> CommandLimits:
+        settings = self.settings
+        return CommandLimits(settings.commands, settings.provider.api_key_env,
+                             settings.session.max_tool_output_chars)
 
     def _provider_settings_for(self, model: str | None) -> ProviderSettings:
         provider = self.settings.provider

@@ -17,13 +17,17 @@ Cancellation (``cancel_token`` or :meth:`Session.cancel`) is awaited, not polled
 - during the stream, the provider's HTTP response is closed at once; the text
   streamed so far is kept in the history as an assistant message marked
   ``cancelled``;
-- during a batch, running tools are interrupted; every call without a result is
-  answered ``cancelled``;
+- during a batch, the session stops waiting for the running tools: each is
+  interrupted at its current ``await``, but work already handed to a worker thread
+  (a file read or write, a skill's ``run_blocking``) runs to its end and its result
+  is dropped; every call without a result is answered ``cancelled``;
 - the turn then ends with stop reason ``cancelled``, and the history is valid for
   the next ``send``.
 
 Provider failures (after the provider's retries) and a stream that ends without
-completing end the turn with stop reason ``error``; they are never raised.
+completing end the turn with stop reason ``error``; so does any other exception
+(code ``internal``), so that no failure leaves the session unusable. None is
+raised. The text streamed before such a failure is kept, marked ``interrupted``.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from nexus_lsp.config import SessionSettings
+from nexus_lsp.config import PermissionMode, SessionSettings
 from nexus_lsp.core.attachments import Attachment, render_prompt
 from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
 from nexus_lsp.core.events import (
@@ -57,13 +61,14 @@ from nexus_lsp.core.events import (
 from nexus_lsp.core.messages import Message, ToolCall, ToolResult, Usage
 from nexus_lsp.core.stream import ReasoningDelta, StreamComplete, TextDelta
 from nexus_lsp.errors import ProviderError, SessionBusy, ToolsUnavailable
+from nexus_lsp.permissions.gate import EDITS_MAY_CONFIRM, PermissionGate, ToolFacts
 from nexus_lsp.providers.base import Provider
-from nexus_lsp.session.batch import ToolBatch
+from nexus_lsp.session.batch import Authorize, ToolBatch
 from nexus_lsp.session.callbacks import SessionCallbacks
 from nexus_lsp.session.compaction import CompactionOutcome, compact_and_report
 from nexus_lsp.session.context import Context, usage_event
 from nexus_lsp.session.diagnostics import DiagnosticsWatch
-from nexus_lsp.skills.base import SkillRegistry
+from nexus_lsp.skills.base import SkillRegistry, strip_session_arguments
 
 __all__ = ["Session", "new_session_id"]
 
@@ -108,8 +113,14 @@ class Session:
         out_of_context: Sequence[int] = (),
         turn_count: int = 0,
         created_at: datetime | None = None,
+        permissions: PermissionGate | None = None,
     ) -> None:
         self.id = session_id or new_session_id()
+        # The permission gate (protocol v2 §1); None runs every tool unasked (tests, tools
+        # the caller trusts). ``mode`` is this session's mode (nexus/session/setMode);
+        # None follows the setting.
+        self.permissions = permissions
+        self.mode: PermissionMode | None = None
         self.title = title
         self.created_at = created_at or datetime.now(UTC)
         self.provider = provider
@@ -185,11 +196,13 @@ class Session:
         """Cancel the running turn; False when none runs."""
         return self._turn.token.cancel(reason) if self._turn else False
 
-    def add_cancelled_tools(self, calls: Sequence[ToolCall]) -> list[int]:
+    async def add_cancelled_tools(self, calls: Sequence[ToolCall]) -> list[int]:
         """Answer tool calls cancelled from outside the session (e.g. by a UI).
 
         Each of ``calls`` still without a result in the history gets a ``cancelled``
-        result; returns the history indexes written. Not allowed while a turn runs.
+        result; returns the history indexes written. Each result goes out as a
+        ``MessageAppended`` of the last turn, like any other message, so the store
+        keeps it (``nexus.db`` and ``context.md``). Not allowed while a turn runs.
         """
         if self._turn is not None:
             raise SessionBusy(self.id)
@@ -197,11 +210,15 @@ class Session:
         written: list[int] = []
         for call in calls:
             if call.id in pending:
+                pending.discard(call.id)  # the same call twice gets one result
                 result = ToolResult(
                     call.id, call.name, status="cancelled",
                     error=f"{call.name}: cancelled: cancelled by the user",
                 )
-                written.append(self.context.append(result.to_message()))
+                message = result.to_message()
+                index = self.context.append(message)
+                written.append(index)
+                await self._emit(MessageAppended(self.turn_count, index, message))
         return written
 
     async def send(
@@ -247,12 +264,25 @@ class Session:
             await self._close_interrupted(turn)
             await self._end(turn, "cancelled", None)
             raise
+        except Exception as exc:
+            # A bug or an unforeseen failure (building a request, running a step) must
+            # end this turn, not the session: close it like a provider error would.
+            log.exception("turn %d of session %s failed unexpectedly", turn.id, self.id)
+            stop, error = "error", TurnError("internal", _describe(exc))
+            await self._close_after_failure(turn)
         finally:
             turn.closing = True
             self.leftover.extend(self._steered)
             self._steered.clear()
             self._turn = None
         return await self._end(turn, stop, error)
+
+    async def _close_after_failure(self, turn: _Turn) -> None:
+        """Leave a valid history after an unexpected failure, whatever it broke."""
+        try:
+            await self._close_interrupted(turn, failed=True)
+        except Exception:
+            log.exception("turn %d of session %s: closing it failed too", turn.id, self.id)
 
     async def _end(self, turn: _Turn, stop: StopReason, error: TurnError | None) -> TurnResult:
         result = TurnResult(
@@ -261,16 +291,19 @@ class Session:
         await self._emit(TurnEnded(turn.id, result))
         return result
 
-    async def _close_interrupted(self, turn: _Turn) -> None:
+    async def _close_interrupted(self, turn: _Turn, *, failed: bool = False) -> None:
         """Keep the partial answer and answer every tool call left without a result."""
         if turn.text:
-            await self._keep_partial_answer(turn)
+            await self._keep_partial_answer(turn, interrupted=failed)
         finished = turn.batch.finished if turn.batch else {}
+        why = (
+            "interrupted: the turn failed before this tool call finished" if failed
+            else "cancelled: the turn was cancelled before it finished"
+        )
         for index, call_id, name in turn.context.pending_tool_calls():
             call = next(c for c in turn.context.messages[index].tool_calls if c.id == call_id)
             result = finished.get(call_id) or ToolResult(
-                call_id, name, status="cancelled",
-                error=f"{name}: cancelled: the turn was cancelled before it finished",
+                call_id, name, status="cancelled", error=f"{name}: {why}"
             )
             turn.records.append(ToolCallRecord(call, result.status, result.error))
             await self._append(turn, result.to_message())
@@ -298,14 +331,14 @@ class Session:
                 return "cancelled", None
             except ProviderError as exc:
                 log.warning("turn %d of session %s: %s", turn.id, self.id, exc)
-                await self._keep_partial_answer(turn)
+                await self._keep_partial_answer(turn, interrupted=True)
                 return "error", TurnError(exc.code, str(exc))
             if complete is None:
                 log.error(
                     "turn %d of session %s: the model stream ended without completing",
                     turn.id, self.id,
                 )
-                await self._keep_partial_answer(turn)
+                await self._keep_partial_answer(turn, interrupted=True)
                 return "error", TurnError(
                     "providerProtocol", "the model's stream ended before the answer was complete"
                 )
@@ -321,7 +354,11 @@ class Session:
                     continue  # a steered prompt arrived: the turn goes on with it
                 return "endTurn", None
             for call in message.tool_calls:
-                await self._emit(ToolCallRequested(turn.id, call))
+                kind = self.registry.kind_of(call.name) if self.registry else None
+                await self._emit(ToolCallRequested(turn.id, call, kind))
+            mode = self.permission_mode
+            # Whether the editor may still ask about an edit (edits.confirm): default only.
+            EDITS_MAY_CONFIRM.set(mode == "default")
             batch = ToolBatch(
                 message.tool_calls,
                 registry=self.registry if use_tools else None,
@@ -329,6 +366,7 @@ class Session:
                 index=iteration,
                 max_parallel=self.settings.max_parallel_tools,
                 emit=self._emit,
+                authorize=self._authorizer(turn.id, mode) if use_tools else None,
             )
             turn.batch = batch
             watch = self.diagnostics if turn.persistent and use_tools else None
@@ -363,6 +401,30 @@ class Session:
             turn_id=turn_id, emit=self._emit,
         )
 
+    @property
+    def permission_mode(self) -> PermissionMode:
+        """This session's mode, else the setting's (``default`` without a gate)."""
+        if self.mode is not None:
+            return self.mode
+        return self.permissions.default_mode if self.permissions else "default"
+
+    def _authorizer(self, turn_id: int, mode: PermissionMode) -> Authorize | None:
+        gate, registry = self.permissions, self.registry
+        if gate is None or registry is None:
+            return None
+
+        async def authorize(call: ToolCall, token: CancellationToken) -> str | None:
+            skill = registry.skill(call.name)
+            if skill is None or call.arguments_error is not None:
+                return None  # the registry answers these with their own error
+            arguments = strip_session_arguments(call.arguments)
+            facts = ToolFacts(skill.kind, skill.subject(arguments), skill.title(arguments),
+                              arguments, skill.other_subjects(arguments))
+            return await gate.check(session_id=self.id, turn_id=turn_id, mode=mode, call=call,
+                                    facts=facts, token=token)
+
+        return authorize
+
     async def _stream(
         self, turn: _Turn, request: list[Message], tools: Sequence[object]
     ) -> StreamComplete | None:
@@ -390,14 +452,18 @@ class Session:
             turn.reasoning = False
             await self._emit(ReasoningChanged(turn.id, False))
 
-    async def _keep_partial_answer(self, turn: _Turn) -> None:
-        """Keep what the model had said when its stream was cut, marked cancelled."""
+    async def _keep_partial_answer(self, turn: _Turn, *, interrupted: bool = False) -> None:
+        """Keep what the model had said when its stream was cut: marked ``cancelled``
+        when a cancel cut it, ``interrupted`` when an error did."""
         await self._end_reasoning(turn)
         text = "".join(turn.text)
         turn.text = []
-        if text or turn.token.cancelled:
+        if text or (turn.token.cancelled and not interrupted):
             turn.last_text = text
-            await self._append(turn, Message(role="assistant", content=text, cancelled=True))
+            await self._append(turn, Message(
+                role="assistant", content=text,
+                cancelled=not interrupted, interrupted=interrupted,
+            ))
 
     async def _append(self, turn: _Turn, message: Message) -> None:
         index = turn.context.append(message)
@@ -413,6 +479,12 @@ class Session:
                     await outcome
             except Exception:
                 log.exception("session event sink %r raised on %s; ignored", sink, event.type)
+
+
+def _describe(exc: Exception) -> str:
+    detail = str(exc)
+    name = type(exc).__name__
+    return f"the turn failed: {name}: {detail}" if detail else f"the turn failed: {name}"
 
 
 def _add_usage(total: Usage | None, more: Usage | None) -> Usage | None:

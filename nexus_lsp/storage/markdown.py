@@ -97,6 +97,8 @@ def message(ord_: int, msg: Message, at: datetime, limit: int) -> str:
         parts.append("\n")
     if msg.cancelled:
         parts.append("_(cancelled: the answer was cut here)_\n\n")
+    if msg.interrupted:
+        parts.append("_(interrupted: an error cut the answer here)_\n\n")
     parts.extend(_call(call) for call in msg.tool_calls)
     return "".join(parts)
 

@@ -196,12 +196,25 @@ def message_row(
         calls,
         None if message.tool_call_id is None else clean_text(message.tool_call_id),
         None if message.name is None else clean_text(message.name),
-        int(message.cancelled),
+        _cut_marker(message),
         int(message.is_error),
         estimate_tokens(content, calls),
         int(stored.in_context),
         stored.created_at,
     )
+
+
+# The ``cancelled`` column says what cut an assistant answer: nothing (0), a cancel
+# (1) or an error (2). One column for both keeps the schema (and older servers,
+# which read any non-zero value as cancelled) as it was.
+CUT_BY_CANCEL = 1
+CUT_BY_ERROR = 2
+
+
+def _cut_marker(message: Message) -> int:
+    if message.interrupted:
+        return CUT_BY_ERROR
+    return CUT_BY_CANCEL if message.cancelled else 0
 
 
 def message_from_row(row: tuple[Any, ...]) -> StoredMessage:
@@ -217,7 +230,8 @@ def message_from_row(row: tuple[Any, ...]) -> StoredMessage:
         tool_calls=tool_calls_from_json(calls),
         tool_call_id=call_id,
         name=name,
-        cancelled=bool(cancelled),
+        cancelled=cancelled == CUT_BY_CANCEL,
+        interrupted=cancelled == CUT_BY_ERROR,
         is_error=bool(is_error),
     )
     return StoredMessage(int(ord_), int(turn), message, bool(in_context), str(at))

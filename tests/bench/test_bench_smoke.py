@@ -27,6 +27,8 @@ RUNS = {
     "store": SMOKE.store_pairs,
     "compaction": SMOKE.compaction_runs,
     "diagnostics": SMOKE.diagnostics_runs,
+    "permission": SMOKE.permission_runs,
+    "command": SMOKE.command_runs,
 }
 
 

@@ -7,8 +7,10 @@ module against ``nexus_lsp/wire.py``, and the help file's tags and links.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +198,42 @@ async def test_help_file_has_valid_tags_and_links(nvim: Nvim, tmp_path: Path) ->
     links = set(re.findall(r"\|([^|\s]+)\|", text))
     unresolved = {link for link in links if link not in tags and link not in runtime_tags}
     assert not unresolved, unresolved
+
+
+async def test_without_cmd_the_server_is_found_on_path_or_in_the_project_venv(
+    nvim: Nvim, tmp_path: Path
+) -> None:
+    workspace = tmp_path / "ws"
+    (workspace / ".git").mkdir(parents=True)
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    venv_bin = Path(sys.executable).parent
+    env = {
+        "PATH": f"{empty}{os.pathsep}/usr/bin{os.pathsep}/bin",
+        "NEXUS_TEST_VENV_BIN": str(venv_bin),
+    }
+    report = (await nvim.run("locate.lua", cwd=workspace, settings=SETTINGS, env=env)).report
+    root = report["root"]
+    assert root == str(workspace)
+    local = f"{workspace}/.venv/bin/nexus-lsp"
+
+    # Not installed: the chat says what was tried and how to install; so does :checkhealth.
+    assert report["missing"] == {"found": False, "tried": f"nexus-lsp on PATH, {local}"}
+    error = report["missing_chat"][-1]
+    assert error.startswith(f"**Error:** nexus-lsp not found (tried nexus-lsp on PATH, {local})")
+    assert "pipx install" in error and "uv tool install" in error
+    health = "\n".join(report["missing_health"])
+    assert f"ERROR nexus-lsp not found (tried nexus-lsp on PATH, {local})" in health, health
+    assert "pipx install /path/to/nexus-lsp" in health
+    assert "uv tool install /path/to/nexus-lsp" in health
+    assert ".venv/bin/pip install" in health
+
+    # In the project's .venv: the server starts from there and :checkhealth runs it.
+    assert report["venv_started"] == {"cmd": [local]}, report["venv_started"]
+    health = "\n".join(report["venv_health"])
+    assert f"server command found: {local} (from the project's .venv)" in health, health
+    assert "server version: nexus-lsp " in health
+
+    # On PATH it wins; the option wins over both.
+    assert report["path_cmd"] == [["nexus-lsp"], "PATH"]
+    assert report["option_cmd"] == [["my-nexus", "--stdio"], "option"]

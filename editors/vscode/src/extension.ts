@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import { CHAT_VIEW_ID, ChatViewProvider } from './chatView';
 import { DEFAULT_SELECTION_QUESTION, type SelectionContext, selectionPrompt } from './prompts';
 import { UPDATE_TURN_END, UPDATE_TURN_START } from './protocol';
+import { managedLauncher } from './pythonEnv';
 import { API_KEY_SECRET, errorMessage, NexusServer } from './server';
 import { RESTART_KEYS } from './settings';
 
@@ -18,7 +19,7 @@ let activeServer: NexusServer | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('Nexus', { log: true });
-  const server = new NexusServer(context.secrets, output);
+  const server = new NexusServer(context.secrets, output, managedLauncher(context, output));
   activeServer = server;
   const chat = new ChatViewProvider(context.extensionUri, server, output, context.workspaceState);
   const status = new TurnStatus(chat, server);

@@ -26,10 +26,12 @@ import {
   TransportKind,
 } from 'vscode-languageclient/node';
 import { applyWithConfirmation } from './editConfirm';
+import { commandExists, ManagedEnvError } from './managedEnv';
 import { COMMAND_ASK, SETTINGS_SECTION } from './protocol';
+import type { ManagedLauncher } from './pythonEnv';
 import { ServerStderr, showLogMessage } from './serverLog';
 import { type CancellationTokenLike, NexusClient, type RpcConnection, type UpdateEvent } from './session';
-import { apiKeyEnv, type ConfigGetter, protocolSettings, serverCommand } from './settings';
+import { apiKeyEnv, type ConfigGetter, protocolSettings, type ServerCommand, serverArgs, serverCommand } from './settings';
 
 export const API_KEY_SECRET = 'nexus.apiKey';
 /** How long a failed start waits for the rest of the server's stderr. */
@@ -97,6 +99,8 @@ export class NexusServer implements vscode.Disposable {
   constructor(
     private readonly secrets: vscode.SecretStorage,
     private readonly output: vscode.LogOutputChannel,
+    /** The server the extension carries, used when no server setting names one. */
+    private readonly managed?: ManagedLauncher,
   ) {}
 
   /** The protocol layer of a running server, starting it on first use. */
@@ -140,11 +144,22 @@ export class NexusServer implements vscode.Disposable {
   private async start(): Promise<NexusClient> {
     await this.stop();
     const get = getter();
-    const { command, args } = serverCommand(get);
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    const configured = serverCommand(get);
+    if (configured && !commandExists(configured.command)) {
+      this.states.fire('failed');
+      const python = get('server.python');
+      const setting = typeof python === 'string' && python.trim() ? 'nexus.server.python' : 'nexus.server.command';
+      throw new Error(
+        `${setting} is "${configured.command}", which was not found. Install nexus-lsp ` +
+          '(pipx install, see its README) or correct the setting, or clear nexus.server.command and ' +
+          'nexus.server.python to use the server the extension carries.',
+      );
+    }
+    const { command, args } = configured ?? (await this.managedCommand(get, folder?.uri));
     const env: NodeJS.ProcessEnv = { ...process.env };
     const key = await this.secrets.get(API_KEY_SECRET);
     if (key) env[apiKeyEnv(get)] = key;
-    const folder = vscode.workspace.workspaceFolders?.[0];
     const serverOptions: ServerOptions = {
       command,
       args,
@@ -192,6 +207,19 @@ export class NexusServer implements vscode.Disposable {
     }
     this.states.fire('running');
     return nexus;
+  }
+
+  private async managedCommand(get: ConfigGetter, scope: vscode.Uri | undefined): Promise<ServerCommand> {
+    try {
+      if (!this.managed) throw new Error('no server command: set nexus.server.command');
+      const managed = await this.managed(scope);
+      return { command: managed.command, args: [...managed.args, ...serverArgs(get)] };
+    } catch (err) {
+      this.states.fire('failed');
+      // Its message already says what to do; the server settings are the other way out.
+      if (err instanceof ManagedEnvError) throw new Error(`could not set up the Nexus server: ${err.message}`);
+      throw err;
+    }
   }
 
   private clientOptions(

@@ -63,22 +63,29 @@ export interface ServerCommand {
   args: string[];
 }
 
+/** `nexus.server.args`: extra arguments for whichever server runs. */
+export function serverArgs(get: ConfigGetter): string[] {
+  const raw = get('server.args');
+  return Array.isArray(raw) ? raw.filter((a): a is string => typeof a === 'string') : [];
+}
+
 /**
- * `nexus.server.python` set → `<python> -m nexus_lsp <args>`; otherwise
- * `nexus.server.command` (default `nexus-lsp`) with `nexus.server.args`.
+ * `nexus.server.python` set → `<python> -m nexus_lsp <args>`; else
+ * `nexus.server.command` set → that command with `nexus.server.args`; neither →
+ * undefined: the extension runs the server it carries, in its own environment
+ * ({@link ./managedEnv}).
  */
-export function serverCommand(get: ConfigGetter): ServerCommand {
-  const rawArgs = get('server.args');
-  const args = Array.isArray(rawArgs) ? rawArgs.filter((a): a is string => typeof a === 'string') : [];
+export function serverCommand(get: ConfigGetter): ServerCommand | undefined {
+  const args = serverArgs(get);
   const python = get('server.python');
   if (typeof python === 'string' && python.trim() !== '') {
     return { command: python.trim(), args: ['-m', 'nexus_lsp', ...args] };
   }
   const command = get('server.command');
-  return {
-    command: typeof command === 'string' && command.trim() !== '' ? command.trim() : 'nexus-lsp',
-    args,
-  };
+  if (typeof command === 'string' && command.trim() !== '') {
+    return { command: command.trim(), args };
+  }
+  return undefined;
 }
 
 /** Settings whose change needs a new server process rather than a didChangeConfiguration. */

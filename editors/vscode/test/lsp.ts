@@ -80,10 +80,13 @@ export async function startModelServer(script: Script): Promise<ModelServer> {
   }
 }
 
-export async function startHarness(script: Script, options: { workspace?: string } = {}): Promise<Harness> {
+export async function startHarness(
+  script: Script,
+  options: { workspace?: string; python?: string } = {},
+): Promise<Harness> {
   const workspace = options.workspace ?? mkdtempSync(path.join(os.tmpdir(), 'nexus-vscode-ws-'));
   const model = await startModelServer(script);
-  const server = spawn(NEXUS_PYTHON, ['-m', 'nexus_lsp'], {
+  const server = spawn(options.python ?? NEXUS_PYTHON, ['-m', 'nexus_lsp'], {
     cwd: workspace,
     env: { ...process.env, NEXUS_TEST_KEY: 'test-key' },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -49,16 +49,17 @@ describe('settings', () => {
     assert.deepEqual(ours.codeActions, server.codeActions);
   });
 
-  it('runs python -m nexus_lsp when nexus.server.python is set, else the command', () => {
-    assert.deepEqual(serverCommand(defaultsGetter()), { command: 'nexus-lsp', args: [] });
+  it('runs python -m nexus_lsp when nexus.server.python is set, else the command, else the managed server', () => {
+    assert.equal(serverCommand(defaultsGetter()), undefined, 'nothing set: the bundled server');
     assert.deepEqual(serverCommand(defaultsGetter({ 'server.python': '/v/bin/python', 'server.args': ['--stdio'] })), {
       command: '/v/bin/python',
       args: ['-m', 'nexus_lsp', '--stdio'],
     });
-    assert.deepEqual(serverCommand(defaultsGetter({ 'server.command': ' ', 'server.args': ['--tcp', 7] })), {
+    assert.deepEqual(serverCommand(defaultsGetter({ 'server.command': ' nexus-lsp ', 'server.args': ['--tcp', 7] })), {
       command: 'nexus-lsp',
       args: ['--tcp'],
     });
+    assert.equal(serverCommand(defaultsGetter({ 'server.command': ' ' })), undefined);
   });
 
   it('names the API key variable, falling back to the default', () => {

@@ -343,6 +343,7 @@ export const commands = generic({
 
 export const workspace = generic({
   workspaceFolders,
+  isTrusted: true,
   textDocuments: [],
   notebookDocuments: [],
   getConfiguration: (section?: string) => ({
@@ -409,6 +410,14 @@ export function memento(values = new Map<string, unknown>()) {
 }
 
 /** A SecretStorage over a map, firing onDidChange like VS Code's. */
+/** What `extensions.getExtension(id)` answers (e.g. a stand-in of ms-python.python); none by default. */
+export const installedExtensions = new Map<string, { isActive: boolean; activate(): Promise<unknown>; exports: unknown }>();
+
+export const extensions = generic({
+  all: [] as unknown[],
+  getExtension: (id: string) => installedExtensions.get(id),
+});
+
 export function secretStorage() {
   const values = new Map<string, string>();
   const changes = new EventEmitter<{ key: string }>();
@@ -445,5 +454,5 @@ export const vscodeModule: Record<string, unknown> = {
   ...Object.fromEntries(UNUSED_TYPES.split(/\s+/).map((name) => [name, class {}])),
   Disposable, EventEmitter, CancellationError, CancellationTokenSource, Uri, Position, Range, TextEdit,
   WorkspaceEdit, CodeActionKind, ThemeIcon, StatusBarAlignment, ProgressLocation, LogLevel, version,
-  window, commands, workspace, languages, env,
+  window, commands, workspace, languages, env, extensions,
 };

@@ -160,7 +160,6 @@ class BlockingSleep(Skill[SleepArgs]):
     name = "blocking_sleep"
     description = "sleeps in a thread"
     arguments = SleepArgs
-    blocking = True
 
     def __init__(self) -> None:
         self.thread: str | None = None
@@ -209,7 +208,7 @@ async def test_tools_cancelled_from_outside_can_be_reported(
     await session.send("hi")
     call = ToolCall("ext1", "read_file", {"path": "a.txt"})
     session.context.append(session.history[-1].__class__.assistant("", (call,)))
-    written = session.add_cancelled_tools([call, ToolCall("other", "x", {})])
+    written = await session.add_cancelled_tools([call, ToolCall("other", "x", {})])
     assert len(written) == 1
     assert session.history[-1].tool_call_id == "ext1"
     assert "cancelled" in session.history[-1].content
@@ -246,9 +245,15 @@ async def test_cancelling_the_task_mid_batch_keeps_finished_results(
         ToolCall("w1", "wait", {"name": "w1", "_parallel": True}),
     ]
     session, _, events = make_session(FakeAnswer(text=["Doing."], tool_calls=calls))
+    read_done = asyncio.Event()
+    session.add_sink(
+        lambda e: read_done.set()
+        if isinstance(e, ToolCallStatus) and e.call.id == "r1" and e.status == "completed"
+        else None
+    )
     task = asyncio.create_task(session.send("q"))
     await wait_skill.all_started.wait()
-    await asyncio.sleep(0.01)  # let read_file finish
+    await read_done.wait()  # read_file has finished (its read runs in a worker thread)
     task.cancel()
     try:
         await task

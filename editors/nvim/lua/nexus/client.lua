@@ -195,9 +195,15 @@ local function flush(client_id, client, err)
 end
 
 ---@param root string
+---@return integer|nil client id
+---@return string|nil why it did not start
 local function start(root)
   require("nexus.progress")
   local opts = config.options
+  local cmd, origin = require("nexus.locate").server_cmd(opts.cmd, root)
+  if not cmd then
+    return nil, require("nexus.locate").not_found(origin)
+  end
   local capabilities = vim.lsp.protocol.make_client_capabilities()
   if opts.capabilities then
     capabilities = vim.tbl_deep_extend("force", capabilities, opts.capabilities)
@@ -205,7 +211,7 @@ local function start(root)
   local settings = object(vim.deepcopy(opts.settings))
   local lsp_config = {
     name = M.NAME,
-    cmd = opts.cmd,
+    cmd = cmd,
     cmd_env = opts.cmd_env,
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
@@ -233,18 +239,26 @@ local function start(root)
       end)
     end,
   }
+  local failed = string.format(
+    "could not start the nexus server (%s): is it installed? See :checkhealth nexus",
+    table.concat(cmd, " ")
+  )
   if has_011 then
-    return vim.lsp.start(lsp_config, {
+    local id = vim.lsp.start(lsp_config, {
       attach = false,
       silent = true,
       reuse_client = function(client, conf)
         return client.name == conf.name and client.root_dir == conf.root_dir
       end,
     })
+    return id, not id and failed or nil
   end
   ---@diagnostic disable-next-line: deprecated
   local ok, id = pcall(vim.lsp.start_client, lsp_config)
-  return ok and id or nil
+  if ok and id then
+    return id, nil
+  end
+  return nil, failed
 end
 
 --- Give running servers the current settings: they answer the next
@@ -269,15 +283,14 @@ function M.with_client(root, callback)
     callback(client, nil)
     return
   end
-  local id = client and client.id or start(root)
+  local id, err
+  if client then
+    id = client.id
+  else
+    id, err = start(root)
+  end
   if not id then
-    callback(
-      nil,
-      string.format(
-        "could not start the nexus server (%s): is it installed? See :checkhealth nexus",
-        table.concat(config.options.cmd, " ")
-      )
-    )
+    callback(nil, err)
     return
   end
   waiting[id] = waiting[id] or {}

@@ -14,7 +14,7 @@ local M = {}
 ---@field notify boolean also show tool batch progress with vim.notify
 
 ---@class nexus.Options
----@field cmd string[] command that starts the server (stdio)
+---@field cmd string[]|nil command that starts the server (stdio); nil: nexus-lsp on PATH, else the project's .venv
 ---@field cmd_env table<string,string>|nil extra environment for the server
 ---@field settings table the server settings (protocol section 7)
 ---@field root_markers string[] files/folders marking a workspace root
@@ -28,7 +28,7 @@ local M = {}
 
 ---@type nexus.Options
 M.defaults = {
-  cmd = { "nexus-lsp" },
+  cmd = nil,
   cmd_env = nil,
   settings = {},
   root_markers = { ".git", "AGENTS.md", "NEXUS.md", ".nexus", "pyproject.toml", "package.json" },
@@ -59,7 +59,7 @@ function M.validate(opts)
     end
     return true
   end
-  if expect("cmd", opts.cmd, "table") then
+  if opts.cmd ~= nil and expect("cmd", opts.cmd, "table") then
     if #opts.cmd == 0 then
       problems[#problems + 1] = "cmd: must name the server command"
     end

@@ -134,17 +134,27 @@ function M.version_command(cmd)
 end
 
 local function check_server(opts)
-  local exe = opts.cmd[1]
+  local locate = require("nexus.locate")
+  -- From the cwd, as the first :NexusAsk outside a file would (not loading nexus.client).
+  local cwd = vim.fn.getcwd()
+  local root = vim.fs.normalize(vim.fs.root(cwd, opts.root_markers) or cwd)
+  local server_cmd, origin = locate.server_cmd(opts.cmd, root)
+  if not server_cmd then
+    health.error(string.format("nexus-lsp not found (tried %s)", origin), locate.INSTALL_ADVICE)
+    return
+  end
+  local exe = server_cmd[1]
   if vim.fn.executable(exe) ~= 1 then
     health.error(
-      string.format("server command not found: %s", exe),
-      { "Install it (`make demo` in the nexus-lsp repository puts it in .venv/bin)",
-        "and put it on PATH or set `cmd` in require('nexus').setup{}" }
+      string.format("server command not found: %s (the `cmd` option)", exe),
+      locate.INSTALL_ADVICE
     )
     return
   end
-  health.ok(string.format("server command found: %s", vim.fn.exepath(exe)))
-  local cmd = M.version_command(opts.cmd)
+  local from = origin == "option" and "the `cmd` option" or origin == "PATH" and "PATH"
+    or "the project's .venv"
+  health.ok(string.format("server command found: %s (from %s)", vim.fn.exepath(exe), from))
+  local cmd = M.version_command(server_cmd)
   local ok, proc = pcall(vim.system, cmd, { text = true, env = opts.cmd_env })
   if not ok then
     health.error(string.format("could not run %s: %s", table.concat(cmd, " "), proc))
@@ -224,7 +234,7 @@ function M.check()
 
   local opts = config.options
   health.start("nexus: server")
-  if type(opts.cmd) == "table" and type(opts.cmd[1]) == "string" then
+  if opts.cmd == nil or (type(opts.cmd) == "table" and type(opts.cmd[1]) == "string") then
     check_server(opts)
   end
 
