@@ -66,7 +66,7 @@ class WorkspaceRuntime(Generic[W]):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._turns: set[asyncio.Future[Any]] = set()
         self.sink_factory: SinkFactory | None = None
-        manager.follow_up = self._follow_up
+        manager.queue.follow_up = self._follow_up
 
     @classmethod
     async def open(

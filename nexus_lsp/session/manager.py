@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
 
 from nexus_lsp.config import PermissionMode, ProviderSettings, Settings
 from nexus_lsp.core.attachments import Attachment, render_prompt
-from nexus_lsp.core.cancel import CancellationToken, Cancelled
+from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.core.messages import Message
 from nexus_lsp.errors import NexusError, SessionBusy, UnknownSession
@@ -31,6 +29,7 @@ from nexus_lsp.providers.base import Provider, RawLogger
 from nexus_lsp.session.compaction import CompactionOutcome
 from nexus_lsp.session.diagnostics import DiagnosticsWatch
 from nexus_lsp.session.prompt import compose_system_prompt
+from nexus_lsp.session.queue import WHEN_BUSY, Steered, TurnQueue, WhenBusy
 from nexus_lsp.session.session import Session, new_session_id
 from nexus_lsp.skills import Workspace, builtin_registry
 from nexus_lsp.skills.command import CommandLimits
@@ -52,19 +51,6 @@ log = logging.getLogger(__name__)
 
 ProviderFactory = Callable[[ProviderSettings, RawLogger | None], Provider]
 TITLE_CHARS = 60
-# What ``send`` does when the session runs a turn (protocol v2 §4)
-WhenBusy = Literal["reject", "queue", "steer"]
-WHEN_BUSY: tuple[WhenBusy, ...] = ("reject", "queue", "steer")
-# Runs a steered prompt that its turn ended without, as a queued turn: (session id, prompt)
-FollowUp = Callable[[str, str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Steered:
-    """A ``steer`` send that joined the running turn: its answer comes at once."""
-
-    session_id: str
-    turn_id: int
 
 
 def default_provider(settings: ProviderSettings, raw: RawLogger | None) -> Provider:
@@ -101,14 +87,10 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._provider_settings: dict[str, ProviderSettings] = {}
         self._loading: dict[str, asyncio.Lock] = {}
-        # One turn (or compaction) at a time per session; asyncio.Lock wakes waiters in
-        # order, so queued sends run in the order they came.
-        self._turn_locks: dict[str, asyncio.Lock] = {}
+        # One turn (or compaction) at a time per session, queued sends in order.
+        self.queue = TurnQueue()
         # Set by a door whose editor gives diagnostics (protocol v2 §4).
         self.diagnostics_source: DiagnosticsSource | None = None
-        # Set by the host: runs steered prompts a turn ended without (see Session.steer).
-        self.follow_up: FollowUp | None = None
-        self._follow_ups: set[asyncio.Task[object]] = set()
         self._claimed: set[str] = set()  # sessions between claim and release (send)
         # Set by the front door that can ask the user (protocol v2 §1); None: no way to ask.
         self.asker: PermissionAsker | None = None
@@ -196,15 +178,14 @@ class SessionManager:
             session = await self.new_session(title=title_from(prompt))
         else:
             session = await self.get(session_id)
-        lock = self._turn_locks.setdefault(session.id, asyncio.Lock())
-        if session.running or lock.locked() or session.id in self._claimed:
+        if session.running or self.queue.busy(session.id) or session.id in self._claimed:
             if when_busy == "reject":
                 raise SessionBusy(session.id)
             if when_busy == "steer":
                 turn_id = session.steer(render_prompt(prompt, attachments))
                 if turn_id is not None:
                     return Steered(session.id, turn_id)
-        await _acquire(lock, cancel_token)
+        lock = await self.queue.acquire(session.id, cancel_token)
         try:
             # a queued send: the live session may have been reloaded while it waited
             session = self._sessions.get(session.id) or await self.get(session.id)
@@ -244,10 +225,9 @@ class SessionManager:
     ) -> CompactionOutcome:
         """Compact a session's context now (between turns; ``SessionBusy`` during one)."""
         session = await self.get(session_id)
-        lock = self._turn_locks.setdefault(session.id, asyncio.Lock())
-        if session.running or lock.locked() or session.id in self._claimed:
+        if session.running or self.queue.busy(session.id) or session.id in self._claimed:
             raise SessionBusy(session.id)
-        async with lock:
+        async with self.queue.lock(session.id):
             self._claimed.add(session.id)
             try:
                 if await self.store.claim(session.id, len(session.history)):
@@ -271,23 +251,8 @@ class SessionManager:
             log.warning("session %s: releasing its lease failed", session_id, exc_info=True)
 
     def _run_leftover(self, session_id: str, prompt: str) -> None:
-        """A steered prompt its turn ended without becomes the next (queued) turn."""
-        log.info("session %s: a steered prompt arrived after its turn's last model call; "
-                 "it runs as the next turn", session_id)
-        if self.follow_up is not None:
-            self.follow_up(session_id, prompt)
-            return
-        task: asyncio.Task[object] = asyncio.ensure_future(
-            self.send(session_id, prompt, when_busy="queue"))
-        self._follow_ups.add(task)
-
-        def done(finished: asyncio.Task[object]) -> None:
-            self._follow_ups.discard(finished)
-            if not finished.cancelled() and finished.exception() is not None:
-                log.warning("the queued steered prompt of %s failed: %s", session_id,
-                            finished.exception())
-
-        task.add_done_callback(done)
+        self.queue.run_leftover(
+            session_id, prompt, lambda: self.send(session_id, prompt, when_busy="queue"))
 
     def session(self, session_id: str) -> Session | None:
         """The live session with that id, if any (no loading)."""
@@ -345,9 +310,7 @@ class SessionManager:
 
     async def aclose(self) -> None:
         """Cancel running turns, wait briefly for them to close, release everything."""
-        for task in list(self._follow_ups):
-            task.cancel()
-        await asyncio.gather(*self._follow_ups, return_exceptions=True)
+        await self.queue.aclose()
         if self.cancel_all("the server is shutting down"):
             for _ in range(100):  # the turns' own tasks finish them; give them a moment
                 if not any(s.running for s in self._sessions.values()):
@@ -428,28 +391,6 @@ class SessionManager:
         session.provider = self._provider_factory(wanted, self.store.raw_logger(session.id))
         self._provider_settings[session.id] = wanted
         await old.aclose()
-
-
-async def _acquire(lock: asyncio.Lock, token: CancellationToken | None) -> None:
-    """Wait for the session's turn lock, unless ``token`` is cancelled first (a queued
-    send whose request is cancelled stops waiting at once): then raise ``Cancelled``."""
-    if token is None or not lock.locked():
-        await lock.acquire()
-        return
-    acquire = asyncio.ensure_future(lock.acquire())
-    waiter = asyncio.ensure_future(token.wait())
-    try:
-        await asyncio.wait({acquire, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiter.cancel()
-        if not acquire.done():
-            acquire.cancel()
-        await asyncio.gather(acquire, waiter, return_exceptions=True)
-        got = acquire.done() and not acquire.cancelled() and acquire.exception() is None
-        if got and sys.exc_info()[0] is not None:
-            lock.release()  # our own task was cancelled just as the lock came free
-    if not got:
-        raise Cancelled(token.reason or "cancelled while queued")
 
 
 def title_from(prompt: str) -> str:
