@@ -22,9 +22,12 @@ export const PROTOCOL_KEYS = {
     'systemPrompt',
     'contextTokens',
     'maxToolOutputChars',
+    'compactAt',
+    'keepRecentExchanges',
+    'maxAttachmentChars',
   ],
   logging: ['streams', 'markdownTruncate', 'eventRetention'],
-  edits: ['fallbackToDisk', 'confirm'],
+  edits: ['fallbackToDisk', 'confirm', 'diagnosticsDelayMs'],
   permissions: ['mode', 'rules'],
   commands: ['timeoutSeconds', 'maxStoredOutputBytes', 'envDeny'],
 } as const;
