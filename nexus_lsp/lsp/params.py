@@ -23,6 +23,7 @@ __all__ = [
     "ListParams",
     "LoadParams",
     "NewParams",
+    "McpListParams",
     "PermissionsListParams",
     "RevokeParams",
     "SendParams",
@@ -84,6 +85,10 @@ class SetModeParams(_Params):
 
 
 class PermissionsListParams(_Params):
+    pass
+
+
+class McpListParams(_Params):
     pass
 
 
