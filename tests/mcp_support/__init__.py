@@ -12,8 +12,9 @@ HERE = Path(__file__).parent
 FAULT_SERVER = HERE / "fault_server.py"
 NPM_DIR = HERE.parent / "mcp-servers"
 NODE_BIN = NPM_DIR / "node_modules" / ".bin"
-EVERYTHING = NPM_DIR / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
-FILESYSTEM = NPM_DIR / "node_modules" / "@modelcontextprotocol" / "server-filesystem" / "dist" / "index.js"
+SCOPE = NPM_DIR / "node_modules" / "@modelcontextprotocol"
+EVERYTHING = SCOPE / "server-everything" / "dist" / "index.js"
+FILESYSTEM = SCOPE / "server-filesystem" / "dist" / "index.js"
 
 
 def fault_server(**env: str) -> McpServerSettings:

@@ -63,12 +63,12 @@ def picture() -> Image:
 async def slow(seconds: float) -> str:
     mark = os.environ.get("FAULT_SLOW_MARK")
     if mark:
-        Path(mark).write_text("started")
+        Path(mark).write_text("started")  # noqa: ASYNC240 (a test server: blocking is fine)
     try:
         await anyio.sleep(seconds)
     except anyio.get_cancelled_exc_class():
         if mark:
-            Path(mark).write_text("cancelled")
+            Path(mark).write_text("cancelled")  # noqa: ASYNC240
         raise
     return f"slept {seconds}"
 

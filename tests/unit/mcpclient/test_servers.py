@@ -124,7 +124,8 @@ async def test_a_crash_mid_call_restarts_once_then_fails(tmp_path: Path) -> None
         registry = registry_of(servers)
         _, error = await run(registry, "mcp__fault__crash", {})
         assert error is not None
-        assert error.startswith("mcp__fault__crash: failed: MCP server fault exited during the call")
+        assert error.startswith(
+            "mcp__fault__crash: failed: MCP server fault exited during the call")
         assert "crashing now" in error
         assert servers.list_json()[0]["status"] == "stopped"  # started again at its next use
         assert await run(registry, "mcp__fault__echo", {"text": "back"}) == ("echo: back", None)
@@ -136,7 +137,8 @@ async def test_a_crash_mid_call_restarts_once_then_fails(tmp_path: Path) -> None
         assert entry["error"].startswith("exited again after a restart; stderr: ")
         assert "crashing now" in entry["error"]
         _, error = await run(registry, "mcp__fault__echo", {"text": "x"})
-        assert error is not None and error.startswith("mcp__fault__echo: failed: MCP server fault is failed")
+        assert error is not None
+        assert error.startswith("mcp__fault__echo: failed: MCP server fault is failed")
         assert len(pids(pid_file)) == 2  # not restarted a second time
     finally:
         await servers.aclose()
