@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from nexus_lsp.config import McpServerSettings
 from nexus_lsp.errors import ToolError
 from nexus_lsp.mcp.project import PROJECT_FILE
-from nexus_lsp.mcp.skill import McpToolSkill, make_tool_skill
+from nexus_lsp.mcp.skill import McpToolSkill, make_tool_skill, tool_name
 
 if TYPE_CHECKING:
     from nexus_lsp.mcp.connection import McpConnection
@@ -43,14 +42,7 @@ Source = Literal["settings", "project"]
 Allow = Callable[[str, McpServerSettings], Awaitable[str | None]]
 
 INSTALL_HINT = "the MCP SDK is not installed: pip install 'nexus-lsp[mcp]'"
-MAX_TOOL_NAME = 64
 DEFAULT_START_TIMEOUT = 60.0
-
-
-def tool_name(server: str, tool: str) -> str:
-    """The name the model sees: ``mcp__<server>__<tool>``, safe characters, ≤ 64."""
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", tool)
-    return f"mcp__{server}__{safe}"[:MAX_TOOL_NAME]
 
 
 @dataclass(slots=True)

@@ -7,8 +7,9 @@ failure the model reads (``<tool>: failed: <text>``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.errors import ToolError
@@ -18,9 +19,22 @@ from nexus_lsp.skills.schema import RawArguments, SchemaSkill
 
 if TYPE_CHECKING:
     from nexus_lsp.mcp.connection import ToolInfo
-    from nexus_lsp.mcp.servers import McpServers
 
-__all__ = ["McpToolSkill", "make_tool_skill"]
+__all__ = ["MAX_TOOL_NAME", "McpToolSkill", "ToolCaller", "make_tool_skill", "tool_name"]
+
+MAX_TOOL_NAME = 64
+
+
+class ToolCaller(Protocol):
+    """What a tool skill calls through (``McpServers``)."""
+
+    async def call(self, server: str, tool: str, arguments: dict[str, Any]) -> Any: ...
+
+
+def tool_name(server: str, tool: str) -> str:
+    """The name the model sees: ``mcp__<server>__<tool>``, safe characters, ≤ 64."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", tool)
+    return f"mcp__{server}__{safe}"[:MAX_TOOL_NAME]
 
 
 class McpToolSkill(SchemaSkill):
@@ -28,7 +42,7 @@ class McpToolSkill(SchemaSkill):
     server: str
     tool: str
 
-    def __init__(self, servers: McpServers) -> None:
+    def __init__(self, servers: ToolCaller) -> None:
         self._servers = servers
 
     def subject(self, arguments: Mapping[str, Any]) -> str:
@@ -49,10 +63,8 @@ class McpToolSkill(SchemaSkill):
         return SkillOutput(text)
 
 
-def make_tool_skill(servers: McpServers, server: str, tool: ToolInfo) -> McpToolSkill:
+def make_tool_skill(servers: ToolCaller, server: str, tool: ToolInfo) -> McpToolSkill:
     """A skill class per tool (a skill's name and schema are class attributes)."""
-    from nexus_lsp.mcp.servers import tool_name
-
     schema = dict(tool.input_schema)
     schema.pop("title", None)
     schema.setdefault("type", "object")
