@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Real MCP servers the tests run (npm's server-everything and server-filesystem).
+# Rewritten by every `npm ci`: current when newer than the lockfile; offline after
+# the first install (npm's cache).
+MCP_SERVERS := tests/mcp-servers/node_modules/.package-lock.json
 
-.PHONY: demo test lint typecheck pytest editors-test bench clean
+.PHONY: demo test lint typecheck pytest editors-test bench clean mcp-servers
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +25,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+mcp-servers: $(MCP_SERVERS)
+
+$(MCP_SERVERS): tests/mcp-servers/package.json tests/mcp-servers/package-lock.json
+	cd tests/mcp-servers && npm ci --prefer-offline --no-audit --no-fund
+	@touch $@
+
+pytest: $(STAMP) $(MCP_SERVERS)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
 
 editors-test: $(STAMP)
@@ -29,7 +39,7 @@ editors-test: $(STAMP)
 
 test: lint typecheck pytest editors-test
 
-bench: $(STAMP)
+bench: $(STAMP) $(MCP_SERVERS)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench
 
 clean:
