@@ -54,25 +54,38 @@ class SchemaSkill(Skill[RawArguments]):
     def definition(self) -> ToolDefinition:
         return ToolDefinition(self.name, self.description, dict(self.input_schema))
 
+    _validator: Any = None  # built at the first call (per skill instance)
+
     def parse_arguments(self, arguments: dict[str, Any]) -> RawArguments:
-        validate_against(self.input_schema, arguments)
+        if self._validator is None:
+            self._validator = _validator_for(self.input_schema)
+        validate_against(self.input_schema, arguments, self._validator)
         return RawArguments.model_validate(arguments)
 
 
-def validate_against(schema: Mapping[str, Any], arguments: dict[str, Any]) -> None:
-    """Raise ToolError ``invalidArguments`` naming every problem of ``arguments``."""
+def _validator_for(schema: Mapping[str, Any]) -> Any:
+    """A jsonschema validator of ``schema``, or False when jsonschema is not installed."""
     try:  # untyped, and optional: looked up by name
         jsonschema: Any = importlib.import_module("jsonschema")
     except ImportError:  # the mcp extra brings it; without it, the top-level checks
+        return False
+    validator_class = jsonschema.validators.validator_for(schema, jsonschema.Draft202012Validator)
+    return validator_class(schema)
+
+
+def validate_against(schema: Mapping[str, Any], arguments: dict[str, Any],
+                     validator: Any = None) -> None:
+    """Raise ToolError ``invalidArguments`` naming every problem of ``arguments``."""
+    validator = _validator_for(schema) if validator is None else validator
+    if validator is False:
         _shallow_check(schema, arguments)
         return
-    validator_class = jsonschema.validators.validator_for(schema, jsonschema.Draft202012Validator)
+    schema_error: type[Exception] = importlib.import_module("jsonschema.exceptions").SchemaError
     try:
-        validator = validator_class(schema)
         errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.path))
-    except jsonschema.exceptions.SchemaError as exc:
+    except schema_error as exc:
         # The tool's own schema is broken: let the tool judge the arguments.
-        log.warning("the schema of a tool is invalid (%s): arguments not checked", exc.message)
+        log.warning("the schema of a tool is invalid (%s): arguments not checked", exc)
         return
     if errors:
         parts = [f"{'.'.join(str(p) for p in e.path) or 'arguments'}: {e.message}"

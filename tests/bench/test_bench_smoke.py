@@ -27,6 +27,7 @@ RUNS = {
     "store": SMOKE.store_pairs,
     "permission": SMOKE.permission_runs,
     "command": SMOKE.command_runs,
+    "mcp": SMOKE.mcp_runs,
 }
 
 
