@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -215,5 +216,53 @@ async def test_npm_everything_and_filesystem_servers(tmp_path: Path) -> None:
         assert error is None and "the filesystem server read this" in output
         _, error = await run(registry, "mcp__fs__read_text_file", {"path": "/etc/passwd"})
         assert error is not None and error.startswith("mcp__fs__read_text_file: failed: ")
+    finally:
+        await servers.aclose()
+
+
+async def test_a_streamable_http_server(tmp_path: Path) -> None:
+    """npm's server-everything over streamable HTTP on 127.0.0.1 (its own process)."""
+    import socket
+
+    npm_servers_installed()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    node = await asyncio.create_subprocess_exec(
+        "node", str(EVERYTHING), "streamableHttp", env={**os.environ, "PORT": str(port)},
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE)
+    try:
+        assert node.stderr is not None
+        while b"listening on port" not in (line := await asyncio.wait_for(
+                node.stderr.readline(), 30)):
+            assert line, "server-everything exited before listening"
+        url = f"http://127.0.0.1:{port}/mcp"
+        servers = await McpServers.start(
+            {"web": McpServerSettings(url=url, headers={"X-Nexus-Test": "1"})}, tmp_path)
+        try:
+            [entry] = servers.list_json()
+            assert (entry["status"], entry["transport"]) == ("running", "http"), entry
+            registry = registry_of(servers)
+            output, error = await run(registry, "mcp__web__echo", {"message": "over http"})
+            assert error is None and "over http" in output
+        finally:
+            await servers.aclose()
+        assert servers.list_json()[0]["status"] == "stopped"
+    finally:
+        node.terminate()
+        await node.wait()
+
+
+async def test_servers_that_cannot_be_reached_are_failed(tmp_path: Path) -> None:
+    servers = await McpServers.start({
+        "gone": McpServerSettings(url="http://127.0.0.1:9/mcp"),
+        "nocmd": McpServerSettings(command=str(tmp_path / "no-such-server")),
+    }, tmp_path, start_timeout=20)
+    try:
+        gone, nocmd = servers.list_json()
+        assert gone["status"] == "failed" and gone["error"]
+        assert nocmd["status"] == "failed"
+        assert nocmd["error"].startswith("cannot run it: [Errno 2] No such file or directory")
     finally:
         await servers.aclose()
