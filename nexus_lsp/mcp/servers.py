@@ -79,6 +79,7 @@ class McpServers:
         self._told_missing_sdk = False
         self._closed = False
         self._closing: set[asyncio.Future[None]] = set()
+        self._asking = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"<McpServers {[(s.name, s.status) for s in self._servers.values()]}>"
@@ -133,6 +134,13 @@ class McpServers:
         """Start every server that should run and does not (see the module docstring).
 
         ``allow`` None: project servers are trusted (the caller chose them)."""
+        async with self._asking:  # two turns starting at once ask once
+            await self._ask(allow)
+        startable = [s for s in self._servers.values() if s.status == "stopped"]
+        await asyncio.gather(*(self._start(s) for s in startable))
+        return self.skills()
+
+    async def _ask(self, allow: Allow | None) -> None:
         for state in list(self._servers.values()):
             if state.source == "project" and state.allowed is None:
                 denial = None if allow is None else await allow(state.name, state.config)
@@ -143,9 +151,6 @@ class McpServers:
                     state.status = "notAllowed"
                     state.error = (f"{denial} (asked again when {PROJECT_FILE} changes "
                                    "or the server restarts)")
-        startable = [s for s in self._servers.values() if s.status == "stopped"]
-        await asyncio.gather(*(self._start(s) for s in startable))
-        return self.skills()
 
     async def _start(self, state: ServerState) -> None:
         if state.starting is not None:  # another turn is starting it: wait for that one
