@@ -11,32 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from nexus_lsp import wire
-from nexus_lsp.config import McpServerSettings, PermissionMode, ProviderSettings, Settings
+from nexus_lsp.config import PermissionMode, ProviderSettings, Settings
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import EventSink, TurnResult
-from nexus_lsp.core.messages import Message, ToolCall
+from nexus_lsp.core.messages import Message
 from nexus_lsp.errors import SessionBusy, UnknownSession
 from nexus_lsp.keys import add_key_env
-from nexus_lsp.permissions.gate import PermissionAsker, PermissionGate, ToolFacts
+from nexus_lsp.permissions.gate import PermissionAsker, PermissionGate
 from nexus_lsp.providers import create_provider
 from nexus_lsp.providers.base import Provider, RawLogger
+from nexus_lsp.session.extensions import WorkspaceTools
 from nexus_lsp.session.prompt import compose_system_prompt
 from nexus_lsp.session.session import Session, new_session_id
-from nexus_lsp.skills import Skill, SkillRegistry, Workspace, builtin_registry
+from nexus_lsp.skills import Workspace
 from nexus_lsp.skills.command import CommandLimits
-from nexus_lsp.skills.plugins import discover
 from nexus_lsp.storage import SessionRecord, SessionStore
 
 if TYPE_CHECKING:
     from nexus_lsp.mcp import McpServers
-    from nexus_lsp.mcp.project import ProjectServers
 
 __all__ = [
     "LoadResult",
@@ -94,9 +92,9 @@ class SessionManager:
         )
         # How the user is told of a problem that is no request's answer (set by the host).
         self.notify: Callable[[str], None] | None = None
-        # The workspace's MCP servers (protocol v2 §5): made when some are configured.
-        self.mcp: McpServers | None = None
-        self._project_mcp: ProjectServers | None = None
+        # Skill plugins and MCP servers (protocol v2 §5).
+        self.tools = WorkspaceTools(root, workspace, lambda: self.settings, self.permissions,
+                                    self._tell)
 
     def __repr__(self) -> str:
         running = sum(s.running for s in self._sessions.values())
@@ -252,68 +250,14 @@ class SessionManager:
 
     # MCP servers and plugins -------------------------------------------------------
 
+    @property
+    def mcp(self) -> McpServers | None:
+        """The workspace's MCP servers, once some were configured."""
+        return self.tools.mcp
+
     async def mcp_servers(self) -> McpServers | None:
-        """The MCP servers configured now (settings and ``.mcp.json``); none is started
-        here. None while none was ever configured (the MCP package is not loaded)."""
-        configured = self.settings.mcp_servers
-        if not configured and self.mcp is None and not (self.root / wire.MCP_PROJECT_FILE).exists():
-            return None
-        from nexus_lsp.mcp import McpServers
-        from nexus_lsp.mcp.project import ProjectServers
-
-        if self.mcp is None:
-            self.mcp = McpServers(self.root, notify=self._tell,
-                                  start_timeout=self.settings.session.tool_timeout_seconds)
-            self._project_mcp = ProjectServers(self.root)
-        assert self._project_mcp is not None
-        project, problems = self._project_mcp.read()
-        if problems:
-            self._tell("Nexus: " + "; ".join(problems))
-        await self.mcp.configure(configured, project)
-        return self.mcp
-
-    async def _mcp_tools(self, session_id: str, turn_id: int,
-                         token: CancellationToken) -> Sequence[Skill[Any]]:
-        """A session's tool source: the running servers' tools, started when needed."""
-        servers = await self.mcp_servers()
-        if servers is None:
-            return []
-
-        async def allow(name: str, config: McpServerSettings) -> str | None:
-            return await self._allow_project_server(session_id, turn_id, name, config, token)
-
-        return await servers.ensure(allow)
-
-    async def _allow_project_server(self, session_id: str, turn_id: int, name: str,
-                                    config: McpServerSettings,
-                                    token: CancellationToken) -> str | None:
-        """Ask whether a ``.mcp.json`` server may start: None, or why not. Asked in
-        every mode (a cloned repository must not run commands by itself)."""
-        what = config.command if config.command is not None else config.url or ""
-        subject = " ".join([what, *config.args])
-        arguments: dict[str, Any] = (
-            {"command": config.command, "args": list(config.args), "cwd": config.cwd or "."}
-            if config.command is not None else {"url": config.url})
-        call_name = f"{wire.MCP_SERVER_PERMISSION_PREFIX}{name}"
-        facts = ToolFacts(wire.KIND_MCP, subject,
-                          f"Start MCP server `{name}` from {wire.MCP_PROJECT_FILE}: {subject}",
-                          arguments)
-        denial = await self.permissions.check(
-            session_id=session_id, turn_id=turn_id, mode="strict",
-            call=ToolCall(call_name, call_name, arguments), facts=facts, token=token)
-        if denial is not None:
-            log.info("MCP server %s not started: %s", name, denial)
-        return denial
-
-    def _registry(self) -> SkillRegistry:
-        registry = builtin_registry(self.workspace, self.settings.session, self._command_limits)
-        plugins = discover()
-        for skill in plugins.make(self.workspace, registry.names):
-            registry.register(skill)
-        fresh = plugins.new_problems()
-        if fresh:
-            self._tell("Nexus: " + "; ".join(fresh))
-        return registry
+        """The MCP servers configured now (``nexus/mcp/list``); none is started here."""
+        return await self.tools.mcp_servers()
 
     def _tell(self, text: str) -> None:
         log.warning("%s", text)
@@ -335,7 +279,7 @@ class SessionManager:
         self._sessions.clear()
         if self.mcp is not None:
             try:
-                await self.mcp.aclose()
+                await self.tools.aclose()
             except Exception:
                 log.exception("stopping the MCP servers failed")
         await self.store.aclose()
@@ -357,7 +301,7 @@ class SessionManager:
             provider=provider,
             settings=self.settings.session,
             system_prompt=prompt,
-            registry=self._registry(),
+            registry=self.tools.registry(self._command_limits),
             session_id=session_id,
             title=title,
             history=history or (),
@@ -365,7 +309,7 @@ class SessionManager:
             turn_count=turn_count,
             created_at=created_at,
             permissions=self.permissions,
-            tool_source=self._mcp_tools,
+            tool_source=self.tools.tool_source,
         )
         session.add_sink(self.store.sink(session_id))
         self._sessions[session_id] = session
