@@ -5,12 +5,14 @@ here loads it until a server starts (``McpServers.ensure`` / ``McpServers.start`
 
 A door with its own servers (ACP's ``session/new``)::
 
-    servers = await McpServers.start({"fs": McpServerSettings(command="npx", args=[...])}, root)
+    configs, problems = from_acp(params["mcpServers"])    # ACP's list → {name: settings}
+    servers = await McpServers.start(configs, root)       # trusted: no question
     registry.replace_group("mcp", servers.skills())
     servers.list_json()      # the nexus/mcp/list entries
     await servers.aclose()
 """
 
+from nexus_lsp.mcp.configs import from_acp
 from nexus_lsp.mcp.project import PROJECT_FILE, read_project_servers
 from nexus_lsp.mcp.servers import INSTALL_HINT, McpServers, ServerState, tool_name
 
@@ -19,6 +21,7 @@ __all__ = [
     "PROJECT_FILE",
     "McpServers",
     "ServerState",
+    "from_acp",
     "read_project_servers",
     "tool_name",
 ]

@@ -127,3 +127,23 @@ def test_registry_group_is_replaced_and_never_shadows() -> None:
     assert registry.names == ["read_file", "mcp__b__y"]
     registry.replace_group("mcp", [])
     assert registry.names == ["read_file"]
+
+
+def test_acp_server_lists() -> None:
+    from nexus_lsp.mcp import from_acp
+
+    configs, problems = from_acp([
+        {"name": "fs", "command": "npx", "args": ["-y", "srv"],
+         "env": [{"name": "A", "value": "1"}]},
+        {"type": "http", "name": "web", "url": "https://x.test/mcp",
+         "headers": [{"name": "Authorization", "value": "Bearer t"}]},
+        {"name": "bad name", "command": "x"},
+        {"name": "nothing"},
+    ])
+    assert configs == {
+        "fs": McpServerSettings(command="npx", args=("-y", "srv"), env={"A": "1"}),
+        "web": McpServerSettings(url="https://x.test/mcp", headers={"Authorization": "Bearer t"}),
+    }
+    assert problems[0] == "mcpServers: server name 'bad name': use 1-40 letters, digits, _ or -"
+    assert problems[1] == ("mcpServers.nothing: Value error, give either command (a stdio "
+                           "server) or url (an HTTP server)")
