@@ -105,6 +105,9 @@ async def test_mcp_tools_in_a_turn_asked_in_default_mode(
                  for u in editor.updates if u["kind"] == wire.UPDATE_TOOL_CALL}
         assert kinds == {"a": "mcp", "b": "mcp", "c": "mcp"}
 
+        # each server's stderr is in the server log, on a logger of its own
+        logged = await editor.wait_for_log(f"fault server {pids(pid_file)[0]} starting")
+        assert "nexus_lsp.mcp.server.fault" in logged.message
         listed = await mcp_list(editor)
         assert [(s["name"], s["status"], s["source"]) for s in listed] == [
             ("fault", "running", "settings"), ("everything", "running", "settings")]
