@@ -36,6 +36,7 @@ from nexus_lsp.config import McpServerSettings
 __all__ = ["ConnectionLost", "McpConnection", "ToolInfo"]
 
 STDERR_TAIL_LINES = 20
+STDERR_LINE_BYTES = 4096
 CLOSE_TIMEOUT = 8.0  # the SDK's own escalation: stdin closed, 2 s, SIGTERM, 2 s, SIGKILL
 
 
@@ -66,7 +67,8 @@ class StderrPump:
 
     def _pump(self) -> None:
         try:
-            for raw in self._reader:
+            # bounded reads: a server printing one endless line costs no memory
+            for raw in iter(lambda: self._reader.readline(STDERR_LINE_BYTES), b""):
                 line = raw.decode("utf-8", "replace").rstrip()
                 if line:
                     self.log.info("%s", line)
@@ -120,6 +122,7 @@ class McpConnection:
         try:
             await asyncio.wait_for(asyncio.shield(ready), limit)
         except BaseException:
+            ready.cancel()  # the runner must not leave an exception nobody reads
             await self.close()
             if self._pump is not None:  # the whole stderr, for the message
                 await asyncio.to_thread(self._pump.done.wait, 1.0)
@@ -199,6 +202,8 @@ class McpConnection:
         runner = self._runner
         if runner is None:
             return
+        if self._client is None and not runner.done():
+            runner.cancel()  # still starting (a server that never answers): no grace
         try:
             await asyncio.wait_for(asyncio.shield(runner), CLOSE_TIMEOUT)
         except TimeoutError:

@@ -266,3 +266,20 @@ async def test_servers_that_cannot_be_reached_are_failed(tmp_path: Path) -> None
         assert nocmd["error"].startswith("cannot run it: [Errno 2] No such file or directory")
     finally:
         await servers.aclose()
+
+
+async def test_a_server_that_never_answers_is_stopped(tmp_path: Path) -> None:
+    import sys
+
+    pid_file = tmp_path / "pid"
+    silent = McpServerSettings(command=sys.executable, args=(
+        "-c", f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
+              "time.sleep(120)"))
+    servers = await McpServers.start({"silent": silent}, tmp_path, start_timeout=3)
+    try:
+        [entry] = servers.list_json()
+        assert entry["status"] == "failed"
+        assert entry["error"] == "did not answer within 3 seconds"
+        assert pid_file.exists() and not alive(int(pid_file.read_text()))
+    finally:
+        await servers.aclose()
