@@ -283,3 +283,31 @@ async def test_a_server_that_never_answers_is_stopped(tmp_path: Path) -> None:
         assert pid_file.exists() and not alive(int(pid_file.read_text()))
     finally:
         await servers.aclose()
+
+
+async def test_a_server_killed_while_idle_is_noticed_and_restarted_once(tmp_path: Path) -> None:
+    import signal
+
+    pid_file = tmp_path / "pids"
+    servers = await McpServers.start({"fault": fault_server(FAULT_PID_FILE=str(pid_file))},
+                                     tmp_path)
+
+    async def status_after_kill(pid: int) -> str:
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(500):  # noticed by the end of its stderr, not by a call
+            status = str(servers.list_json()[0]["status"])
+            if status != "running":
+                return status
+            await asyncio.sleep(0.02)
+        return "running"
+
+    try:
+        registry = registry_of(servers)
+        assert await status_after_kill(pids(pid_file)[0]) == "stopped"
+        assert await run(registry, "mcp__fault__echo", {"text": "1"}) == ("echo: 1", None)
+        assert len(pids(pid_file)) == 2
+        assert await status_after_kill(pids(pid_file)[1]) == "failed"
+        assert servers.list_json()[0]["error"].startswith("exited again after a restart")
+    finally:
+        await servers.aclose()
+    assert not any(alive(p) for p in pids(pid_file))
