@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import cancel, command, edit, load, mcp, startup, store, turn
+from bench import cancel, command, edit, load, mcp_call, startup, store, turn
 from bench.config import FULL, SMOKE, ProfileMode, Sizes
 from bench.report import Machine, render, write
 from bench.stats import MeasureResult
@@ -34,7 +34,7 @@ MEASURES: dict[str, tuple[tuple[str, ...], Measure]] = {
     "load": (("load",), load.run),
     "edit": (("edit",), edit.run),
     "command": (("permission", "command"), command.run),
-    "mcp": (("mcp",), mcp.run),
+    "mcp": (("mcp",), mcp_call.run),
 }
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

@@ -166,7 +166,8 @@ class McpServers:
     async def _connect(self, state: ServerState) -> None:
         try:
             from nexus_lsp.mcp.connection import McpConnection
-        except ImportError:
+        except ImportError as exc:
+            log.warning("MCP server %s: the SDK cannot be imported: %r", state.name, exc)
             state.status, state.error = "failed", INSTALL_HINT
             if not self._told_missing_sdk:
                 self._told_missing_sdk = True

@@ -344,6 +344,8 @@ class Session:
         except Exception:
             log.exception("session %s: listing the MCP tools failed", self.id)
             extra = []
+        if not extra and not self.registry.group("mcp"):
+            return  # nothing was or is offered: the tools stay as they are
         clashes = self.registry.replace_group("mcp", extra)
         if clashes:
             log.warning("session %s: tools left out (name taken): %s", self.id, clashes)

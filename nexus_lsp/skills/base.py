@@ -159,6 +159,7 @@ class SkillRegistry:
     ) -> None:
         self._skills: dict[str, Skill[Any]] = {}
         self._groups: dict[str, list[str]] = {}  # replace_group's names
+        self._definitions: dict[str, tuple[Skill[Any], ToolDefinition]] = {}
         self.timeout_seconds = timeout_seconds
         self.max_output_chars = max_output_chars
         for skill in skills:
@@ -179,6 +180,10 @@ class SkillRegistry:
             raise ValueError(f"a skill named {skill.name!r} is already registered")
         self._skills[skill.name] = skill
 
+    def group(self, group: str) -> list[str]:
+        """The names ``replace_group`` put in ``group``."""
+        return list(self._groups.get(group, ()))
+
     def replace_group(self, group: str, skills: Iterable[Skill[Any]]) -> list[str]:
         """Make ``skills`` the registry's ``group`` (MCP tools, refreshed each turn):
         the group's previous skills go, these come. A name another skill already has
@@ -197,7 +202,15 @@ class SkillRegistry:
         return clashes
 
     def definitions(self) -> list[ToolDefinition]:
-        return [skill.definition() for skill in self._skills.values()]
+        # Built once per skill: a pydantic schema costs milliseconds, and the list is
+        # asked for at every turn that refreshes its MCP tools.
+        out: list[ToolDefinition] = []
+        for name, skill in self._skills.items():
+            cached = self._definitions.get(name)
+            if cached is None or cached[0] is not skill:
+                cached = self._definitions[name] = (skill, skill.definition())
+            out.append(cached[1])
+        return out
 
     def is_read_only(self, name: str) -> bool:
         skill = self._skills.get(name)

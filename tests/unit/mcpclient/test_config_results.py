@@ -147,3 +147,12 @@ def test_acp_server_lists() -> None:
     assert problems[0] == "mcpServers: server name 'bad name': use 1-40 letters, digits, _ or -"
     assert problems[1] == ("mcpServers.nothing: Value error, give either command (a stdio "
                            "server) or url (an HTTP server)")
+
+
+def test_definitions_are_built_once_per_skill() -> None:
+    registry = SkillRegistry([_skill("read_file")])
+    first = registry.definitions()
+    assert registry.definitions()[0] is first[0]  # not rebuilt at every turn
+    registry.replace_group("mcp", [_skill("mcp__a__x")])
+    again = registry.definitions()
+    assert again[0] is first[0] and [d.name for d in again] == ["read_file", "mcp__a__x"]
