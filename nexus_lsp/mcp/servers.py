@@ -262,10 +262,18 @@ def _start_failure(exc: BaseException, timeout: float) -> str:
         return f"did not answer within {timeout:g} seconds"
     if isinstance(exc, FileNotFoundError | PermissionError):
         return f"cannot run it: {exc}"
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, BaseExceptionGroup):
-        text = "; ".join(str(e) or type(e).__name__ for e in exc.exceptions)
+    leaves = _leaves(exc)
+    if any(isinstance(e, FileNotFoundError | PermissionError) for e in leaves):
+        return "cannot run it: " + "; ".join(str(e) for e in leaves)
+    text = "; ".join(str(e) or type(e).__name__ for e in leaves)
     return f"exited at start ({text})" if "closed" in text.lower() else text
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside (nested) exception groups, the SDK's task groups' way."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
 
 
 def _with_tail(message: str, tail: str) -> str:

@@ -110,6 +110,7 @@ async def test_a_server_that_exits_at_start_is_failed_with_its_stderr(tmp_path: 
     try:
         [entry] = servers.list_json()
         assert entry["status"] == "failed" and entry["tools"] == []
+        assert entry["error"].startswith("exited at start (Connection closed); stderr: ")
         assert "cannot open the database (exit at start)" in entry["error"]
         assert told and "MCP server bad did not start" in told[0]
         assert servers.skills() == []
