@@ -49,6 +49,7 @@ class ToolInfo:
     name: str
     description: str
     input_schema: dict[str, Any]
+    read_only: bool = False  # the server's readOnlyHint: may run beside other reads
 
 
 class StderrPump:
@@ -223,7 +224,9 @@ async def _list_tools(client: Client) -> list[ToolInfo]:
     for _ in range(100):  # pages; a server that pages forever is cut off here
         page = await client.list_tools(cursor=cursor)
         for tool in page.tools:
-            tools.append(ToolInfo(tool.name, tool.description or "", dict(tool.input_schema)))
+            hints = tool.annotations
+            tools.append(ToolInfo(tool.name, tool.description or "", dict(tool.input_schema),
+                                  bool(hints is not None and hints.read_only_hint)))
         cursor = page.next_cursor
         if cursor is None:
             break

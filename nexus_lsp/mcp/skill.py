@@ -72,6 +72,8 @@ def make_tool_skill(servers: ToolCaller, server: str, tool: ToolInfo) -> McpTool
         "name": tool_name(server, tool.name), "server": server, "tool": tool.name,
         "description": tool.description or f"{tool.name} (from the MCP server {server})",
         "input_schema": schema,
+        # a read-only hint lets a batch of them run in parallel (still kind mcp: asked)
+        "read_only": tool.read_only,
     }
     cls = type(f"McpTool_{server}_{tool.name}", (McpToolSkill,), attributes)
     return cast(McpToolSkill, cls(servers))

@@ -208,6 +208,9 @@ async def test_npm_everything_and_filesystem_servers(tmp_path: Path) -> None:
         registry = registry_of(servers)
         assert "mcp__everything__echo" in registry.names
         assert "mcp__fs__read_text_file" in registry.names
+        # the server's readOnlyHint: its reads may run in parallel, its writes never
+        assert registry.is_read_only("mcp__fs__read_text_file")
+        assert not registry.is_read_only("mcp__fs__write_file")
         output, error = await run(registry, "mcp__everything__echo", {"message": "hello"})
         assert error is None and "hello" in output
         _, error = await run(registry, "mcp__everything__echo", {})
