@@ -125,8 +125,7 @@ class McpConnection:
         except BaseException:
             ready.cancel()  # the runner must not leave an exception nobody reads
             await self.close()
-            if self._pump is not None:  # the whole stderr, for the message
-                await asyncio.to_thread(self._pump.done.wait, 1.0)
+            await self._stderr_read()  # the whole stderr, for the message
             raise
         return self.tools
 
@@ -192,9 +191,16 @@ class McpConnection:
             return await client.call_tool(tool, arguments)
         except MCPError as exc:
             if _connection_closed(exc):
+                await self._stderr_read()  # its last words belong in the error
                 self._exit()
                 raise ConnectionLost(str(exc)) from None
             raise
+
+    async def _stderr_read(self, limit: float = 1.0) -> None:
+        """Wait (bounded: a child may hold the pipe open) until stderr was read to its end."""
+        pump = self._pump
+        if pump is not None and not pump.done.is_set():
+            await asyncio.to_thread(pump.done.wait, limit)
 
     async def close(self) -> None:
         """Stop the server (stdio: stdin closed, then SIGTERM/SIGKILL of its group)."""
