@@ -113,7 +113,7 @@ class _Output:
         self.head: list[str] = []
         self.head_len = 0
         self.head_chars = head_chars
-        self.tail: deque[str] = deque()
+        self.tail: deque[str | bytes] = deque()  # bytes: ASCII, decoded in text()
         self.tail_len = 0
         self.tail_chars = tail_chars
         self.total = 0
@@ -124,19 +124,29 @@ class _Output:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def feed(self, data: bytes, final: bool = False) -> None:
-        text = self._decoder.decode(data, final)
-        if not text:
+        if not final and data.isascii() and not self._decoder.getstate()[0]:
+            # ASCII with no partial character pending: as many characters as bytes,
+            # and a chunk only the tail keeps is decoded when (and if) it is still
+            # there at the end. A 10 MB output is then read, not decoded (a pass over
+            # the data costs about as much as the pipe's own copy).
+            self._add(data, len(data))
+        else:
+            self._add(self._decoder.decode(data, final), len(data))
+
+    def _add(self, chunk: str | bytes, size: int) -> None:
+        if not chunk:
             return
-        self.total += len(text)
-        self._stream(text, len(data))
+        self.total += len(chunk)
+        if not self.stream_cut:
+            self._stream(_text(chunk), size)
         if self.head_len < self.head_chars:
-            part = text[: self.head_chars - self.head_len]
+            part = _text(chunk[: self.head_chars - self.head_len])
             self.head.append(part)
             self.head_len += len(part)
-            text = text[len(part):]
-        if text:
-            self.tail.append(text)
-            self.tail_len += len(text)
+            chunk = chunk[len(part):]
+        if chunk:
+            self.tail.append(chunk)
+            self.tail_len += len(chunk)
             while self.tail and self.tail_len - len(self.tail[0]) >= self.tail_chars:
                 self.tail_len -= len(self.tail.popleft())
 
@@ -152,8 +162,12 @@ class _Output:
         self._report(text)
 
     def text(self) -> tuple[str, str]:
-        tail = "".join(self.tail)
+        tail = "".join(_text(chunk) for chunk in self.tail)
         return "".join(self.head), tail[-self.tail_chars:] if self.tail_chars else ""
+
+
+def _text(chunk: str | bytes) -> str:
+    return chunk.decode("ascii") if isinstance(chunk, bytes) else chunk
 
 
 class RunCommand(Skill[RunCommandArgs]):
