@@ -115,7 +115,7 @@ class _Output:
         self.head: list[str] = []
         self.head_len = 0
         self.head_chars = head_chars
-        self.tail: deque[str | bytes] = deque()  # bytes: ASCII, decoded in text()
+        self.tail: deque[str] = deque()
         self.tail_len = 0
         self.tail_chars = tail_chars
         self.total = 0
@@ -126,59 +126,43 @@ class _Output:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def feed(self, data: bytes, final: bool = False) -> None:
-        if not final and data.isascii() and not self._decoder.getstate()[0]:
-            # ASCII with no partial character pending: as many characters as bytes,
-            # and a chunk only the tail keeps is decoded when (and if) it is still
-            # there at the end. A 10 MB output is then read, not decoded (a pass over
-            # the data costs about as much as the pipe's own copy).
-            self._add(data, len(data))
-        else:
-            self._add(self._decoder.decode(data, final), len(data))
-
-    def _add(self, chunk: str | bytes, size: int) -> None:
-        if not chunk:
+        text = self._decoder.decode(data, final)
+        if not text:
             return
-        self.total += len(chunk)
+        self.total += len(text)
         if not self.stream_cut:
-            self._stream(chunk, size)
+            self._stream(text, len(data))
         if self.head_len < self.head_chars:
-            part = _text(chunk[: self.head_chars - self.head_len])
+            part = text[: self.head_chars - self.head_len]
             self.head.append(part)
             self.head_len += len(part)
-            chunk = chunk[len(part):]
-        if chunk:
-            self.tail.append(chunk)
-            self.tail_len += len(chunk)
+            text = text[len(part):]
+        if text:
+            self.tail.append(text)
+            self.tail_len += len(text)
             while self.tail and self.tail_len - len(self.tail[0]) >= self.tail_chars:
                 self.tail_len -= len(self.tail.popleft())
 
-    def _stream(self, chunk: str | bytes, size: int) -> None:
+    def _stream(self, text: str, size: int) -> None:
         room = self.stream_bytes - self.streamed
         if size > room:  # what fits is shown, up to the bound to the byte, then the marker
             self.stream_cut = True
-            if isinstance(chunk, bytes):
-                part = chunk[:room].decode("ascii")
-            else:  # a character cut by the bound is left out
-                part = chunk.encode()[:room].decode("utf-8", "ignore")
+            part = text.encode()[:room].decode("utf-8", "ignore")  # no half character
             self.streamed += len(part.encode())
             self._stream_out.add(part)
             self._stream_out.add(
                 f"\n[output shown up to {self.stream_bytes:,} bytes; the rest is cut here]\n")
             return
         self.streamed += size
-        self._stream_out.add(_text(chunk))
+        self._stream_out.add(text)
 
     def flush(self) -> None:
         """Report the streamed text still held: the command's output has ended."""
         self._stream_out.flush()
 
     def text(self) -> tuple[str, str]:
-        tail = "".join(_text(chunk) for chunk in self.tail)
+        tail = "".join(self.tail)
         return "".join(self.head), tail[-self.tail_chars:] if self.tail_chars else ""
-
-
-def _text(chunk: str | bytes) -> str:
-    return chunk.decode("ascii") if isinstance(chunk, bytes) else chunk
 
 
 class RunCommand(Skill[RunCommandArgs]):
