@@ -86,6 +86,8 @@ def grow_pipe(stream: BinaryIO) -> None:
     loop at every 64 KiB until the editor has read it, and meanwhile nothing drains
     the command's own pipe. With room for a whole stream the two proceed side by side.
     """
+    if not sys.platform.startswith("linux"):  # F_SETPIPE_SZ is Linux's
+        return
     with contextlib.suppress(OSError, ValueError, AttributeError):
         fd = stream.fileno()
         if stat.S_ISFIFO(os.fstat(fd).st_mode):
