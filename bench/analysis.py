@@ -90,8 +90,9 @@ not wait for 10k messages it will not show.
 The target compares a reader of the pipe with a command that writes to /dev/null: the
 kernel copies the 10 MB into the pipe and out of it, and the reader must be woken for
 it, none of which /dev/null does. The A′ row is a bare asyncio subprocess that only
-reads the pipe: it alone measures ~1.9× (1.2–2.5× per pair on this shared 2-core
-machine), so 1.5× against /dev/null is out of reach for any reader here. Reading is not
+reads the pipe: it alone measures 1.5–1.9× (medians of three runs; 0.9–2.5× per pair
+on this shared 2-core machine), so 1.5× against /dev/null leaves a reader of the pipe
+nothing for its own work; B/A′ measured 2.5–3.1×. Reading is not
 where nexus-lsp spends: in-process, `run_command` takes ~7 ms of CPU for the 10 MB
 (20 runs, the same with or without decoding the middle of the output, so it is
 decoded). The rest is the first `commands.maxStoredOutputBytes` (1 MiB) that streams
@@ -99,7 +100,7 @@ to the editor and into the store, ~30 ms of CPU per MiB, measured piece by piece
 in-process: the wire's JSON ~5 ms, the store's redaction of each chunk's JSON line ~13
 ms (`storage/redact.py` `json_line`: a lowered copy and a dozen substring scans per
 line), its SQLite insert ~10 ms (the writer thread), the client's parse ~3 ms; with the
-stream cap at 64 KiB B/A drops to ~2.2× (A′/A ~1.9×). Changed here: the server's
+stream cap at 64 KiB B/A drops to ~2.2×. Changed here: the server's
 stdout pipe is grown to 1 MiB (`lsp/serve.py`; the synchronous writes no longer stop
 the loop every 64 KiB: a 256 KiB write waited up to ~10 ms, now ~0.1–1 ms); the output
 is coalesced where it is read (`skills/stream.py`: at once after a quiet spell, then one
