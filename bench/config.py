@@ -36,6 +36,7 @@ class Sizes:
     permission_runs: int = 20  # permission questions answered (round trip)
     command_runs: int = 5  # interleaved (bare, run_command) pairs
     command_bytes: int = 10_000_000
+    mcp_runs: int = 20  # interleaved (direct SDK, through a turn) MCP calls
 
     def scaled(self, **changes: int) -> Sizes:
         return replace(self, **changes)
@@ -63,4 +64,5 @@ SMOKE = Sizes(
     permission_runs=2,
     command_runs=2,
     command_bytes=100_000,
+    mcp_runs=2,
 )
