@@ -54,6 +54,10 @@ export function protocolSettings(get: ConfigGetter): ProtocolSettings {
   if (Array.isArray(codeActions)) {
     settings.codeActions = codeActions;
   }
+  const mcpServers = get('mcpServers');
+  if (typeof mcpServers === 'object' && mcpServers !== null && !Array.isArray(mcpServers)) {
+    settings.mcpServers = mcpServers;
+  }
   return settings;
 }
 

@@ -14,8 +14,6 @@ import { NEXUS_PYTHON } from './harness';
 const NOT_LANDED = new Set<string>([
   // checkpoints (protocol v2 §3)
   'SESSION_REVERT', 'SESSION_FORK', 'FEATURE_REVERT', 'REASON_UNKNOWN_TURN',
-  // mcp (§5)
-  'MCP_LIST', 'MCP_TOOL_PREFIX', 'MCP_SERVER_PERMISSION_PREFIX',
 ]);
 
 describe('protocol mirror', () => {

@@ -15,13 +15,14 @@ describe('settings', () => {
     const protocol = [
       ...Object.entries(PROTOCOL_KEYS).flatMap(([group, keys]) => keys.map((k) => `nexus.${group}.${k}`)),
       'nexus.codeActions',
+      'nexus.mcpServers',
     ].sort();
     assert.deepEqual(contributed, protocol);
   });
 
   it('builds the protocol object without extension-only keys', () => {
     const settings = protocolSettings(defaultsGetter({ 'server.command': 'x', 'provider.model': 'scripted' }));
-    assert.deepEqual(Object.keys(settings).sort(), ['codeActions', 'commands', 'edits', 'logging', 'permissions', 'provider', 'session']);
+    assert.deepEqual(Object.keys(settings).sort(), ['codeActions', 'commands', 'edits', 'logging', 'mcpServers', 'permissions', 'provider', 'session']);
     assert.equal((settings.provider as Record<string, unknown>).model, 'scripted');
     assert.equal(
       'systemPrompt' in (settings.session as Record<string, unknown>),
@@ -47,6 +48,7 @@ describe('settings', () => {
       }
     }
     assert.deepEqual(ours.codeActions, server.codeActions);
+    assert.deepEqual(ours.mcpServers, server.mcpServers);
   });
 
   it('runs python -m nexus_lsp when nexus.server.python is set, else the command, else the managed server', () => {

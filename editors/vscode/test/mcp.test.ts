@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { AssistantEntry, ChatState } from '../../src/chatState';
-import { renderEntry } from '../../src/render';
-import { type Extension, extensionContext, loadExtension, until } from '../extensionHost';
-import { EXTENSION_DIR, manifestProperties, NEXUS_PYTHON } from '../harness';
-import { type ModelServer, startModelServer } from '../lsp';
-import * as stub from '../vscodeStub';
+import type { AssistantEntry, ChatState } from '../src/chatState';
+import { renderEntry } from '../src/render';
+import { type Extension, extensionContext, loadExtension, until } from './extensionHost';
+import { EXTENSION_DIR, manifestProperties, NEXUS_PYTHON } from './harness';
+import { type ModelServer, startModelServer } from './lsp';
+import * as stub from './vscodeStub';
 
 interface Chat {
   state: ChatState;
