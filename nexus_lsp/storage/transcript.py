@@ -80,14 +80,17 @@ class SessionFiles:
     def raw(self, kind: str, data: Any) -> None:
         """Append one ``raw.jsonl`` line: time, kind and the redacted data. Never raises.
 
-        A ``chunk`` line may wait for the next chunks (a key may be coming in pieces);
-        any other line first writes the chunks held back.
+        ``chunks`` is the list of streamed chunks of one network read, one line for
+        all. A line of chunks may wait for the next chunks (a key may be coming in
+        pieces): then its chunks are checked one by one and written as ``chunk``
+        lines. Any other line first writes the chunks held back.
         """
         if not self.enabled("raw"):
             return
+        streamed = kind in ("chunk", "chunks")
         record = {"time": to_db_time(now()), "kind": kind, "data": data}
-        if kind == "chunk" and self._chunks.idle:
-            # The common case: no key under way, and this chunk starts none.
+        if streamed and self._chunks.idle:
+            # The common case: no key under way, and these chunks start none.
             try:
                 line = self._redactor.json_line(record)
             except Exception:
@@ -96,8 +99,15 @@ class SessionFiles:
                 self._append("raw", lambda: line + "\n")
                 return
         try:
-            ready = (self._chunks.push(record) if kind == "chunk"
-                     else [*self._chunks.release(), record])
+            if not streamed:
+                ready = [*self._chunks.release(), record]
+            elif kind == "chunk" or not isinstance(data, list):
+                ready = self._chunks.push(record)
+            else:
+                ready = []
+                for item in data:
+                    ready += self._chunks.push(
+                        {"time": record["time"], "kind": "chunk", "data": item})
         except Exception:  # a chunk the guard cannot read: written as it is, redacted
             log.warning("raw.jsonl: cannot check a %s record across chunks", kind,
                         exc_info=True)
@@ -117,11 +127,11 @@ class SessionFiles:
             self._write_raw(held)
 
     def _write_raw(self, records: list[dict[str, Any]]) -> None:
-        for record in records:
-            self._append("raw", functools.partial(self._raw_line, record))
+        if records:  # one write for them all
+            self._append("raw", functools.partial(self._raw_lines, records))
 
-    def _raw_line(self, record: dict[str, Any]) -> str:
-        return self._redactor.json_line(record) + "\n"
+    def _raw_lines(self, records: list[dict[str, Any]]) -> str:
+        return "".join(self._redactor.json_line(record) + "\n" for record in records)
 
     def close_disabled(self) -> None:
         """Close the handles of streams the settings no longer select."""

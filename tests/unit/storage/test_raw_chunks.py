@@ -106,8 +106,9 @@ async def test_a_streamed_key_cannot_be_rebuilt_from_raw_jsonl(
         assert KEY in events[-1].message.content  # type: ignore[attr-defined]
     lines = [json.loads(line) for line in
              (tmp_path / ".nexus" / "sessions" / "s" / "raw.jsonl").read_text().splitlines()]
-    chunks = [line["data"] for line in lines
-              if line["kind"] == "chunk" and isinstance(line["data"], dict)]
+    chunks = [data for line in lines  # "chunks": one read's; "chunk": one checked alone
+              for data in {"chunk": [line["data"]], "chunks": line["data"]}.get(line["kind"], [])
+              if isinstance(data, dict)]
     assert len(chunks) > 20
     strings: dict[str, list[str]] = {}
     for data in chunks:  # the attacker's way: every field's strings, joined
