@@ -14,6 +14,7 @@ works again) and the write is dropped.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -81,16 +82,18 @@ class SessionFiles:
         """Append one ``raw.jsonl`` line: time, kind and the redacted data. Never raises.
 
         ``chunks`` is the list of streamed chunks of one network read, one line for
-        all. A line of chunks may wait for the next chunks (a key may be coming in
-        pieces): then its chunks are checked one by one and written as ``chunk``
-        lines. Any other line first writes the chunks held back.
+        all. A chunk may wait for the next chunks (a key may be coming in pieces):
+        it then goes out on a later line. Any other line first writes the chunks
+        held back.
         """
         if not self.enabled("raw"):
             return
-        streamed = kind in ("chunk", "chunks")
         record = {"time": to_db_time(now()), "kind": kind, "data": data}
-        if streamed and self._chunks.idle:
-            # The common case: no key under way, and these chunks start none.
+        if kind == "chunks" and isinstance(data, list):
+            self._raw_chunks(record, data)
+            return
+        if kind == "chunk" and self._chunks.idle:
+            # The common case: no key under way, and this chunk starts none.
             try:
                 line = self._redactor.json_line(record)
             except Exception:
@@ -99,15 +102,8 @@ class SessionFiles:
                 self._append("raw", lambda: line + "\n")
                 return
         try:
-            if not streamed:
-                ready = [*self._chunks.release(), record]
-            elif kind == "chunk" or not isinstance(data, list):
-                ready = self._chunks.push(record)
-            else:
-                ready = []
-                for item in data:
-                    ready += self._chunks.push(
-                        {"time": record["time"], "kind": "chunk", "data": item})
+            ready = (self._chunks.push(record) if kind == "chunk"
+                     else [*self._chunks.release(), record])
         except Exception:  # a chunk the guard cannot read: written as it is, redacted
             log.warning("raw.jsonl: cannot check a %s record across chunks", kind,
                         exc_info=True)
@@ -115,6 +111,37 @@ class SessionFiles:
             if not any(held is record for held in ready):
                 ready.append(record)
         self._write_raw(ready)
+
+    def _raw_chunks(self, record: dict[str, Any], items: list[Any]) -> None:
+        """One read's chunks as one line. Each is serialized once; while no key may be
+        under way, a chunk whose text ends with no start of a key goes out as it is,
+        the others pass the guard (which may hold them for a later line)."""
+        guard = self._chunks
+        ready: list[tuple[Any, str | None]] = []  # chunk, its JSON text if already made
+        try:
+            for item in items:
+                if guard.idle:
+                    text = _json_or_none(item)
+                    if text is not None and not guard.may_start_key(text):
+                        ready.append((item, text))
+                        continue
+                chunk = {"time": record["time"], "kind": "chunk", "data": item}
+                ready += [(held["data"], None) for held in guard.push(chunk)]
+        except Exception:  # a chunk the guard cannot read: written as it is, redacted
+            log.warning("raw.jsonl: cannot check chunks across reads", exc_info=True)
+            self._write_raw([*self._chunks.release(), record])
+            return
+        if ready:
+            self._append("raw", functools.partial(self._chunks_line, record["time"], ready))
+
+    def _chunks_line(self, time: str, ready: list[tuple[Any, str | None]]) -> str:
+        record = {"time": time, "kind": "chunks", "data": [item for item, _ in ready]}
+        texts = [text if text is not None else _json_or_none(item) for item, text in ready]
+        if any(text is None for text in texts):
+            return self._redactor.json_line(record) + "\n"
+        line = (f'{{"time": {json.dumps(time)}, "kind": "chunks", "data": ['
+                + ", ".join(texts) + "]}")  # type: ignore[arg-type]
+        return self._redactor.json_text(line, record) + "\n"
 
     def release_chunks(self) -> None:
         """Write the chunks held back (the stream is over). Never raises."""
@@ -173,3 +200,10 @@ class SessionFiles:
             handle.close()
         except Exception:
             log.warning("closing %s failed", self.path(stream), exc_info=True)
+
+
+def _json_or_none(value: Any) -> str | None:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return None
