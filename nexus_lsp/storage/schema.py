@@ -27,6 +27,10 @@ from typing import Any
 import aiosqlite
 
 from nexus_lsp.errors import NotANexusDatabase, StoreError, StoreVersionError
+from nexus_lsp.storage.grants_schema import (
+    GRANTS_MIGRATION_DESCRIPTION,
+    GRANTS_MIGRATION_SQL,
+)
 
 # How long opening retries the switch to WAL while another connection is in the way.
 WAL_SWITCH_SECONDS = 10.0
@@ -44,7 +48,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x4E584C53  # "NXLS"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX IF NOT EXISTS sessions_by_update ON sessions (updated_at DESC);
         """,
     ),
+    Migration(
+        3,
+        "sessions.owner and sessions.lease_expires: the process running a turn (lease.py)",
+        """
+        ALTER TABLE sessions ADD COLUMN owner TEXT;
+        ALTER TABLE sessions ADD COLUMN lease_expires TEXT;
+        """,
+    ),
+    # Its own module (storage/grants.py): parallel branches renumber at merge.
+    Migration(4, GRANTS_MIGRATION_DESCRIPTION, GRANTS_MIGRATION_SQL),
 )
 
 
