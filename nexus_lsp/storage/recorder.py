@@ -143,6 +143,7 @@ class SessionRecorder:
 
     def created(self, title: str, model: str, system_prompt: str, at: datetime) -> None:
         self.files.write("context", md.header(self.session_id, title, model, at, system_prompt))
+        self.files.flush()
 
     def resumed(self, repair: Repair, interrupted_turn: int | None, at: datetime) -> None:
         """Note a repair made by ``load_session`` in the transcript."""
@@ -151,6 +152,7 @@ class SessionRecorder:
         limit = self._settings().markdown_truncate
         for stored in closed:
             self.files.write("context", md.message(stored.ord, stored.message, at, limit))
+        self.files.flush()
 
     def handle(self, event: SessionEvent) -> None:
         # Deltas first, and without a clock read: there are thousands per answer.
@@ -324,6 +326,7 @@ class SessionRecorder:
         self._buffer.touch(self.session_id, to_db_time(at), "idle", event.turn_id)
         self.files.write("context", md.turn_ended(result, at))
         self.files.write("verbose", md.verbose_turn_ended(at, result, seconds))
+        self.files.flush()  # the turn's transcript entries, one write per file
         self._on_turn(self.session_id, False)
 
     def _elapsed(self, key: str) -> float | None:

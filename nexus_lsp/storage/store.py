@@ -406,6 +406,7 @@ class SessionStore:
     async def _flush_now(self) -> None:
         for recorder in self._recorders.values():
             recorder.close_run(flushing=not self._closing)  # closing: nothing follows
+            recorder.files.flush()  # the transcripts: one write per file
         batch = self._buffer.take()
         if not batch:
             return
@@ -431,7 +432,7 @@ class SessionStore:
             await sql.write_batch(db, batch, retention, self._event_counts)
 
         try:
-            await self._db.transaction(body)
+            await self._db.transaction_in_thread(body)  # one round trip per flush
         except BaseException:
             self._event_counts.clear()  # rolled back: counts may be ahead of the rows
             raise

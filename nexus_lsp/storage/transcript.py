@@ -1,8 +1,10 @@
 """The files of one session folder: ``context.md``, ``verbose.md``, ``raw.jsonl``.
 
 A :class:`SessionFiles` keeps one append handle per stream, opened on first write
-(mode 0600) and kept until :meth:`SessionFiles.close`; every append is flushed to
-the OS at once, so a crash loses nothing already handed over. Which streams are
+(mode 0600) and kept until :meth:`SessionFiles.close`. Entries are queued and
+written at the store's flushes (turn end, every second, before answers), one
+write and one flush to the OS per file: a crash loses what the database loses,
+the entries since the last flush. Which streams are
 written is read from the settings at each write (``logging.streams`` can change
 at run time). All text is redacted and made valid UTF-8 first; streamed chunks also
 across their boundaries (``raw_chunks.py``: a key sent in pieces is not in clear).
@@ -31,6 +33,9 @@ from nexus_lsp.wire import CONTEXT_MD, RAW_JSONL, VERBOSE_MD
 __all__ = ["SessionFiles", "open_private"]
 
 log = logging.getLogger(__name__)
+
+# Entries queued for one file before they are written without waiting for a flush.
+MAX_PENDING = 2000
 
 STREAM_FILES: dict[LogStream, str] = {
     "context": CONTEXT_MD,
@@ -61,6 +66,7 @@ class SessionFiles:
         self._redactor = redactor
         self._chunks = ChunkGuard(redactor.secrets, REDACTED)
         self._handles: dict[LogStream, TextIO] = {}
+        self._pending: dict[LogStream, list[Callable[[], str]]] = {}  # entries not written
         self._failing: set[LogStream] = set()
         self.closed = False
 
@@ -164,21 +170,42 @@ class SessionFiles:
         """Close the handles of streams the settings no longer select."""
         streams = self._settings().streams
         for stream in [s for s in self._handles if s not in streams]:
+            self._write_pending(stream)  # recorded while it was selected
             self._close(stream)
 
     def close(self) -> None:
         self.release_chunks()
+        self.flush()
         self.closed = True
         for stream in list(self._handles):
             self._close(stream)
 
     def _append(self, stream: LogStream, render: Callable[[], str]) -> None:
+        """Queue an entry; :meth:`flush` writes the queue (rendered then) in one write."""
+        pending = self._pending.get(stream)
+        if pending is None:
+            pending = self._pending[stream] = []
+        pending.append(render)
+        if len(pending) >= MAX_PENDING:
+            self._write_pending(stream)
+
+    def flush(self) -> None:
+        """Write every queued entry, one write (and one flush to the OS) per file.
+        The store calls it at each of its flushes. Never raises."""
+        for stream in list(self._pending):
+            self._write_pending(stream)
+
+    def _write_pending(self, stream: LogStream) -> None:
+        renders = self._pending.pop(stream, None)
+        if not renders:
+            return
         try:
+            text = "".join(render() for render in renders)
             handle = self._handles.get(stream)
             if handle is None:
                 self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
                 handle = self._handles[stream] = open_private(self.path(stream))
-            handle.write(render())
+            handle.write(text)
             handle.flush()
         except Exception:
             # Drop the handle: the next write reopens (the folder may be back by then).
