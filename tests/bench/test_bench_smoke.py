@@ -27,6 +27,8 @@ RUNS = {
     "store": SMOKE.store_pairs,
     "permission": SMOKE.permission_runs,
     "command": SMOKE.command_runs,
+    "search": SMOKE.search_runs,
+    "memory": SMOKE.memory_runs,
 }
 
 
