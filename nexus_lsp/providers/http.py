@@ -29,7 +29,6 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Awaitable,
-    Callable,
     Iterable,
     Sequence,
 )
@@ -41,7 +40,7 @@ import httpx
 from nexus_lsp.config import ProviderSettings
 from nexus_lsp.core.cancel import CancellationToken, Cancelled
 from nexus_lsp.core.messages import Message, ToolDefinition
-from nexus_lsp.core.stream import ReasoningDelta, StreamComplete, StreamEvent, TextDelta
+from nexus_lsp.core.stream import StreamComplete, StreamEvent
 from nexus_lsp.errors import (
     ProviderAuthError,
     ProviderBadRequestError,
@@ -59,6 +58,7 @@ from nexus_lsp.providers.api_errors import (
     scrub_error,
 )
 from nexus_lsp.providers.base import ProviderStream, RawLogger
+from nexus_lsp.providers.read_decoder import DONE, ReadDecoder
 from nexus_lsp.providers.reads import (
     network_reads,
     next_unless_cancelled,
@@ -66,7 +66,7 @@ from nexus_lsp.providers.reads import (
 )
 from nexus_lsp.providers.request_body import encode_body
 from nexus_lsp.providers.retry import RetryPolicy, parse_retry_after
-from nexus_lsp.providers.sse import SSEEvent, SSEParser, SSETooLarge, is_event_stream
+from nexus_lsp.providers.sse import SSEParser, SSETooLarge, is_event_stream
 
 __all__ = ["DONE", "HttpProvider", "StreamDecoder"]
 
@@ -74,7 +74,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DONE = "[DONE]"
 # After the model's final event, how long to wait for the end of the body: reading it
 # lets the connection go back to the pool instead of being dropped.
 DRAIN_SECONDS = 2.0
@@ -232,6 +231,8 @@ class HttpProvider:
                 f"the {self.api_name} answered a streamed request with Content-Type "
                 f"{content_type.partition(';')[0]!r}, expected 'text/event-stream'")
         parser = SSEParser()
+        per_read = ReadDecoder(decoder, api_name=self.api_name, malformed=self._malformed,
+                               raw=self._raw if self._raw_logger is not None else None)
         reads = network_reads(response)
         try:
             while not decoder.finished:
@@ -244,7 +245,7 @@ class HttpProvider:
                     raise self._malformed(str(exc), read[:EXCERPT_CHARS].decode(
                         "utf-8", "replace")) from None
                 if events:
-                    items, failure = self._decode(decoder, events)
+                    items, failure = per_read.decode(events)
                     for item in items:
                         yield item
                     if failure is not None:
@@ -253,51 +254,6 @@ class HttpProvider:
                 await self._drain(reads, token)
         finally:
             await reads.aclose()
-
-    def _decode(self, decoder: StreamDecoder, events: list[SSEEvent]
-                ) -> tuple[list[StreamEvent], ProviderError | None]:
-        """The merged stream events of one read's SSE events (see :meth:`_events`), and
-        the error an event of the read raised: what came before it is still emitted
-        (the session shows it; and a stream that emitted something is not retried).
-        The read's chunks are logged before the error is made (it logs too)."""
-        chunks: list[Any] = []
-        out: list[StreamEvent] = []
-        failure: Callable[[], ProviderError] | None = None
-        for event in events:
-            if decoder.finished:
-                break  # nothing after the final event counts
-            text = event.data
-            if not text:
-                continue  # keep-alive
-            try:
-                data = json.loads(text)
-            except ValueError:
-                if text.strip() != DONE:
-                    failure = functools.partial(self._malformed, "a stream event is not JSON",
-                                                text)
-                    break
-                data = DONE
-            chunks.append(data)
-            try:
-                found = decoder.feed(event.event, data)
-                out += found if type(found) is list else list(found)
-            except ProviderError as exc:
-                failure = functools.partial(_given, exc)
-                break
-            except (KeyError, TypeError, AttributeError, ValueError) as exc:
-                # A shape the decoder did not foresee is the API's fault, not a crash.
-                log.exception("%s: cannot decode event %r", self.api_name, event.event)
-                failure = functools.partial(self._unexpected, exc, data)
-                break
-        if chunks:
-            self._raw("chunks", chunks)
-        merged = _merged(out) if len(out) > 1 else out
-        return merged, (failure() if failure is not None else None)
-
-    def _unexpected(self, exc: Exception, data: Any) -> ProviderProtocolError:
-        error = self._malformed(f"unexpected event shape ({exc!r})", json.dumps(data))
-        error.__cause__ = exc
-        return error
 
     async def _drain(self, reads: AsyncGenerator[bytes, None], token: CancellationToken) -> None:
         try:
@@ -445,21 +401,3 @@ def _ssl_context() -> ssl.SSLContext:
     for every session created or loaded, since each session owns a provider.
     """
     return httpx.create_ssl_context()
-
-
-def _given(error: ProviderError) -> ProviderError:
-    return error
-
-
-def _merged(events: list[StreamEvent]) -> list[StreamEvent]:
-    """Neighbouring text (or reasoning) deltas as one; tool-call starts stay in place."""
-    out: list[StreamEvent] = []
-    for event in events:
-        last = out[-1] if out else None
-        if type(event) is TextDelta and type(last) is TextDelta:
-            out[-1] = TextDelta(last.text + event.text)
-        elif type(event) is ReasoningDelta and type(last) is ReasoningDelta:
-            out[-1] = ReasoningDelta(last.text + event.text)
-        else:
-            out.append(event)
-    return out

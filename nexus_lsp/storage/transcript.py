@@ -124,10 +124,11 @@ class SessionFiles:
         the others pass the guard (which may hold them for a later line)."""
         guard = self._chunks
         ready: list[tuple[Any, str | None]] = []  # chunk, its JSON text if already made
+        made: list[str | None] = getattr(items, "texts", None) or [None] * len(items)
         try:
-            for item in items:
+            for item, known in zip(items, made, strict=True):
                 if guard.idle:
-                    text = _json_or_none(item)
+                    text = known if known is not None else _json_or_none(item)
                     if text is not None and not guard.may_start_key(text):
                         ready.append((item, text))
                         continue
