@@ -81,8 +81,18 @@ class TextTemplate:
         return None
 
     def data(self, value: str) -> Any:
-        """The parsed chunk with text ``value`` (what ``json.loads`` would give)."""
-        return _replaced(self._data, self._path, value)
+        """The parsed chunk with text ``value`` (what ``json.loads`` would give): fresh
+        containers along the path, the template's values elsewhere (JSON scalars)."""
+        source: Any = self._data
+        top: Any = dict(source) if type(source) is dict else list(source)
+        node = top
+        for key in self._path[:-1]:
+            source = source[key]
+            child: Any = dict(source) if type(source) is dict else list(source)
+            node[key] = child
+            node = child
+        node[self._path[-1]] = value
+        return top
 
     def raw(self, value: str) -> str:
         """``json.dumps(self.data(value), ensure_ascii=False)``, without the walk."""
