@@ -11,7 +11,9 @@ page cache holds the tree for both).
 
 While B runs, a ticker on the same event loop sleeps 1 ms at a time and records
 how late each wake-up is: the longest lateness is the longest stall of every other
-request of the server during the search. B′ (information, no target) is the same
+request of the server during the search. C, for reference: the same ticker for as
+long with nothing else running, i.e. what the machine's scheduler alone costs.
+B′ (information, no target) is the same
 tool with the binary hidden, i.e. the Python fallback (a worker thread walks and
 reads the tree), with its own ticker.
 """
@@ -78,6 +80,16 @@ class Ticker:
         self._stop.set()
 
 
+async def idle_lag(seconds: float) -> float:
+    """The ticker's worst lateness (ms) with nothing else running: the machine's own."""
+    ticker = Ticker()
+    ticking = asyncio.create_task(ticker.run())
+    await asyncio.sleep(seconds)
+    ticker.stop()
+    await ticking
+    return ticker.worst
+
+
 async def rg_directly(root: Path) -> float:
     """ms for rg with the tool's arguments, output read to the end."""
     binary = find_rg()
@@ -127,9 +139,11 @@ async def run(sizes: Sizes, profile: ProfileMode, workdir: Path) -> list[Measure
             await tool_search(root, expected)
         a: list[float] = []
         b: list[tuple[float, float]] = []
+        idle: list[float] = []
         for _ in range(sizes.search_runs):
             a.append(await rg_directly(root))
             b.append(await tool_search(root, expected))
+            idle.append(await idle_lag(b[-1][0] / 1000))
         fallback: list[tuple[float, float]] = []
         original = ripgrep.find_rg
         ripgrep.find_rg = lambda: None  # type: ignore[assignment]
@@ -138,11 +152,11 @@ async def run(sizes: Sizes, profile: ProfileMode, workdir: Path) -> list[Measure
                 fallback.append(await tool_search(root, expected))
         finally:
             ripgrep.find_rg = original
-    return [_result(sizes, expected, a, b, fallback)]
+    return [_result(sizes, expected, a, b, fallback, idle)]
 
 
 def _result(sizes: Sizes, expected: int, a: list[float], b: list[tuple[float, float]],
-            fallback: list[tuple[float, float]]) -> MeasureResult:
+            fallback: list[tuple[float, float]], idle: list[float]) -> MeasureResult:
     b_ms, b_lag = [x[0] for x in b], [x[1] for x in b]
     ratio = ratio_of_medians(b_ms, a)
     worst = max(b_lag)
@@ -155,6 +169,7 @@ def _result(sizes: Sizes, expected: int, a: list[float], b: list[tuple[float, fl
             Row("B: search_text tool", Summary.of(b_ms), "ms"),
             Row("ratio B/A, per pair", Summary.of(pair_ratios(b_ms, a)), "×"),
             Row("B: worst loop lag during the search", Summary.of(b_lag), "ms"),
+            Row("C: worst loop lag, nothing running (as long as B)", Summary.of(idle), "ms"),
             Row("B′: Python fallback (no rg)", Summary.of([x[0] for x in fallback]), "ms"),
             Row("B′: worst loop lag during the fallback", Summary.of([x[1] for x in fallback]),
                 "ms"),
