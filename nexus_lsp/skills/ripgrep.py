@@ -212,7 +212,10 @@ async def _run(args: Sequence[str], cwd: Path, on_line: Any, token: Cancellation
         # Reaped before returning, also when this task was cancelled: no zombie.
         await asyncio.shield(run_in_thread(process.wait))
         for transport in transports:
-            transport.close()
+            transport.close()  # stops reading now; its own close of the pipe comes later
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
     return process.returncode or 0, errors.decode("utf-8", "replace"), timed_out
 
 
