@@ -25,51 +25,35 @@ options when `nexus-lsp` is started without a sub-command (`cli.py`), and defer
 `rpc_errors`/`logs` until after `initialize`.
 """,
     "rss": """
-The heavy parts are imported when the client sends `initialized`: the handlers build
-the settings (pydantic models: ~8 MiB with pydantic-core), the skills, the providers
-(httpx), the store (sqlite3, aiosqlite) and the session manager, ~18 MiB over bare
-pygls (see the import profile). Trimming modules cannot reach 1.2× (~47 MiB): the
-settings models alone take the server past it. What would fix it: build the handlers
-on the first `nexus/*` request or command instead of in `initialized` (the store's
-`.nexus` folder and the settings pull would then happen at first use, and that first
-request pays ~0.3 s of imports). It is not made here because it changes what users
-and tests see: `.nexus` would no longer exist right after `initialized`, and invalid
-settings would be reported at the first request instead of at start-up; that is the
-server's owner's call.
+Since the runtime is built on first use, `initialized` imports nothing heavy: the
+idle server is pygls plus nexus-lsp's small LSP door (see the import profile). A
+miss here is the machine's noise on a ratio that sits near 1.0; the memory measure
+shows what the first turn adds.
 """,
     "turn": """
-Not a single hot spot: the answer is ~20k SSE events and each costs nexus-lsp more
-than the ~10 µs per event the scripted server takes to produce it. Per event, B′
-(no raw log) pays httpx's chunked-body reader, httpx-sse's chain of nested async
-generators (about five `__anext__` hops per event), `json.loads`, the decoder, and
-the session's events to two sinks (store and LSP reporter); B adds ~18 µs per event
-for `raw.jsonl` (a JSON line and an OS write+flush per chunk). Fixed on the way:
-a `race()` per event (two tasks each) in the provider took 3.7 s per turn, redaction
-walked every chunk's JSON, and a first delta waited a whole coalescing window. What
-would fix the rest: parse every SSE event of one network read in one synchronous pass
-(an SSE line splitter over `aiter_bytes`) and hand the session one merged delta per
-read, so the per-event awaits disappear; write `raw.jsonl` chunk lines buffered and
-flush them with the store (every second and at turn end) instead of per line.
-
-First output: nexus-lsp's own share is small (a one-chunk answer shows its first
-update ~2.5 ms after the bare client's first byte); the spread of the per-pair
-difference comes from the scripted server, which computes all 20k chunks of an
-answer before its first byte and takes 15–30 ms to do so, differently for each
-request, so the difference of medians moves by a few ms from run to run.
+Fixed in this round: SSE is parsed by the provider itself, one synchronous pass per
+network read (`providers/sse.py`, `reads.py`: HTTP chunks already buffered are
+joined without an await each), the session gets one merged delta per read (~70
+`content` updates instead of ~20k deltas), `raw.jsonl` gets one line per read, and
+plain text chunks of a learned shape skip `json.loads` and the re-serialisation for
+`raw.jsonl` (`text_template.py`). What is left per chunk is mostly what the bare
+client pays too, httpx/httpcore/h11 handing over each 200-byte HTTP chunk through
+four nested async generators, plus the template match and, with `raw` on, the key
+guard's look at each chunk. Both sides read the same stream at once, so on this
+shared 2-core machine the ratio moves with the load (the model server, the bare
+client and nexus-lsp compete for the cores). What would fix the rest: read the body
+below httpx (httpcore's network stream, h11 events drained in one call) so a network
+read costs one await whatever its HTTP chunks; and for `raw`, a guard that checks
+one read's text per field instead of each chunk.
 """,
     "store": """
-With one flush per turn (2,000 flushes) a large part of the store's time goes to the
-flushes: each is five round trips to aiosqlite's thread (`BEGIN`, three
-`executemany`, `COMMIT`, ~0.15 ms each here) for ~30 rows. The rest is recording:
-every event and message also goes to `context.md`/`verbose.md`, with a write and a
-flush to the OS per entry (~44k of them), and through redaction. Flushed when the
-store decides (B′, in the notes) the same rows take much less time: WAL and batching
-do their part, the per-turn commits are what B pays for. Fixed on the way: the
-retention query walked up to 50k index entries on every flush (now only when a
-session may be over retention) and redaction walked every value of every row. What
-would fix the rest: run a flush as one call in the database thread (one round trip
-instead of five), and append transcript entries in one write per flush rather than
-one per event.
+A flush is now one round trip to aiosqlite's thread (the whole transaction runs
+there at once: `Database.transaction_in_thread`) and one write per transcript file
+(entries are queued and written at flushes and turn ends). What is left per flush is
+SQLite's own commit (WAL append and its sync) and the rows' redaction and
+encoding. The baseline's commit-per-row cost is the disk's fsync: on a busy shared
+disk it swings by 2× between runs, and the ratio with it; the per-pair rows show
+each run.
 """,
     "load": """
 About a third is reading and rebuilding the history in the server: fetching ~6.5 MB
@@ -98,5 +82,23 @@ With `commands.maxStoredOutputBytes` at 64 KiB the ratio measured 1.63×. What w
 it: write to stdout through an asyncio transport (the loop keeps reading the pipe while
 the client catches up), or stream the editor less than the store keeps (a separate,
 smaller live-output bound, with the rest shown on request).
+""",
+    "search": """
+`search_text` runs `rg` (started from a worker thread, its pipes read by the loop)
+and is as fast as `rg` itself. The loop-lag check is absolute (10 ms); row C, the
+same ticker with nothing running, shows that on this shared 2-core machine the
+scheduler alone delays a 1 ms sleep by up to ~10 ms, so a run of B that crosses
+the line by a few ms says more about the machine than about the search. What is
+left on the loop: parsing `rg`'s JSON lines (a few hundred for this tree).
+""",
+    "memory": """
+Idle is now tiny (the runtime is built on first use), so the ratio compares 20
+loaded 1,000-message sessions plus the whole runtime (pydantic settings, httpx,
+sqlite, the store; see "after the first turn") against pygls alone. Each loaded
+session keeps its history in memory (~1.1 MB of Python objects for ~0.65 MB of
+text), and loading them made ~20 large JSON answers whose freed memory the
+allocator keeps. What would fix it: keep a loaded session's history as the stored
+rows (or on disk) until a turn needs it, page `nexus/session/load`, and release a
+session that has been idle for a while.
 """,
 }
