@@ -234,6 +234,7 @@ class HttpProvider:
         per_read = ReadDecoder(decoder, api_name=self.api_name, malformed=self._malformed,
                                raw=self._raw if self._raw_logger is not None else None)
         reads = network_reads(response)
+        shown = False
         try:
             while not decoder.finished:
                 read = await self._read(next_unless_cancelled(reads, token))
@@ -244,9 +245,13 @@ class HttpProvider:
                 except SSETooLarge as exc:
                     raise self._malformed(str(exc), read[:EXCERPT_CHARS].decode(
                         "utf-8", "replace")) from None
-                if events:
-                    items, failure = per_read.decode(events)
+                while events:
+                    # Until something is shown, one event at a time: the first words do
+                    # not wait for the rest of a (large) first read to be decoded.
+                    batch, events = (events[:1], events[1:]) if not shown else (events, [])
+                    items, failure = per_read.decode(batch)
                     for item in items:
+                        shown = True
                         yield item
                     if failure is not None:
                         raise failure
