@@ -36,24 +36,33 @@ network read (`providers/sse.py`, `reads.py`: HTTP chunks already buffered are
 joined without an await each), the session gets one merged delta per read (~70
 `content` updates instead of ~20k deltas), `raw.jsonl` gets one line per read, and
 plain text chunks of a learned shape skip `json.loads` and the re-serialisation for
-`raw.jsonl` (`text_template.py`). What is left per chunk is mostly what the bare
-client pays too, httpx/httpcore/h11 handing over each 200-byte HTTP chunk through
-four nested async generators, plus the template match and, with `raw` on, the key
-guard's look at each chunk. Both sides read the same stream at once, so on this
-shared 2-core machine the ratio moves with the load (the model server, the bare
-client and nexus-lsp compete for the cores). What would fix the rest: read the body
-below httpx (httpcore's network stream, h11 events drained in one call) so a network
-read costs one await whatever its HTTP chunks; and for `raw`, a guard that checks
-one read's text per field instead of each chunk.
+`raw.jsonl` (`text_template.py`); until the first delta is out, a read's events are
+decoded one at a time. Without `raw` (B′) nexus-lsp now keeps up with the bare
+client. With `raw`, each chunk still passes the key guard (`storage/raw_chunks.py`:
+a regular expression per chunk, and a walk of the chunks that may start a key) and
+the line is redacted: that is B − B′. Both sides read the same stream at once, so
+on this shared 2-core machine the ratio moves with the load (the model server, the
+bare client and nexus-lsp compete for the cores). What would fix the rest: a guard
+that checks one read's text per field instead of each chunk, and writing the raw
+lines from a worker thread.
+
+First output: B's first `content` update comes after the first read's first event
+is decoded and sent over stdio; the per-pair spread (tens of ms) is the scripted
+server's, which computes all 20k chunks of an answer before its first byte.
 """,
     "store": """
-A flush is now one round trip to aiosqlite's thread (the whole transaction runs
-there at once: `Database.transaction_in_thread`) and one write per transcript file
-(entries are queued and written at flushes and turn ends). What is left per flush is
-SQLite's own commit (WAL append and its sync) and the rows' redaction and
-encoding. The baseline's commit-per-row cost is the disk's fsync: on a busy shared
-disk it swings by 2× between runs, and the ratio with it; the per-pair rows show
-each run.
+The flushes are cheap now: one round trip to aiosqlite's thread each (the whole
+transaction runs there at once: `Database.transaction_in_thread`) and one write per
+transcript file (entries are queued and written at flushes and turn ends); compare
+B with B′, which flushes only when the store decides. What is left is recording:
+the history feeds 334k events through the sink (292k of them streamed deltas, 146
+per turn, as the old streaming path emitted them; a live session now sends one per
+network read), each event row is redacted and JSON-encoded, and the transcripts are
+rendered (see the profile). The baseline's cost is the disk's commit (fsync with
+`synchronous=FULL`): it swings by 2× and more between runs on this shared disk
+(~0.5 ms per commit in this run), and the ratio with it. What would fix the rest:
+encode event rows and render transcript entries at the flush, in the database
+thread, instead of per event on the loop.
 """,
     "load": """
 About a third is reading and rebuilding the history in the server: fetching ~6.5 MB

@@ -154,6 +154,17 @@ class SessionRecorder:
             self.files.write("context", md.message(stored.ord, stored.message, at, limit))
         self.files.flush()
 
+    def delta(self, event: SessionEvent) -> bool:
+        """Record a streamed delta (what :meth:`handle` does with it); False if the
+        event is not one (a reasoning change without text)."""
+        if type(event) is ContentDelta:
+            self._delta("content", event.turn_id, event.text)
+            return True
+        if type(event) is ReasoningChanged and event.text is not None:
+            self._delta("reasoning", event.turn_id, event.text)
+            return True
+        return False
+
     def handle(self, event: SessionEvent) -> None:
         # Deltas first, and without a clock read: there are thousands per answer.
         if isinstance(event, ContentDelta):
@@ -228,11 +239,12 @@ class SessionRecorder:
             self.files.write("verbose", md.verbose_stream(run.started, len(run.parts), len(text)))
 
     def _delta(self, kind: Literal["content", "reasoning"], turn: int, text: str) -> None:
-        if self._run is not None and (self._run.kind != kind or self._run.turn != turn):
-            self.close_run()
-        if self._run is None:
-            self._run = _DeltaRun(kind, turn, now())
-        self._run.parts.append(text)
+        run = self._run
+        if run is None or run.kind != kind or run.turn != turn:
+            if run is not None:
+                self.close_run()
+            run = self._run = _DeltaRun(kind, turn, now())
+        run.parts.append(text)
         self._buffer.chars += len(text)
 
     def _event(self, turn: int, kind: str, data: dict[str, Any], at: datetime) -> None:

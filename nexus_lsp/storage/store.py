@@ -32,7 +32,13 @@ from typing import Any
 import aiosqlite
 
 from nexus_lsp.config import LoggingSettings
-from nexus_lsp.core.events import EventSink, MessageAppended, SessionEvent
+from nexus_lsp.core.events import (
+    ContentDelta,
+    EventSink,
+    MessageAppended,
+    ReasoningChanged,
+    SessionEvent,
+)
 from nexus_lsp.core.messages import Message
 from nexus_lsp.errors import SessionBusy, StoreError, UnknownSession
 from nexus_lsp.providers.base import RawLogger
@@ -195,6 +201,20 @@ class SessionStore:
             raise UnknownSession(session_id)
 
         def record(event: SessionEvent) -> Awaitable[None] | None:
+            kind = type(event)
+            if (kind is ContentDelta or kind is ReasoningChanged) and not self._closed:
+                # Thousands per answer: the shortest way, the rows come at the run's end.
+                recorder = self._recorders.get(session_id)
+                if recorder is not None and session_id in self._known:
+                    try:
+                        if recorder.delta(event):
+                            if self._buffer.chars >= FLUSH_CHARS:
+                                self._wake.set()
+                            return None
+                    except Exception:
+                        log.exception("session %s: recording a %s event failed; the turn "
+                                      "goes on", session_id, event.type)
+                        return None
             if self._closed or session_id not in self._known:
                 log.debug("session %s: %s event after close/delete dropped", session_id,
                           event.type)
