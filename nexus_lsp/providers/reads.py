@@ -92,11 +92,6 @@ async def network_reads(response: httpx.Response) -> AsyncGenerator[bytes, None]
     """The body (decompressed), one item per network read (see the module doc)."""
     chunks = response.aiter_bytes().__aiter__()
     started: _Started | None = None
-    # Chunks a batch may join: 1 at first, doubling per batch. The first words go out
-    # at once even when the server has written much more already (joining a whole
-    # read first cost tens of ms before the first update); long answers still reach
-    # whole reads after a few batches.
-    limit = 1
     try:
         while True:
             try:
@@ -111,7 +106,7 @@ async def network_reads(response: httpx.Response) -> AsyncGenerator[bytes, None]
             batch = [first]
             size = len(first)
             ended = False
-            while size < MAX_READ_BYTES and len(batch) < limit:
+            while size < MAX_READ_BYTES:
                 step = chunks.__anext__()
                 try:
                     waiting = step.send(None)  # type: ignore[attr-defined]
@@ -124,7 +119,6 @@ async def network_reads(response: httpx.Response) -> AsyncGenerator[bytes, None]
                     break
                 started = _Started(step, waiting)  # type: ignore[arg-type]
                 break
-            limit *= 2
             yield batch[0] if len(batch) == 1 else b"".join(batch)
             if ended:
                 return
