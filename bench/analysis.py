@@ -110,4 +110,19 @@ allocator keeps. What would fix it: keep a loaded session's history as the store
 rows (or on disk) until a turn needs it, page `nexus/session/load`, and release a
 session that has been idle for a while.
 """,
+    "cancel": """
+Nothing in this round touches the cancel path beyond the provider's read (a cancel
+still interrupts the read's await at once: see the model server's side, a few ms).
+The -32800 answer's tail comes from the machine: this run had a load average of 4–5
+on 2 cores, and the same path measured p95 3.0 ms on a quiet machine (the previous
+report). What would fix it: a quieter machine for the run; nothing in the code is on
+that path for more than a few hundred µs.
+""",
+    "edit": """
+The edit itself is the same as before this round (one exact-range TextDocumentEdit
+of ~316 bytes); the time is spread over both processes (applyEdit sent, the bench
+client applying 5 MB, the answer, the store recording the tool's end) and doubled
+with the machine's load in this run (load average 4–5 on 2 cores; the previous
+report measured 26 ms). What would fix it: a quieter machine for the run.
+""",
 }
