@@ -46,9 +46,13 @@ bare client and nexus-lsp compete for the cores). What would fix the rest: a gua
 that checks one read's text per field instead of each chunk, and writing the raw
 lines from a worker thread.
 
-First output: B's first `content` update comes after the first read's first event
-is decoded and sent over stdio; the per-pair spread (tens of ms) is the scripted
-server's, which computes all 20k chunks of an answer before its first byte.
+First output: not explained yet. In-process, the provider's first text delta comes
+with the first body byte (the first read's events are decoded one at a time until
+one is shown), and the pre-change code measured +4.7 ms (median) in a run on this
+machine the same hour, against +9 to +41 ms with this round's code: the gap is
+between `send` and the request (the prompt's commit, the store's queued transcript
+writes) or between the delta and its notification. What would fix it: time each step
+of a turn's first 50 ms in the server (the bench's profile covers whole turns only).
 """,
     "store": """
 The flushes are cheap now: one round trip to aiosqlite's thread each (the whole
