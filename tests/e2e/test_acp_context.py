@@ -205,3 +205,24 @@ async def test_compact_command_runs_the_cores_compaction(
         assert any("Summary (scripted)" in m["content"] for m in sent)
         assert not any(m["content"] == "task 0" for m in sent)
     assert model.validation_errors == []
+
+
+async def test_automatic_compaction_is_a_thought_note_in_the_turn(
+    model: ScriptedModelServer, workspace: Path
+) -> None:
+    turns = 12
+    model.extend({"text": f"Answer {n}: " + "détails " * 40} for n in range(turns))
+    opts = settings(model.openai_base_url, session={
+        "contextTokens": 3_000, "compactAt": 0.6, "keepRecentExchanges": 1})
+    async with acp_connected(opts) as (editor, conn):
+        sid = (await conn.new_session(cwd=str(workspace), mcp_servers=[])).session_id
+        for n in range(turns):
+            answer = await conn.prompt(session_id=sid, prompt=[
+                helpers.text_block(f"Step {n}: " + "x" * 300)])
+            assert answer.stop_reason == "end_turn"
+        thoughts = [u.content.text for u in editor.of(sid, "agent_thought_chunk")]
+        messages = texts(editor.of(sid, "agent_message_chunk"))
+    notes = [t for t in thoughts if t.startswith("[Context compacted: ")]
+    assert len(notes) == len(model.summary_requests) >= 1
+    assert "Context compacted" not in messages  # not part of the answers
+    assert model.validation_errors == []
