@@ -226,3 +226,46 @@ async def test_automatic_compaction_is_a_thought_note_in_the_turn(
     assert len(notes) == len(model.summary_requests) >= 1
     assert "Context compacted" not in messages  # not part of the answers
     assert model.validation_errors == []
+
+
+async def test_compact_is_cancelled_by_session_cancel(
+    model: ScriptedModelServer, workspace: Path
+) -> None:
+    async with acp_connected(settings(model.openai_base_url,
+                                      session={"keepRecentExchanges": 1})) as (editor, conn):
+        sid = (await conn.new_session(cwd=str(workspace), mcp_servers=[])).session_id
+        nothing = await conn.prompt(session_id=sid, prompt=[helpers.text_block("/compact")])
+        assert nothing.stop_reason == "end_turn"  # no conversation yet: said so
+        assert "Nothing to compact yet" in texts(editor.of(sid, "agent_message_chunk"))
+        for i in range(3):
+            model.push({"text": f"answer {i}"})
+            await conn.prompt(session_id=sid, prompt=[helpers.text_block(f"task {i}")])
+        model.set_summary({"fault": {"stall": True}})
+        compacting = asyncio.ensure_future(
+            conn.prompt(session_id=sid, prompt=[helpers.text_block("/compact")]))
+        await model.wait_for_requests(4, 30)  # the summary request reached the model
+        assert model.summary_requests == [3]
+        before = len(editor.of(sid, "agent_message_chunk"))
+        await conn.cancel(session_id=sid)
+        answer = await asyncio.wait_for(compacting, 30)
+        assert answer.stop_reason == "cancelled"
+        note = texts(editor.of(sid, "agent_message_chunk")[before:])
+        assert note.startswith("[Context compacted: summary cancelled; the oldest messages "
+                               "were truncated instead;"), note
+        model.set_summary(None)
+        model.push({"text": "still here"})
+        again = await conn.prompt(session_id=sid, prompt=[helpers.text_block("go on")])
+        assert again.stop_reason == "end_turn"
+    assert model.validation_errors == []
+
+
+async def test_delete_stops_the_sessions_servers(
+    model: ScriptedModelServer, workspace: Path, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pids"
+    async with acp_connected(settings(model.openai_base_url)) as (_editor, conn):
+        sid = (await conn.new_session(cwd=str(workspace),
+                                      mcp_servers=[fault(pid_file)])).session_id
+        [pid] = pids(pid_file)
+        await conn._conn.send_request("session/delete", {"sessionId": sid})  # unprompted
+        assert await gone(pid)
