@@ -17,8 +17,6 @@ from typing import Any
 
 from acp import Client, helpers
 from acp.schema import (
-    AvailableCommand,
-    AvailableCommandInput,
     CloseSessionResponse,
     DeleteSessionResponse,
     InitializeResponse,
@@ -28,9 +26,14 @@ from acp.schema import (
     ResumeSessionResponse,
     SessionInfo,
     SetSessionConfigOptionResponse,
-    UnstructuredCommandInput,
 )
 
+from nexus_lsp.acp.commands import (
+    available_commands,
+    compact,
+    not_available,
+    nothing_to_compact,
+)
 from nexus_lsp.acp.hello import initialize_result
 from nexus_lsp.acp.mcp import SessionServers, acp_entries
 from nexus_lsp.acp.permissions import (
@@ -60,11 +63,6 @@ Runtime = WorkspaceRuntime[AcpWorkspace]
 
 STOP_REASONS = {
     "endTurn": "end_turn", "maxIterations": "max_turn_requests", "cancelled": "cancelled",
-}
-COMMAND_HELP = {
-    "compact": "Summarise the older part of the conversation to free context",
-    "fork": "Start a new session from this one's history",
-    "revert": "Undo the file changes of the last turn",
 }
 
 
@@ -276,12 +274,7 @@ class NexusAgent:
         updates: list[Update | Any] = [helpers.update_agent_message_text(n + "\n") for n in notes]
         if title is not None:
             updates.append(title_update(title))
-        commands = [
-            AvailableCommand(name=name, description=text, input=AvailableCommandInput(
-                root=UnstructuredCommandInput(hint="optional instructions")))
-            for name, text in COMMAND_HELP.items()
-        ]
-        updates.append(helpers.update_available_commands(commands))
+        updates.append(available_commands())
 
         async def send_all() -> None:
             for update in updates:
@@ -337,32 +330,15 @@ class NexusAgent:
         return PromptResponse(stop_reason=STOP_REASONS[result.stop_reason])  # type: ignore[arg-type]
 
     async def _command(self, runtime: Runtime, session_id: str, command: str) -> PromptResponse:
-        if command == "compact":
-            return await self._compact(runtime, session_id)
-        # revert and fork come with the checkpoints issue
-        text = f"/{command} is not available yet in this version of nexus-lsp."
-        await self._send(session_id, helpers.update_agent_message_text(text))
-        return PromptResponse(stop_reason="end_turn")
-
-    async def _compact(self, runtime: Runtime, session_id: str) -> PromptResponse:
-        """``/compact``: the core's compaction now; its note is the command's answer."""
+        if command != "compact":
+            return await not_available(self._send, session_id, command)
         if session_id in self._unstarted:
-            await self._send(session_id, helpers.update_agent_message_text(
-                "Nothing to compact yet: the session has no conversation."))
-            return PromptResponse(stop_reason="end_turn")
-        reporter = AcpReporter(self._send, session_id, runtime.root,
-                               runtime.settings.session.context_tokens, notes="message")
+            return await nothing_to_compact(self._send, session_id)
         token = self._compacting[session_id] = CancellationToken()
         try:
-            await runtime.compact(session_id, reporter, token)
-        except SessionBusy as exc:
-            raise rpc_error("sessionBusy", str(exc)) from exc
-        except UnknownSession as exc:
-            raise rpc_error("unknownSession", str(exc)) from exc
+            return await compact(runtime, session_id, self._send, token)
         finally:
             self._compacting.pop(session_id, None)
-            await reporter.aclose()
-        return PromptResponse(stop_reason="cancelled" if token.cancelled else "end_turn")
 
     # permission modes ---------------------------------------------------------------
 
