@@ -74,9 +74,12 @@ class SessionServers:
         if problems:
             raise rpc_error("invalidMcpServers", "mcpServers: " + "; ".join(problems))
         told: list[str] = []
-        servers = await McpServers.start(configs, root, notify=told.append,
-                                         start_timeout=start_timeout)
+        # McpServers.start in two steps: kept before they start, so that a session/new
+        # cancelled mid-start still has its servers stopped (at shutdown at the latest)
+        servers = McpServers(root, notify=told.append, start_timeout=start_timeout)
         self._servers[session_id] = servers
+        await servers.configure(configs)
+        await servers.ensure(None)
         log.info("session %s: MCP servers %s", session_id, servers)
         return told
 
