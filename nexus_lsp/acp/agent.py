@@ -5,6 +5,8 @@ One :class:`~nexus_lsp.host.runtime.WorkspaceRuntime` per folder (``cwd`` of
 settings layers of :mod:`nexus_lsp.host.settings_files`; the sessions are the
 runtime's, stored in that folder's ``.nexus`` (so the LSP door lists and loads them).
 Everything a turn does is reported by :class:`~nexus_lsp.acp.updates.AcpReporter`.
+A session's own ``mcpServers`` are :class:`~nexus_lsp.acp.mcp.SessionServers`'; the
+slash commands are in :mod:`nexus_lsp.acp.commands`.
 """
 
 from __future__ import annotations
