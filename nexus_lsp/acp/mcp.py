@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nexus_lsp.acp.rpc_errors import rpc_error
-from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.session.extensions import WorkspaceTools
 from nexus_lsp.skills import Skill
 
@@ -49,18 +48,12 @@ class SessionServers:
         self._servers: dict[str, McpServers] = {}
 
     def install(self, tools: WorkspaceTools) -> None:
-        """Wrap a workspace's tool source (sessions made from now on take it)."""
-        workspace_source = tools.tool_source
+        """Offer each session's servers to it (sessions made from now on)."""
+        tools.session_tools.append(self._session_skills)
 
-        async def tool_source(session_id: str, turn_id: int,
-                              token: CancellationToken) -> Sequence[Skill[Any]]:
-            skills = {s.name: s for s in await workspace_source(session_id, turn_id, token)}
-            servers = self._servers.get(session_id)
-            if servers is not None:  # the client's choice wins over a same-named one
-                skills.update((s.name, s) for s in await servers.ensure(None))
-            return list(skills.values())
-
-        tools.tool_source = tool_source  # type: ignore[method-assign]
+    async def _session_skills(self, session_id: str) -> Sequence[Skill[Any]]:
+        servers = self._servers.get(session_id)
+        return [] if servers is None else list(await servers.ensure(None))
 
     async def start(self, session_id: str, entries: list[dict[str, Any]], root: Path,
                     start_timeout: float) -> list[str]:
