@@ -13,7 +13,7 @@ package is imported only once a server is configured.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,9 @@ __all__ = ["WorkspaceTools"]
 log = logging.getLogger(__name__)
 
 
+SessionTools = Callable[[str], Awaitable[Sequence[Skill[Any]]]]
+
+
 class WorkspaceTools:
     def __init__(self, root: Path, workspace: Workspace, settings: Callable[[], Settings],
                  permissions: PermissionGate, tell: Callable[[str], None]) -> None:
@@ -44,6 +47,8 @@ class WorkspaceTools:
         self._permissions = permissions
         self._tell = tell
         self.mcp: McpServers | None = None
+        # per-session tools a front door adds (ACP's session/new mcpServers)
+        self.session_tools: list[SessionTools] = []
         self._project: ProjectServers | None = None
 
     def registry(self, command_limits: Callable[[], CommandLimits]) -> SkillRegistry:
@@ -80,7 +85,16 @@ class WorkspaceTools:
 
     async def tool_source(self, session_id: str, turn_id: int,
                           token: CancellationToken) -> Sequence[Skill[Any]]:
-        """A session's tool source: the running servers' tools, started when needed."""
+        """A session's tool source: the running servers' tools, started when needed,
+        then those a front door gives the session (``session_tools``; they win over a
+        same-named workspace tool: the client chose them for this session)."""
+        skills = {s.name: s for s in await self._workspace_tools(session_id, turn_id, token)}
+        for extra in self.session_tools:
+            skills.update((s.name, s) for s in await extra(session_id))
+        return list(skills.values())
+
+    async def _workspace_tools(self, session_id: str, turn_id: int,
+                               token: CancellationToken) -> Sequence[Skill[Any]]:
         servers = await self.mcp_servers()
         if servers is None:
             return []
