@@ -19,9 +19,12 @@ __all__ = [
     "AskArgs",
     "CancelParams",
     "DeleteParams",
+    "ForkParams",
     "ListParams",
     "LoadParams",
     "NewParams",
+    "RevertArgs",
+    "RevertParams",
     "SendParams",
     "WirePosition",
     "WireRange",
@@ -72,6 +75,28 @@ class DeleteParams(_Params):
 
 class CancelParams(_Params):
     session_id: str = SessionId
+
+
+class RevertParams(_Params):
+    """``nexus/session/revert``; also the argument of ``nexus.revert``, where every
+    field may be left out (the command session's last turn)."""
+
+    session_id: str = SessionId
+    turn_id: int = Field(ge=1)
+    code: bool = True
+    conversation: bool = True
+
+
+class RevertArgs(_Params):
+    session_id: str | None = Field(default=None, min_length=1, max_length=200)
+    turn_id: int | None = Field(default=None, ge=1)
+    code: bool = True
+    conversation: bool = True
+
+
+class ForkParams(_Params):
+    session_id: str = SessionId
+    turn_id: int | None = Field(default=None, ge=1)
 
 
 class WirePosition(_Params):

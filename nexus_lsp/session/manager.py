@@ -16,11 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from nexus_lsp.checkpoints import (
+    Journal,
+    JournaledWorkspace,
+    RevertResult,
+    fork_session,
+    revert_turns,
+)
+from nexus_lsp.checkpoints.history import read_facts, reverted_messages
 from nexus_lsp.config import ProviderSettings, Settings
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.core.messages import Message
-from nexus_lsp.errors import SessionBusy, UnknownSession
+from nexus_lsp.errors import SessionBusy, UnknownSession, UnknownTurn
 from nexus_lsp.keys import add_key_env
 from nexus_lsp.providers import create_provider
 from nexus_lsp.providers.base import Provider, RawLogger
@@ -77,6 +85,7 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._provider_settings: dict[str, ProviderSettings] = {}
         self._loading: dict[str, asyncio.Lock] = {}
+        self._reverting: set[str] = set()  # no turn starts while its revert runs
 
     def __repr__(self) -> str:
         running = sum(s.running for s in self._sessions.values())
@@ -139,7 +148,7 @@ class SessionManager:
             session = await self.new_session(title=title_from(prompt))
         else:
             session = await self.get(session_id)
-        if session.running:
+        if session.running or session.id in self._reverting:
             raise SessionBusy(session.id)
         await self._refresh_provider(session)
         remove = session.add_sink(sink) if sink is not None else None
@@ -166,6 +175,54 @@ class SessionManager:
             self._provider_settings.pop(session_id, None)
             await live.provider.aclose()
         return await self.store.delete_session(session_id)
+
+    async def revert(self, session_id: str, turn_id: int, *, code: bool = True,
+                     conversation: bool = True) -> RevertResult:
+        """Revert turn ``turn_id`` and every later one (protocol v2 §3).
+
+        The workspace must offer ``apply_all`` (DiskWorkspace, EditorWorkspace).
+        SessionBusy while a turn runs; UnknownSession / UnknownTurn.
+        """
+        live = self._sessions.get(session_id)
+        if (live is not None and live.running) or session_id in self._reverting:
+            raise SessionBusy(session_id)
+        self._reverting.add(session_id)
+        try:
+            await self.store.flush()
+            result = await revert_turns(self.store, self.workspace, session_id,  # type: ignore[arg-type]
+                                        turn_id, code=code, conversation=conversation)
+            if conversation:
+                await self._drop_live(session_id)  # resumed from the store next time
+            return result
+        finally:
+            self._reverting.discard(session_id)
+
+    async def fork(self, session_id: str, turn_id: int | None = None) -> SessionRecord:
+        """A new session holding the history up to the end of ``turn_id`` (default all)."""
+        live = self._sessions.get(session_id)
+        if live is not None and live.running and (turn_id is None or turn_id >= live.turn_count):
+            raise SessionBusy(session_id)  # the turn asked for is still being written
+        await self.store.flush()
+        return await fork_session(self.store, session_id, turn_id, new_session_id(),
+                                  self.settings.model_dump(by_alias=True, mode="json"))
+
+    async def last_turn(self, session_id: str) -> int:
+        """The last turn of the session that is not reverted (UnknownTurn if none)."""
+        facts = await read_facts(self.store, session_id)
+        turns = facts.live_turns | facts.journaled_turns
+        if not turns:
+            raise UnknownTurn(session_id, 0, "no turn is left to revert")
+        return max(turns)
+
+    async def reverted_messages(self, session_id: str) -> list[tuple[int, Message]]:
+        """The messages of reverted turns (turn id, message), for ``load``."""
+        return [(r.turn, r.message) for r in await reverted_messages(self.store, session_id)]
+
+    async def _drop_live(self, session_id: str) -> None:
+        live = self._sessions.pop(session_id, None)
+        self._provider_settings.pop(session_id, None)
+        if live is not None:
+            await live.provider.aclose()
 
     def cancel(self, session_id: str, reason: str = "cancelled by the user") -> bool:
         live = self._sessions.get(session_id)
@@ -215,11 +272,15 @@ class SessionManager:
         created_at: datetime | None = None,
     ) -> Session:
         provider = self._provider_factory(provider_settings, self.store.raw_logger(session_id))
+        # Every change the session's tools make is journaled first (checkpoints);
+        # the turn is read when the change is made.
+        turn = _TurnOf()
+        tools_workspace = JournaledWorkspace(self.workspace, Journal(self.store), session_id, turn)
         session = Session(
             provider=provider,
             settings=self.settings.session,
             system_prompt=prompt,
-            registry=builtin_registry(self.workspace, self.settings.session),
+            registry=builtin_registry(tools_workspace, self.settings.session),
             session_id=session_id,
             title=title,
             history=history or (),
@@ -227,6 +288,7 @@ class SessionManager:
             turn_count=turn_count,
             created_at=created_at,
         )
+        turn.session = session
         session.add_sink(self.store.sink(session_id))
         self._sessions[session_id] = session
         self._provider_settings[session_id] = provider_settings
@@ -246,6 +308,15 @@ class SessionManager:
         session.provider = self._provider_factory(wanted, self.store.raw_logger(session.id))
         self._provider_settings[session.id] = wanted
         await old.aclose()
+
+
+class _TurnOf:
+    """The running turn's id of a session made after its tools' workspace."""
+
+    session: Session | None = None
+
+    def __call__(self) -> int:
+        return self.session.turn_count if self.session is not None else 0
 
 
 def title_from(prompt: str) -> str:

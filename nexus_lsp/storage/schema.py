@@ -44,7 +44,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x4E584C53  # "NXLS"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,47 @@ MIGRATIONS: tuple[Migration, ...] = (
         UPDATE messages
            SET token_estimate = (length(content) + length(coalesce(tool_calls, ''))) / 4 + 4;
         CREATE INDEX IF NOT EXISTS sessions_by_update ON sessions (updated_at DESC);
+        """,
+    ),
+    # Checkpoints (issue 13). Self-contained: another branch may take number 3
+    # first; then this one is renumbered, its SQL unchanged.
+    Migration(
+        3,
+        "checkpoints journal, reverted_messages, sessions.parent_id",
+        """
+        ALTER TABLE sessions ADD COLUMN parent_id TEXT;
+        CREATE TABLE reverted_messages (
+            session_id   TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            ord          INTEGER NOT NULL,
+            turn         INTEGER NOT NULL,
+            role         TEXT NOT NULL,
+            content      TEXT NOT NULL,
+            tool_calls   TEXT,
+            tool_call_id TEXT,
+            name         TEXT,
+            cancelled    INTEGER NOT NULL DEFAULT 0,
+            is_error     INTEGER NOT NULL DEFAULT 0,
+            created_at   TEXT NOT NULL,
+            reverted_at  TEXT NOT NULL
+        );
+        CREATE INDEX reverted_messages_by_session
+            ON reverted_messages (session_id, reverted_at, ord);
+        CREATE TABLE checkpoints (
+            id         INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            turn       INTEGER NOT NULL,
+            kind       TEXT NOT NULL CHECK (kind IN ('write', 'delete', 'rename', 'command')),
+            path       TEXT NOT NULL,
+            new_path   TEXT,
+            existed    INTEGER NOT NULL,
+            before     BLOB,
+            after_hash TEXT,
+            after      BLOB,
+            git_object TEXT,
+            reverted   INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX checkpoints_by_turn ON checkpoints (session_id, turn, id);
         """,
     ),
 )

@@ -61,6 +61,17 @@ export const CONTEXT_MD = 'context.md';
 export const VERBOSE_MD = 'verbose.md';
 export const RAW_JSONL = 'raw.jsonl';
 
+// Checkpoints: revert and fork (protocol v2 §3)
+export const SESSION_REVERT = 'nexus/session/revert';
+export const SESSION_FORK = 'nexus/session/fork';
+export const COMMAND_REVERT = 'nexus.revert';
+export const COMMAND_FORK = 'nexus.fork';
+export const REASON_UNKNOWN_TURN = 'unknownTurn';
+export const REVERT_RESTORED = 'restored';
+export const REVERT_DELETED = 'deleted';
+export const REVERT_RECREATED = 'recreated';
+export const REVERT_UNCHANGED = 'unchanged';
+
 export type StopReason = 'endTurn' | 'maxIterations' | 'cancelled' | 'error';
 export type ToolStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'skipped';
 export type SessionStatus = 'idle' | 'running' | 'interrupted';
