@@ -18,7 +18,6 @@ from nexus_lsp.storage import SessionStore
 from nexus_lsp.testing.fake_provider import FakeAnswer, FakeProvider
 
 
-
 def assert_valid_history(messages: Sequence[object]) -> None:
     """What providers accept: each tool call answered once, right after it, in order."""
     i = 0
