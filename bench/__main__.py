@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import cancel, edit, load, startup, store, turn
+from bench import cancel, command, edit, load, startup, store, turn
 from bench.config import FULL, SMOKE, ProfileMode, Sizes
 from bench.report import Machine, render, write
 from bench.stats import MeasureResult
@@ -33,6 +33,7 @@ MEASURES: dict[str, tuple[tuple[str, ...], Measure]] = {
     "store": (("store",), store.run),
     "load": (("load",), load.run),
     "edit": (("edit",), edit.run),
+    "command": (("permission", "command"), command.run),
 }
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

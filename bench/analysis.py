@@ -86,4 +86,17 @@ What would fix the rest: build `Message` objects without the frozen dataclass
 (`nexus/session/load` returning the last N messages with a cursor) so an editor does
 not wait for 10k messages it will not show.
 """,
+    "command": """
+Reading the command's 10 MB costs little: in-process, `run_command` takes ~1.3× a bare
+asyncio subprocess that reads the same pipe (the output is fed to the bounded head/tail
+straight from the pipe's callback, 1 MiB pipe buffer), and ~1.7× one writing to
+/dev/null. The rest is the editor's share: the first `commands.maxStoredOutputBytes`
+(1 MiB) stream to the client as `toolCallUpdate` chunks, and the server writes its
+stdout synchronously (`lsp/serve.py` `WireWriter`), so the event loop waits while the
+client reads and parses ~1.5 MB of JSON; meanwhile the command's pipe is not drained.
+With `commands.maxStoredOutputBytes` at 64 KiB the ratio measured 1.63×. What would fix
+it: write to stdout through an asyncio transport (the loop keeps reading the pipe while
+the client catches up), or stream the editor less than the store keeps (a separate,
+smaller live-output bound, with the rest shown on request).
+""",
 }

@@ -30,6 +30,9 @@ class Sizes:
     load_runs: int = 6
     edit_bytes: int = 5_000_000
     edit_runs: int = 10
+    permission_runs: int = 20  # permission questions answered (round trip)
+    command_runs: int = 5  # interleaved (bare, run_command) pairs
+    command_bytes: int = 10_000_000
 
     def scaled(self, **changes: int) -> Sizes:
         return replace(self, **changes)
@@ -51,4 +54,7 @@ SMOKE = Sizes(
     load_runs=2,
     edit_bytes=20_000,
     edit_runs=2,
+    permission_runs=2,
+    command_runs=2,
+    command_bytes=100_000,
 )

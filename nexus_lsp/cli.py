@@ -56,6 +56,12 @@ settings (protocol §7 object, merged in this order, later wins):
   --settings                JSON or @file
   The API key itself is read by the server from the variable named by apiKeyEnv.
 
+permissions:
+  --mode MODE               plan | default | acceptEdits | strict | auto
+  --allow PATTERN           run commands matching PATTERN unasked ('pytest *')
+  Commands (and, in strict mode, edits) are asked on the terminal when stdin is one;
+  otherwise they are refused, and the turn goes on without them.
+
 output:
   the answer streams to stdout; tool calls, progress and the summary (session id,
   transcript path) go to stderr.
@@ -154,6 +160,15 @@ def _add_ask(commands: Any) -> None:
     )
     session.add_argument("--new", action="store_true", help="start a new session (the default)")
     ask.add_argument("--settings", metavar="JSON|@FILE", help="settings object (protocol §7)")
+    ask.add_argument(
+        "--mode", choices=("default", "plan", "acceptEdits", "strict", "auto"),
+        help="permission mode of the turn (permissions.mode; default: from the settings)",
+    )
+    ask.add_argument(
+        "--allow", metavar="PATTERN", action="append", default=[],
+        help="run commands matching PATTERN without asking (a run_command rule, e.g. "
+        "'pytest *'); repeatable",
+    )
     ask.add_argument("--log-file", metavar="PATH", help="write the server log to PATH")
     ask.add_argument("-v", "--verbose", action="store_true", help="server log and details")
     ask.add_argument("prompt", metavar="PROMPT", help="the prompt; '-' reads it from stdin")
@@ -210,7 +225,9 @@ def _ask(args: argparse.Namespace) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         raise UsageError("PROMPT is empty")
-    settings = ask_settings(args.settings, os.environ)
+    settings = with_permission_flags(
+        ask_settings(args.settings, os.environ), args.mode, args.allow
+    )
     command = [sys.executable, "-m", "nexus_lsp", "--stdio"]
     if args.log_file:
         command += ["--log-file", str(Path(args.log_file).resolve())]
@@ -226,11 +243,31 @@ def _ask(args: argparse.Namespace) -> int:
         session_id=args.session,
         settings=settings,
         server_command=command,
+        # questions are read from the terminal; a piped prompt used stdin up
+        ask_permissions=args.prompt != "-" and sys.stdin.isatty(),
     )
     renderer = TurnRenderer(sys.stdout, sys.stderr, verbose=args.verbose)
     outcome = asyncio.run(run_ask(request, renderer))
+    from nexus_lsp.client.permission import refusal_hint
+
+    refusal_hint(outcome.result, renderer.note)
     report_outcome(outcome, request.workspace, renderer)
     return exit_code(outcome)
+
+
+def with_permission_flags(
+    settings: dict[str, Any], mode: str | None, allow: Sequence[str]
+) -> dict[str, Any]:
+    """``--mode`` and ``--allow`` over the settings (protocol v2 §1)."""
+    permissions = dict(settings.get("permissions") or {})
+    if mode is not None:
+        permissions["mode"] = mode
+    for pattern in allow:
+        if not pattern.strip():
+            raise UsageError("--allow: the pattern is empty")
+        rule = {"tool": "run_command", "match": pattern, "action": "allow"}
+        permissions["rules"] = [*permissions.get("rules", ()), rule]
+    return {**settings, "permissions": permissions} if permissions else settings
 
 
 def ask_settings(option: str | None, environ: Mapping[str, str]) -> dict[str, Any]:

@@ -16,8 +16,13 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "CodeActionSetting",
+    "CommandSettings",
     "EditSettings",
     "LoggingSettings",
+    "PERMISSION_MODES",
+    "PermissionMode",
+    "PermissionRule",
+    "PermissionSettings",
     "ProviderSettings",
     "SessionSettings",
     "Settings",
@@ -67,6 +72,33 @@ class EditSettings(_Model):
     confirm: bool = False
 
 
+PermissionMode = Literal["default", "plan", "acceptEdits", "auto", "strict"]
+PERMISSION_MODES: tuple[PermissionMode, ...] = ("default", "plan", "acceptEdits", "auto", "strict")
+
+
+class PermissionRule(_Model):
+    """``match`` is a shell-style glob over the command line or the tool's main argument."""
+
+    tool: str = Field(min_length=1)
+    match: str = Field(default="*", min_length=1)
+    action: Literal["allow", "deny"]
+
+
+class PermissionSettings(_Model):
+    mode: PermissionMode = "default"
+    rules: tuple[PermissionRule, ...] = ()
+
+
+# Names (globs, case-insensitive) of environment variables a command never sees.
+DEFAULT_ENV_DENY = ("*KEY*", "*TOKEN*", "*SECRET*", "*PASSWORD*", "*CREDENTIAL*")
+
+
+class CommandSettings(_Model):
+    timeout_seconds: float = Field(default=120.0, gt=0)
+    max_stored_output_bytes: int = Field(default=1024 * 1024, ge=1024)
+    env_deny: tuple[str, ...] = DEFAULT_ENV_DENY
+
+
 class CodeActionSetting(_Model):
     title: str = Field(min_length=1)
     prompt: str = Field(min_length=1)
@@ -86,6 +118,8 @@ class Settings(_Model):
     session: SessionSettings = SessionSettings()
     logging: LoggingSettings = LoggingSettings()
     edits: EditSettings = EditSettings()
+    permissions: PermissionSettings = PermissionSettings()
+    commands: CommandSettings = CommandSettings()
     code_actions: tuple[CodeActionSetting, ...] = DEFAULT_CODE_ACTIONS
 
 

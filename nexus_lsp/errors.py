@@ -18,6 +18,7 @@ them to JSON-RPC errors in one place, and the session maps provider errors to th
     │   ├── UnknownSession               no session with that id
     │   ├── UnknownTurn                  no such turn to revert or fork from
     │   └── ToolsUnavailable             use_tools without a skill registry
+    ├── PermissionDenied                 a request the permission policy refuses
     ├── ToolError                        a tool call failed; str() is the model-facing text
     │   ├── PathRefused                  outside the workspace, or under .git/.nexus
     │   └── EditRejected                 the editor answered applyEdit with applied=false
@@ -39,6 +40,7 @@ __all__ = [
     "NexusError",
     "NotANexusDatabase",
     "PathRefused",
+    "PermissionDenied",
     "ProviderAuthError",
     "ProviderBadRequestError",
     "ProviderError",
@@ -122,9 +124,18 @@ class SessionError(NexusError):
 
 
 class SessionBusy(SessionError):
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"session {session_id} is already running a turn")
+    """A turn runs in the session: here, or (``elsewhere``, a description of the
+    owner) in another nexus-lsp process on the same workspace."""
+
+    def __init__(self, session_id: str, *, elsewhere: str | None = None) -> None:
+        if elsewhere is None:
+            message = f"session {session_id} is already running a turn"
+        else:
+            message = (f"session {session_id} is running a turn in another nexus-lsp process"
+                       f" on this workspace ({elsewhere}); try again when it has finished")
+        super().__init__(message)
         self.session_id = session_id
+        self.elsewhere = elsewhere
 
 
 class UnknownSession(SessionError):
@@ -191,3 +202,10 @@ class StoreVersionError(StoreError):
 
 class NotANexusDatabase(StoreError):
     pass
+
+
+class PermissionDenied(NexusError):
+    """A request refused by the permission policy (-32803 ``permissionDenied``).
+
+    Tool calls are never refused this way: the model reads ``<tool>: denied: <why>``.
+    """

@@ -15,7 +15,44 @@ SESSION_SEND: Final = "nexus/session/send"
 SESSION_LIST: Final = "nexus/session/list"
 SESSION_LOAD: Final = "nexus/session/load"
 SESSION_DELETE: Final = "nexus/session/delete"
-REQUEST_METHODS: Final = (SESSION_NEW, SESSION_SEND, SESSION_LIST, SESSION_LOAD, SESSION_DELETE)
+SESSION_SET_MODE: Final = "nexus/session/setMode"  # protocol v2 §1
+PERMISSIONS_LIST: Final = "nexus/permissions/list"
+PERMISSIONS_REVOKE: Final = "nexus/permissions/revoke"
+REQUEST_METHODS: Final = (
+    SESSION_NEW, SESSION_SEND, SESSION_LIST, SESSION_LOAD, SESSION_DELETE,
+    SESSION_SET_MODE, PERMISSIONS_LIST, PERMISSIONS_REVOKE,
+)
+
+# Requests (server → client), protocol v2 §1
+PERMISSION_REQUEST: Final = "nexus/permission/request"
+
+# initializationOptions.clientFeatures (protocol v2): booleans a client declares
+CLIENT_FEATURES: Final = "clientFeatures"
+FEATURE_PERMISSION_REQUESTS: Final = "permissionRequests"
+
+# Tool kinds (protocol v2 §1, the Agent Client Protocol's words)
+KIND_READ: Final = "read"
+KIND_SEARCH: Final = "search"
+KIND_EDIT: Final = "edit"
+KIND_DELETE: Final = "delete"
+KIND_MOVE: Final = "move"
+KIND_EXECUTE: Final = "execute"
+KIND_MCP: Final = "mcp"
+TOOL_KINDS: Final = (KIND_READ, KIND_SEARCH, KIND_EDIT, KIND_DELETE, KIND_MOVE, KIND_EXECUTE,
+                     KIND_MCP)
+
+# Permission modes and the options of a permission question
+MODE_DEFAULT: Final = "default"
+MODE_PLAN: Final = "plan"
+MODE_ACCEPT_EDITS: Final = "acceptEdits"
+MODE_STRICT: Final = "strict"
+MODE_AUTO: Final = "auto"
+OPTION_ALLOW_ONCE: Final = "allow_once"
+OPTION_ALLOW_ALWAYS: Final = "allow_always"
+OPTION_REJECT_ONCE: Final = "reject_once"
+OPTION_REJECT_ALWAYS: Final = "reject_always"
+OUTCOME_SELECTED: Final = "selected"
+OUTCOME_CANCELLED: Final = "cancelled"
 
 # Notifications
 SESSION_CANCEL: Final = "nexus/session/cancel"  # client → server
@@ -28,6 +65,8 @@ UPDATE_REASONING: Final = "reasoning"
 UPDATE_TOOL_CALL: Final = "toolCall"
 UPDATE_TOOL_CALL_UPDATE: Final = "toolCallUpdate"
 UPDATE_TURN_END: Final = "turnEnd"
+# toolCall / toolCallUpdate fields added by protocol v2 §1–§2
+FIELD_TOOL_KIND: Final = "toolKind"
 
 # workspace/executeCommand commands
 COMMAND_ASK: Final = "nexus.ask"
@@ -45,6 +84,7 @@ TOOL_WRITE_FILE: Final = "write_file"
 TOOL_EDIT_FILE: Final = "edit_file"
 TOOL_DELETE_FILE: Final = "delete_file"
 TOOL_RENAME_FILE: Final = "rename_file"
+TOOL_RUN_COMMAND: Final = "run_command"
 BUILTIN_TOOLS: Final = (
     TOOL_READ_FILE,
     TOOL_LIST_DIRECTORY,
@@ -53,6 +93,7 @@ BUILTIN_TOOLS: Final = (
     TOOL_EDIT_FILE,
     TOOL_DELETE_FILE,
     TOOL_RENAME_FILE,
+    TOOL_RUN_COMMAND,
 )
 
 # JSON-RPC error codes and data.reason values
@@ -61,6 +102,7 @@ INVALID_PARAMS: Final = -32602
 REQUEST_FAILED: Final = -32803
 REASON_UNKNOWN_SESSION: Final = "unknownSession"
 REASON_SESSION_BUSY: Final = "sessionBusy"
+REASON_PERMISSION_DENIED: Final = "permissionDenied"
 
 # The settings section read with workspace/configuration
 SETTINGS_SECTION: Final = "nexus"

@@ -38,6 +38,7 @@ from pygls.lsp.client import LanguageClient
 
 from nexus_lsp import wire
 from nexus_lsp.client.editor import EditorSide
+from nexus_lsp.client.permission import TerminalQuestions
 from nexus_lsp.client.render import TurnRenderer
 from nexus_lsp.lsp.converter import dict_converter
 
@@ -65,6 +66,9 @@ class AskRequest:
     settings: Mapping[str, Any] = field(default_factory=dict)
     server_command: Sequence[str] = (sys.executable, "-m", "nexus_lsp", "--stdio")
     env: Mapping[str, str] | None = None
+    # Ask permission questions on the terminal (stdin is one); else the server denies
+    # the calls that need a question (protocol v2 §1).
+    ask_permissions: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,8 @@ class AskClient(LanguageClient):
         self._quit = asyncio.Event()
         self._cancel_requested = False
         self._send_id: str | None = None
-        self.editor = EditorSide(self.root, request.settings, renderer)
+        questions = TerminalQuestions(renderer) if request.ask_permissions else None
+        self.editor = EditorSide(self.root, request.settings, renderer, questions)
         self.editor.register(self)
 
     # -- lifecycle -------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pygls.uris import from_fs_path
 
 from nexus_lsp import wire
 from nexus_lsp.client.edits import handle_apply_edit
+from nexus_lsp.client.permission import TerminalQuestions
 from nexus_lsp.client.render import TurnRenderer
 
 __all__ = ["EditorSide", "client_capabilities"]
@@ -56,10 +57,17 @@ def client_capabilities() -> lsp.ClientCapabilities:
 class EditorSide:
     """Answers the server's requests and notifications for one workspace folder."""
 
-    def __init__(self, root: Path, settings: Mapping[str, Any], renderer: TurnRenderer) -> None:
+    def __init__(
+        self,
+        root: Path,
+        settings: Mapping[str, Any],
+        renderer: TurnRenderer,
+        questions: TerminalQuestions | None = None,
+    ) -> None:
         self.root = root
         self.settings = dict(settings)
         self.renderer = renderer
+        self.questions = questions
 
     def register(self, client: JsonRPCClient) -> None:
         renderer = self.renderer
@@ -81,6 +89,13 @@ class EditorSide:
         for method, handler in handlers.items():
             # pygls tags handlers with attributes, which bound methods cannot carry.
             client.feature(method)(_plain(handler))
+        questions = self.questions
+        if questions is not None:
+
+            async def permission(params: Any) -> Any:
+                return await questions.answer(params)
+
+            client.feature(wire.PERMISSION_REQUEST)(permission)
 
     def initialize_params(self, name: str, version: str) -> lsp.InitializeParams:
         folder = self.folder()
@@ -90,8 +105,14 @@ class EditorSide:
             client_info=lsp.ClientInfo(name=name, version=version),
             root_uri=folder.uri,
             workspace_folders=[folder],
-            initialization_options=self.settings,
+            initialization_options=self._options(),
         )
+
+    def _options(self) -> dict[str, Any]:
+        if self.questions is None:
+            return self.settings
+        features = {wire.FEATURE_PERMISSION_REQUESTS: True}
+        return {**self.settings, wire.CLIENT_FEATURES: features}
 
     def folder(self) -> lsp.WorkspaceFolder:
         uri = from_fs_path(str(self.root))

@@ -10,9 +10,11 @@ waits on something slow (the provider stream, a tool batch, a pending
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 __all__ = ["CancellationToken", "Cancelled", "race"]
@@ -43,13 +45,18 @@ class CancellationToken:
     order registered; one that raises is logged and the others still run.
     """
 
-    __slots__ = ("_callbacks", "_children", "_event", "_parent", "reason")
+    __slots__ = ("_callbacks", "_children", "_commit_lock", "_committed", "_event", "_parent",
+                 "reason")
 
     def __init__(self, parent: CancellationToken | None = None) -> None:
         self._event = asyncio.Event()
         self._callbacks: list[CancelCallback] = []
         self._children: list[CancellationToken] = []
         self._parent = parent
+        # Makes "cancelled?" and "landed?" one decision with a side effect in a thread
+        # (see commit()).
+        self._commit_lock = threading.Lock()
+        self._committed = False
         self.reason: str | None = None
         if parent is not None:
             if parent.cancelled:
@@ -71,10 +78,13 @@ class CancellationToken:
 
     def cancel(self, reason: str = "cancelled") -> bool:
         """Cancel; returns False when the token was already cancelled."""
-        if self._event.is_set():
-            return False
-        self.reason = reason
-        self._event.set()
+        # Waits for a commit in progress in a worker thread (a rename or unlink, so
+        # milliseconds): afterwards ``committed`` says whether it landed.
+        with self._commit_lock:
+            if self._event.is_set():
+                return False
+            self.reason = reason
+            self._event.set()
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             self._run_callback(callback, reason)
@@ -105,6 +115,31 @@ class CancellationToken:
         """Wait until cancelled; returns the reason."""
         await self._event.wait()
         return self.reason or "cancelled"
+
+    @property
+    def committed(self) -> bool:
+        """A side effect landed under :meth:`commit` (it must be reported done)."""
+        return self._committed
+
+    @contextlib.contextmanager
+    def commit(self) -> Iterator[None]:
+        """Hold around the one step that makes a side effect land (an atomic rename,
+        an unlink), from any thread.
+
+        Raises :class:`Cancelled` when the token is cancelled: the step must then not
+        run. While it runs, :meth:`cancel` waits; so either the step lands before the
+        cancel (and :attr:`committed` is True) or it never does.
+        """
+        with self._commit_lock:
+            if self._event.is_set():
+                raise Cancelled(self.reason or "cancelled")
+            yield
+            self._committed = True
+
+    def detach(self) -> None:
+        """Forget this child token in its parent (its work is over)."""
+        if self._parent is not None and self in self._parent._children:
+            self._parent._children.remove(self)
 
     def raise_if_cancelled(self) -> None:
         if self.cancelled:

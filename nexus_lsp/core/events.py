@@ -14,7 +14,8 @@ Order within one turn (as ``Session.send`` emits them)::
       MessageAppended(assistant)
       [ ToolCallRequested*                                       # one per call, pending
         BatchStarted
-          ( ToolCallStatus(running) ToolCallStatus(completed|failed) BatchProgress )*
+          ( ToolCallStatus(running) ToolOutput* ToolCallStatus(completed|failed)
+            BatchProgress )*                                     # ToolOutput: run_command
           ToolCallStatus(skipped|cancelled)*                     # calls that never ran
         BatchEnded
         MessageAppended(tool)* ]                                 # one per call, in order
@@ -31,9 +32,9 @@ partial answer (``MessageAppended(assistant)`` marked ``cancelled`` or
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from nexus_lsp.core.messages import Message, ToolCall, ToolResult, ToolStatus, Usage
 
@@ -52,6 +53,7 @@ __all__ = [
     "ToolCallRecord",
     "ToolCallRequested",
     "ToolCallStatus",
+    "ToolOutput",
     "ToolRunStatus",
     "TurnEnded",
     "TurnError",
@@ -141,6 +143,7 @@ class ToolCallRequested:
 
     turn_id: int
     call: ToolCall
+    tool_kind: str | None = None  # the skill's kind (protocol v2 §1); None for unknown tools
     type: Literal["toolCall"] = "toolCall"
 
 
@@ -152,7 +155,19 @@ class ToolCallStatus:
     output: str | None = None
     error: str | None = None
     locations: tuple[str, ...] = ()  # workspace-relative paths the tool touched
+    # Extra fields of a final update (run_command: exitCode, signal, durationMs, truncated).
+    details: Mapping[str, Any] | None = None
     type: Literal["toolCallUpdate"] = "toolCallUpdate"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutput:
+    """Text a running tool produced (run_command's output, as it comes)."""
+
+    turn_id: int
+    call: ToolCall
+    text: str
+    type: Literal["toolOutput"] = "toolOutput"
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +213,7 @@ SessionEvent = (
     | ReasoningChanged
     | ToolCallRequested
     | ToolCallStatus
+    | ToolOutput
     | BatchStarted
     | BatchProgress
     | BatchEnded

@@ -34,6 +34,7 @@ from nexus_lsp.config import EditSettings
 from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
 from nexus_lsp.core.threads import run_in_thread
 from nexus_lsp.errors import EditRejected, ToolError
+from nexus_lsp.permissions.gate import EDITS_MAY_CONFIRM
 from nexus_lsp.skills.disk import DiskWorkspace
 from nexus_lsp.skills.workspace import DeleteFile, FileChange, RenameFile, WriteText
 
@@ -162,10 +163,12 @@ class EditorWorkspace(DiskWorkspace, ABC):
             if not settings.fallback_to_disk:
                 raise ToolError("failed", f"{problem}, and edits.fallbackToDisk is off")
             log.info("%s: %s; writing to disk", label, problem)
-            await run_in_thread(self.apply_to_disk, change)
+            await run_in_thread(self.apply_to_disk, change, cancel_token)
             return
         self._check_unchanged(change)
-        answer = asyncio.ensure_future(self.send_to_editor(change, label, confirm=settings.confirm))
+        # edits.confirm only in `default` mode: acceptEdits never asks, strict asked already
+        confirm = settings.confirm and EDITS_MAY_CONFIRM.get()
+        answer = asyncio.ensure_future(self.send_to_editor(change, label, confirm=confirm))
         try:
             # shield: a cancel must stop waiting, not the bookkeeping of the answer
             result = await race(asyncio.shield(answer), cancel_token)

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol import lsp_method
 
 from nexus_lsp import wire
 from nexus_lsp.errors import NexusError
 from nexus_lsp.lsp.converter import dict_converter
+from nexus_lsp.lsp.jsonrpc import JsonRpcDoor
 from nexus_lsp.lsp.logs import LspLogHandler
 from nexus_lsp.lsp.rpc_errors import rpc_errors
 
@@ -69,9 +70,10 @@ def experimental_capabilities() -> dict[str, Any]:
     }
 
 
-class NexusProtocol(LanguageServerProtocol):
+class NexusProtocol(JsonRpcDoor):
     """Adds ``experimental.nexus`` to the capabilities pygls computes, and keeps
-    pygls' table of in-flight futures from growing with every notification."""
+    pygls' table of in-flight futures from growing with every notification.
+    Incoming messages are checked by :class:`JsonRpcDoor` (one answer per request)."""
 
     def __init__(self, server: LanguageServer, converter: Converter) -> None:
         super().__init__(server, converter)
@@ -326,6 +328,21 @@ def _register_nexus_methods(server: NexusLanguageServer) -> None:
     async def session_fork(ls: NexusLanguageServer, params: Any) -> Any:
         with rpc_errors(wire.SESSION_FORK):
             return await (await ls.nexus()).session_fork(params)
+
+    @server.feature(wire.SESSION_SET_MODE)
+    async def session_set_mode(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.SESSION_SET_MODE):
+            return await (await ls.nexus()).session_set_mode(params)
+
+    @server.feature(wire.PERMISSIONS_LIST)
+    async def permissions_list(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.PERMISSIONS_LIST):
+            return await (await ls.nexus()).permissions_list(params)
+
+    @server.feature(wire.PERMISSIONS_REVOKE)
+    async def permissions_revoke(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.PERMISSIONS_REVOKE):
+            return await (await ls.nexus()).permissions_revoke(params)
 
     @server.feature(wire.SESSION_CANCEL)
     async def session_cancel(ls: NexusLanguageServer, params: Any) -> None:

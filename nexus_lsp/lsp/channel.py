@@ -8,7 +8,7 @@ it; this channel removes the token when its progress ends.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 
     from nexus_lsp.host.notify import MessageLevel
 
-__all__ = ["LspChannel", "LspNotifier", "client_supports"]
+__all__ = [
+    "LspChannel",
+    "LspNotifier",
+    "client_features",
+    "client_supports",
+    "strip_client_features",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,23 @@ def client_supports(server: LanguageServer, path: str) -> Any:
         if node is None:
             return None
     return node
+
+
+def client_features(options: Any) -> dict[str, bool]:
+    """``initializationOptions.clientFeatures`` (booleans only; anything else is off)."""
+    if not isinstance(options, Mapping):
+        return {}
+    features = options.get(wire.CLIENT_FEATURES)
+    if not isinstance(features, Mapping):
+        return {}
+    return {str(k): v for k, v in features.items() if isinstance(v, bool)}
+
+
+def strip_client_features(options: Any) -> Any:
+    """The options without ``clientFeatures``, which is not a setting."""
+    if isinstance(options, Mapping) and wire.CLIENT_FEATURES in options:
+        return {k: v for k, v in options.items() if k != wire.CLIENT_FEATURES}
+    return options
 
 
 class LspChannel:

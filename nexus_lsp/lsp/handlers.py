@@ -143,6 +143,19 @@ class Handlers:
         if not self.runtime.host.manager.cancel(p.session_id):
             log.info("cancel of %s: no turn is running", p.session_id)
 
+    async def session_set_mode(self, raw: Any) -> dict[str, Any]:
+        p = P.parse(P.SetModeParams, raw)
+        return {"mode": await self.runtime.host.manager.set_mode(p.session_id, p.mode)}
+
+    async def permissions_list(self, raw: Any) -> dict[str, Any]:
+        P.parse(P.PermissionsListParams, raw)
+        grants = await self.runtime.host.store.grants.list_grants()
+        return {"grants": [g.to_json() for g in grants]}
+
+    async def permissions_revoke(self, raw: Any) -> dict[str, Any]:
+        p = P.parse(P.RevokeParams, raw)
+        return {"revoked": await self.runtime.host.store.grants.revoke(p.id)}
+
     async def ask(self, args: list[Any], cancel: CancellationToken) -> dict[str, Any]:
         """``nexus.ask``: a turn on the prompt (and selection) in the command session.
 

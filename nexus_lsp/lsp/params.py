@@ -8,9 +8,10 @@ whose message names every bad field (``sessionId: Input should be a valid string
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import unquote, urlparse
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from nexus_lsp.lsp.rpc_errors import ParamsError
@@ -25,7 +26,10 @@ __all__ = [
     "NewParams",
     "RevertArgs",
     "RevertParams",
+    "PermissionsListParams",
+    "RevokeParams",
     "SendParams",
+    "SetModeParams",
     "WirePosition",
     "WireRange",
     "parse",
@@ -97,6 +101,17 @@ class RevertArgs(_Params):
 class ForkParams(_Params):
     session_id: str = SessionId
     turn_id: int | None = Field(default=None, ge=1)
+class SetModeParams(_Params):
+    session_id: str = SessionId
+    mode: Literal["default", "plan", "acceptEdits", "auto", "strict"]
+
+
+class PermissionsListParams(_Params):
+    pass
+
+
+class RevokeParams(_Params):
+    id: int = Field(ge=1)
 
 
 class WirePosition(_Params):
@@ -109,11 +124,30 @@ class WireRange(_Params):
     end: WirePosition
 
 
+# What file systems take (Linux's NAME_MAX and PATH_MAX): a longer name is the
+# client's mistake, refused as such rather than failing in the OS (ENAMETOOLONG).
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
+
+
+def _path_fits(uri: str) -> str:
+    path = unquote(urlparse(uri).path) if uri.startswith("file:") else uri
+    if _size(path) > MAX_PATH_BYTES:
+        raise ValueError(f"the path is too long (over {MAX_PATH_BYTES} bytes)")
+    if any(_size(part) > MAX_NAME_BYTES for part in path.split("/")):
+        raise ValueError(f"a name in the path is too long (over {MAX_NAME_BYTES} bytes)")
+    return uri
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 class AskArgs(_Params):
     """The one argument object of ``workspace/executeCommand`` ``nexus.ask``."""
 
     prompt: str = Field(min_length=1)
-    uri: str | None = Field(default=None, min_length=1)
+    uri: Annotated[str, AfterValidator(_path_fits)] | None = Field(default=None, min_length=1)
     range: WireRange | None = None
     session_id: str | None = Field(default=None, min_length=1, max_length=200)
     show_transcript: bool = True
@@ -128,8 +162,13 @@ def parse(model: type[M], raw: Any, *, what: str = "params") -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        problems = [f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        first = _loc(exc.errors()[0]["loc"]) if exc.errors() else what
+        # params' fields are named as they are; an argument's with its place in the list
+        prefix = () if what == "params" else (what,)
+        problems = [
+            f"{_loc((*prefix, *e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        ]
+        first = _loc((*prefix, *exc.errors()[0]["loc"])) if exc.errors() else what
         raise ParamsError("; ".join(problems), first) from None
 
 

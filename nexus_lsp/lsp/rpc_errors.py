@@ -11,11 +11,15 @@ UnknownSession         -32803   ``unknownSession``
 UnknownTurn            -32803   ``unknownTurn``
 SessionBusy            -32803   ``sessionBusy``
 StoreError             -32803   ``storeUnavailable``
+PermissionDenied       -32803   ``permissionDenied``
 ConfigError            -32602   (``data.field``)
 other NexusError       -32803   ``failed``
 =====================  =======  ===================
 
-Anything else is a bug: pygls answers it with -32603 (InternalError) and logs it.
+Anything else is a bug: pygls answers it with -32603 (InternalError) and logs it
+with its traceback. A mapped error is the client's mistake or a refusal: the protocol
+(``lsp/jsonrpc.py``) logs it in one line when it answers, so it is only noted here
+at DEBUG.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from nexus_lsp import wire
 from nexus_lsp.errors import (
     ConfigError,
     NexusError,
+    PermissionDenied,
     SessionBusy,
     StoreError,
     UnknownSession,
@@ -71,6 +76,9 @@ def rpc_error(exc: Exception) -> JsonRpcException | None:
     if isinstance(exc, StoreError):
         data = {"reason": REASON_STORE_UNAVAILABLE}
         return JsonRpcException(str(exc), wire.REQUEST_FAILED, data)
+    if isinstance(exc, PermissionDenied):
+        data = {"reason": wire.REASON_PERMISSION_DENIED}
+        return JsonRpcException(str(exc), wire.REQUEST_FAILED, data)
     if isinstance(exc, NexusError):
         return JsonRpcException(str(exc), wire.REQUEST_FAILED, {"reason": REASON_FAILED})
     return None
@@ -85,5 +93,5 @@ def rpc_errors(method: str) -> Iterator[None]:
         error = rpc_error(exc)
         if error is None:
             raise
-        log.info("%s failed: %s", method, exc)
+        log.debug("%s failed: %s", method, exc)
         raise error from exc

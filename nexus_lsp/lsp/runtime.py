@@ -23,7 +23,8 @@ from nexus_lsp.config import Settings
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import TurnResult
 from nexus_lsp.host.runtime import WorkspaceRuntime
-from nexus_lsp.lsp.channel import LspChannel, LspNotifier, client_supports
+from nexus_lsp.lsp.channel import LspChannel, LspNotifier, client_features, client_supports
+from nexus_lsp.lsp.permissions import LspPermissionAsker
 from nexus_lsp.lsp.settings import LspSettingsSource
 from nexus_lsp.lsp.updates import SeqCounter, TurnReporter
 from nexus_lsp.lsp.workspace import LspWorkspace, path_to_uri
@@ -70,12 +71,14 @@ class LspRuntime:
         source: LspSettingsSource,
     ) -> LspRuntime:
         """Open the workspace's runtime with the settings of ``source``."""
+        options = params.initialization_options if params else None
         host = await WorkspaceRuntime.open(
             workspace_root(params),
             source.layers,
             lambda root, s: LspWorkspace(root, server, lambda: s.settings.edits),
             LspNotifier(server),
         )
+        host.manager.asker = LspPermissionAsker(server, client_features(options))
         runtime = cls(server, host, source)
         if not source.pulled:
             await source.pull()

@@ -5,7 +5,10 @@ or on SIGTERM/SIGINT. Before returning, running turns are cancelled (so their
 ``turnEnd`` and history are written) and the store is closed.
 
 stdin is read with asyncio when it is a pipe or a socket (what editors give:
-Neovim hands over a socket), with a thread otherwise (a terminal or a file).
+Neovim hands over a socket), with a thread otherwise (a terminal or a file). All
+three (and TCP) go through our own frame reader (``lsp/framing.py``: resynchronises
+after a malformed frame, caps header and body sizes) into the protocol's
+``handle_json`` (``lsp/jsonrpc.py``: every request gets exactly one answer).
 stdout is the wire, so ``sys.stdout`` is pointed at stderr for the life of the
 server: a stray ``print`` cannot corrupt the stream.
 """
@@ -21,12 +24,12 @@ import os
 import signal
 import stat
 import sys
-import threading
-from typing import BinaryIO
-
-from pygls.io_ import StdinAsyncReader, run_async
+from concurrent.futures import Executor
+from typing import BinaryIO, cast
 
 from nexus_lsp.lsp.app import NexusLanguageServer, create_server
+from nexus_lsp.lsp.framing import FrameReader, ReadSome, Unreadable
+from nexus_lsp.lsp.jsonrpc import JsonRpcDoor
 from nexus_lsp.lsp.logs import LspLogHandler, configure_logging
 
 __all__ = ["serve_stdio", "serve_tcp"]
@@ -34,25 +37,18 @@ __all__ = ["serve_stdio", "serve_tcp"]
 log = logging.getLogger(__name__)
 
 
-class PipeReader:
-    """stdin as an asyncio stream (pygls' ``AsyncReader`` interface)."""
+def thread_source(stdin: BinaryIO, executor: Executor) -> ReadSome:
+    """Reads of a stream asyncio cannot watch (a terminal, a file), in a thread.
 
-    def __init__(self, reader: asyncio.StreamReader) -> None:
-        self._reader = reader
+    ``read1`` returns what has arrived: ``read(n)`` would wait for all n bytes.
+    """
+    read = getattr(stdin, "read1", stdin.read)
 
-    async def readline(self) -> bytes:
-        try:
-            return await self._reader.readline()
-        except (ConnectionError, ValueError):
-            return b""
+    async def read_some(n: int) -> bytes:
+        data: bytes = await asyncio.get_running_loop().run_in_executor(executor, read, n)
+        return data
 
-    async def readexactly(self, n: int) -> bytes:
-        try:
-            return await self._reader.readexactly(n)
-        except asyncio.IncompleteReadError as exc:
-            return exc.partial
-        except ConnectionError:
-            return b""
+    return read_some
 
 
 class WireWriter:
@@ -130,11 +126,11 @@ async def _serve_stdio(server: NexusLanguageServer, stdin: BinaryIO, stdout: Bin
     if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
         stream = asyncio.StreamReader(limit=2**20)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream), stdin)
-        reader: PipeReader | StdinAsyncReader = PipeReader(stream)
+        source: ReadSome = stream.read
     else:  # a terminal or file: asyncio cannot watch it, a thread reads instead
-        reader = StdinAsyncReader(stdin, server.thread_pool)
+        source = thread_source(stdin, server.thread_pool)
     server.protocol.set_writer(WireWriter(stdout))
-    await _run(server, reader)
+    await _run(server, FrameReader(source))
 
 
 async def _serve_tcp(server: NexusLanguageServer, host: str, port: int) -> None:
@@ -156,19 +152,15 @@ async def _serve_tcp(server: NexusLanguageServer, host: str, port: int) -> None:
         listener.close()
     server.protocol.set_writer(writer)
     try:
-        await _run(server, reader)
+        await _run(server, FrameReader(reader.read))
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
 
 
-AnyReader = PipeReader | StdinAsyncReader | asyncio.StreamReader
-
-
-async def _run(server: NexusLanguageServer, reader: AnyReader) -> None:
+async def _run(server: NexusLanguageServer, reader: FrameReader) -> None:
     """Read and dispatch messages until the client leaves, then close everything."""
-    stop = threading.Event()
     main = asyncio.current_task()
     loop = asyncio.get_running_loop()
     if main is not None:
@@ -181,18 +173,24 @@ async def _run(server: NexusLanguageServer, reader: AnyReader) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, _interrupt, main, signum)
     try:
-        await run_async(
-            stop_event=stop,
-            reader=reader,
-            protocol=server.protocol,
-            logger=log,
-            error_handler=server.report_server_error,
-        )
+        await read_messages(reader, cast(JsonRpcDoor, server.protocol))  # NexusProtocol
         log.info("the client closed the input stream")
     except asyncio.CancelledError:
         log.info("stopping")
     finally:
         await server.aclose()
+
+
+async def read_messages(reader: FrameReader, door: JsonRpcDoor) -> None:
+    """Hand each message to the protocol until the input ends; answer what is no message."""
+    while (item := await reader.next()) is not None:
+        try:
+            if not isinstance(item, Unreadable):
+                door.handle_json(item.data)
+            elif item.answer:  # the reader logs the problem with the bytes it dropped
+                door.refuse(item.msg_id, item.code, item.problem, level=logging.DEBUG)
+        except Exception:  # a bug in handling one message: report it, keep serving
+            log.exception("handling a message failed")
 
 
 def _interrupt(task: asyncio.Task[None] | None, signum: int) -> None:

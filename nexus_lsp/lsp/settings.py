@@ -19,7 +19,7 @@ from pygls.lsp.server import LanguageServer
 from nexus_lsp import wire
 from nexus_lsp.config import Settings
 from nexus_lsp.host.settings import SettingsLayers
-from nexus_lsp.lsp.channel import LspNotifier, client_supports
+from nexus_lsp.lsp.channel import LspNotifier, client_supports, strip_client_features
 
 __all__ = ["LspSettingsSource"]
 
@@ -40,7 +40,8 @@ class LspSettingsSource:
     ) -> LspSettingsSource:
         """A source with ``initializationOptions`` applied (invalid fields shown)."""
         source = cls(server, SettingsLayers(LspNotifier(server)))
-        source.load_initial(params.initialization_options if params else None)
+        options = params.initialization_options if params else None
+        source.load_initial(strip_client_features(options))  # clientFeatures: not settings
         return source
 
     def load_initial(self, options: Any) -> Settings:

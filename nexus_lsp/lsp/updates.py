@@ -9,6 +9,11 @@ they have effects; a crash mid-batch can then be repaired), and reports each too
 work-done progress on a server-created token (begin, one report per finished tool,
 end), plus the whole turn on the client's ``workDoneToken`` when the send carried one.
 
+A running tool's output (``ToolOutput``, run_command) goes out as ``toolCallUpdate``
+updates with ``status: "running"`` and an ``output`` chunk, coalesced the same way
+per tool call; the final update adds the tool's details (``exitCode``, ``signal``,
+``durationMs``, ``truncated``). ``toolCall`` updates carry the tool's ``toolKind``.
+
 Content deltas that arrive within :data:`COALESCE_SECONDS` of each other go out as
 one ``content`` notification (reasoning text likewise): any other event flushes the
 pending text first, so order is kept and the concatenation of all ``content`` texts
@@ -36,6 +41,7 @@ from nexus_lsp.core.events import (
     SessionEvent,
     ToolCallRequested,
     ToolCallStatus,
+    ToolOutput,
     TurnEnded,
     TurnStarted,
 )
@@ -47,6 +53,7 @@ log = logging.getLogger(__name__)
 
 COALESCE_SECONDS = 0.004
 COALESCE_MAX_CHARS = 4096
+OUTPUT_COALESCE_MAX_CHARS = 64 * 1024  # a command's output: bigger notifications, fewer
 PROGRESS_CREATE_TIMEOUT = 10.0
 _clock = time.monotonic  # the coalescing window's clock (tests replace it)
 
@@ -126,6 +133,7 @@ class TurnReporter:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._last_flush = -COALESCE_SECONDS  # _clock() when text was last sent
         self._batch_tokens: dict[int, ProgressToken] = {}
+        self._output_call: tuple[str, str] | None = None  # (id, name) of the pending output
 
     async def __call__(self, event: SessionEvent) -> None:
         if isinstance(event, ContentDelta):
@@ -133,6 +141,13 @@ class TurnReporter:
             return
         if isinstance(event, ReasoningChanged) and event.active and event.text is not None:
             self._buffer(wire.UPDATE_REASONING, event.text)
+            return
+        if isinstance(event, ToolOutput):
+            output_call = (event.call.id, event.call.name)
+            if self._output_call != output_call:
+                self.flush()
+                self._output_call = output_call
+            self._buffer(wire.UPDATE_TOOL_CALL_UPDATE, event.text)
             return
         self.flush()
         if isinstance(event, TurnStarted):
@@ -144,11 +159,11 @@ class TurnReporter:
             self._update(wire.UPDATE_REASONING, extra)
         elif isinstance(event, ToolCallRequested):
             call = event.call
-            self._update(
-                wire.UPDATE_TOOL_CALL,
-                {"toolCallId": call.id, "name": call.name, "arguments": call.arguments,
-                 "status": "pending"},
-            )
+            extra = {"toolCallId": call.id, "name": call.name, "arguments": call.arguments,
+                     "status": "pending"}
+            if event.tool_kind is not None:
+                extra[wire.FIELD_TOOL_KIND] = event.tool_kind
+            self._update(wire.UPDATE_TOOL_CALL, extra)
         elif isinstance(event, ToolCallStatus):
             self._tool_call_update(event)
         elif isinstance(event, BatchStarted):
@@ -181,7 +196,9 @@ class TurnReporter:
         self._pending_chars += len(text)
         quiet = self._flush_handle is None and (
             _clock() - self._last_flush >= COALESCE_SECONDS)
-        if quiet or self._pending_chars >= COALESCE_MAX_CHARS:
+        most = OUTPUT_COALESCE_MAX_CHARS if kind == wire.UPDATE_TOOL_CALL_UPDATE else (
+            COALESCE_MAX_CHARS)
+        if quiet or self._pending_chars >= most:
             self.flush()
         elif self._flush_handle is None:
             loop = asyncio.get_running_loop()
@@ -201,6 +218,10 @@ class TurnReporter:
         self._last_flush = _clock()
         if kind == wire.UPDATE_REASONING:
             self._update(kind, {"active": True, "text": text})
+        elif kind == wire.UPDATE_TOOL_CALL_UPDATE and self._output_call is not None:
+            call_id, name = self._output_call
+            self._update(kind, {"toolCallId": call_id, "name": name, "status": "running",
+                                "output": text})
         else:
             self._update(wire.UPDATE_CONTENT, {"text": text})
 
@@ -253,6 +274,8 @@ class TurnReporter:
             extra["error"] = event.error
         if event.locations:
             extra["locations"] = [{"uri": self._to_uri(path)} for path in event.locations]
+        if event.details:
+            extra.update(event.details)
         self._update(wire.UPDATE_TOOL_CALL_UPDATE, extra)
 
     # progress -----------------------------------------------------------------

@@ -4,6 +4,15 @@ Sequential by default, halting at the first failure (the calls after it are
 answered ``skipped``). Parallel, bounded by ``session.maxParallelTools``, when any
 call carries ``"_parallel": true`` or when every tool of the batch is read-only.
 
+A batch with a tool that never runs in parallel (``run_command``) is sequential.
+
+Before a call runs, ``authorize`` (the session's permission check, protocol v2 §1)
+may refuse it: the call is answered ``<tool>: denied: <why>`` (status ``failed``, so a
+sequential batch stops there) and the turn goes on with the model reading it. A
+question still pending when the turn is cancelled ends with the call ``cancelled``.
+
+Text a tool streams (``run_command``'s output) goes out as ``ToolOutput`` events.
+
 A cancel interrupts the running tool(s) at their current ``await`` (parallel ones
 too); work already handed to a worker thread finishes there and is dropped.
 Whatever happens, :meth:`ToolBatch.run` returns one result per call, in call order:
@@ -14,7 +23,8 @@ for the next turn.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from nexus_lsp.core.cancel import CancellationToken, Cancelled
 from nexus_lsp.core.events import (
@@ -24,6 +34,7 @@ from nexus_lsp.core.events import (
     BatchStarted,
     SessionEvent,
     ToolCallStatus,
+    ToolOutput,
 )
 from nexus_lsp.core.messages import ToolCall, ToolResult
 from nexus_lsp.skills.base import SkillRegistry, calls_request_parallel
@@ -31,6 +42,8 @@ from nexus_lsp.skills.base import SkillRegistry, calls_request_parallel
 __all__ = ["ToolBatch"]
 
 Emit = Callable[[SessionEvent], Awaitable[None]]
+# None when the call may run, else the denial the model reads; raises Cancelled.
+Authorize = Callable[[ToolCall, CancellationToken], Awaitable[str | None]]
 
 
 class ToolBatch:
@@ -45,6 +58,7 @@ class ToolBatch:
         index: int,
         max_parallel: int,
         emit: Emit,
+        authorize: Authorize | None = None,
     ) -> None:
         self.calls = tuple(calls)
         self.registry = registry
@@ -52,11 +66,13 @@ class ToolBatch:
         self.index = index
         self.max_parallel = max_parallel
         self._emit = emit
+        self._authorize = authorize
         self._results: dict[str, ToolResult] = {}
+        self._outputs: list[asyncio.Future[None]] = []
         self.parallel = len(self.calls) > 1 and (
             calls_request_parallel(self.calls)
             or (registry is not None and all(registry.is_read_only(c.name) for c in self.calls))
-        )
+        ) and not (registry is not None and any(registry.is_exclusive(c.name) for c in self.calls))
 
     def __repr__(self) -> str:
         mode = "parallel" if self.parallel else "sequential"
@@ -97,7 +113,15 @@ class ToolBatch:
         """Run a call; None when the turn was cancelled before it finished."""
         if token.cancelled:
             return None
+        try:
+            denial = await self._authorize(call, token) if self._authorize else None
+        except Cancelled:
+            return None
+        if denial is not None:
+            return await self._finish(call, ToolResult(
+                call.id, call.name, status="failed", error=denial), ())
         await self._emit(ToolCallStatus(self.turn_id, call, "running"))
+        details = None
         try:
             if self.registry is None:
                 result = ToolResult(
@@ -106,16 +130,44 @@ class ToolBatch:
                 )
                 locations: tuple[str, ...] = ()
             else:
-                result, output = await self.registry.run(call, token)
+                result, output = await self.registry.run(call, token, self._reporter(call))
                 locations = output.locations
+                details = output.details
         except Cancelled:
             return None
+        finally:
+            await self._drain_outputs()
+        return await self._finish(call, result, locations, details)
+
+    def _reporter(self, call: ToolCall) -> Callable[[str], None]:
+        """Streamed text → ToolOutput events, in order (the emit is awaited in a task
+        the call drains before its final update)."""
+
+        def report(text: str) -> None:
+            if text:
+                event = ToolOutput(self.turn_id, call, text)
+                self._outputs.append(asyncio.ensure_future(self._emit(event)))
+
+        return report
+
+    async def _drain_outputs(self) -> None:
+        outputs, self._outputs = self._outputs, []
+        if outputs:
+            await asyncio.gather(*outputs, return_exceptions=True)
+
+    async def _finish(
+        self,
+        call: ToolCall,
+        result: ToolResult,
+        locations: tuple[str, ...],
+        details: Mapping[str, Any] | None = None,
+    ) -> ToolResult:
         self._results[call.id] = result
         await self._emit(
             ToolCallStatus(
                 self.turn_id, call, "completed" if result.ok else "failed",
                 output=result.output if result.ok else None, error=result.error,
-                locations=locations,
+                locations=locations, details=details,
             )
         )
         await self._emit(

@@ -24,17 +24,19 @@ from nexus_lsp.checkpoints import (
     revert_turns,
 )
 from nexus_lsp.checkpoints.history import read_facts, reverted_messages
-from nexus_lsp.config import ProviderSettings, Settings
+from nexus_lsp.config import PermissionMode, ProviderSettings, Settings
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.core.messages import Message
 from nexus_lsp.errors import SessionBusy, UnknownSession, UnknownTurn
 from nexus_lsp.keys import add_key_env
+from nexus_lsp.permissions.gate import PermissionAsker, PermissionGate
 from nexus_lsp.providers import create_provider
 from nexus_lsp.providers.base import Provider, RawLogger
 from nexus_lsp.session.prompt import compose_system_prompt
 from nexus_lsp.session.session import Session, new_session_id
 from nexus_lsp.skills import Workspace, builtin_registry
+from nexus_lsp.skills.command import CommandLimits
 from nexus_lsp.storage import SessionRecord, SessionStore
 
 __all__ = [
@@ -85,7 +87,12 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._provider_settings: dict[str, ProviderSettings] = {}
         self._loading: dict[str, asyncio.Lock] = {}
-        self._reverting: set[str] = set()  # no turn starts while its revert runs
+        self._claimed: set[str] = set()  # sessions between claim and release (send)
+        # Set by the front door that can ask the user (protocol v2 §1); None: no way to ask.
+        self.asker: PermissionAsker | None = None
+        self.permissions = PermissionGate(
+            lambda: self.settings.permissions, store.grants, lambda: self.asker
+        )
 
     def __repr__(self) -> str:
         running = sum(s.running for s in self._sessions.values())
@@ -97,7 +104,8 @@ class SessionManager:
         session_id = new_session_id()
         provider_settings = self._provider_settings_for(model)
         prompt = compose_system_prompt(
-            self.root, self.settings.session.system_prompt, system_prompt
+            self.root, self.settings.session.system_prompt, system_prompt,
+            mode=self.settings.permissions.mode,
         )
         title = (title or "").strip() or "New session"
         record = await self.store.create_session(
@@ -115,7 +123,18 @@ class SessionManager:
     async def load(self, session_id: str) -> LoadResult:
         live = self._sessions.get(session_id)
         if live is not None:
-            return LoadResult(live, live.history, repaired=False)
+            if live.running or session_id in self._claimed:
+                return LoadResult(live, live.history, repaired=False)
+            # Idle here: another process on this workspace may run or have changed it.
+            try:
+                changed = await self.store.changed_elsewhere(session_id, len(live.history))
+            except UnknownSession:  # deleted by another process
+                await self._drop_live(session_id)
+                raise
+            if not changed:
+                return LoadResult(live, live.history, repaired=False)
+            log.info("session %s changed in another process; loaded again", session_id)
+            await self._drop_live(session_id)
         lock = self._loading.setdefault(session_id, asyncio.Lock())
         async with lock:
             if session_id in self._sessions:  # loaded while we waited
@@ -148,16 +167,30 @@ class SessionManager:
             session = await self.new_session(title=title_from(prompt))
         else:
             session = await self.get(session_id)
-        if session.running or session.id in self._reverting:
+        if session.running or session.id in self._claimed:
             raise SessionBusy(session.id)
-        await self._refresh_provider(session)
-        remove = session.add_sink(sink) if sink is not None else None
+        self._claimed.add(session.id)
         try:
-            return await session.send(prompt, cancel_token=cancel_token)
+            # The turn's lease: another process on this workspace may run this session
+            # (SessionBusy), or may have written to it since it was loaded here.
+            if await self.store.claim(session.id, len(session.history)):
+                log.info("session %s changed in another process; loaded again", session.id)
+                session = await self._reload(session.id)
+            await self._refresh_provider(session)
+            remove = session.add_sink(sink) if sink is not None else None
+            try:
+                return await session.send(prompt, cancel_token=cancel_token)
+            finally:
+                if remove is not None:
+                    remove()
+                await self.store.flush()
         finally:
-            if remove is not None:
-                remove()
-            await self.store.flush()
+            self._claimed.discard(session.id)
+            try:
+                await self.store.release(session.id)
+            except Exception:  # the lease then expires on its own
+                log.warning("session %s: releasing its lease failed", session.id,
+                            exc_info=True)
 
     def session(self, session_id: str) -> Session | None:
         """The live session with that id, if any (no loading)."""
@@ -168,13 +201,22 @@ class SessionManager:
 
     async def delete(self, session_id: str) -> bool:
         live = self._sessions.get(session_id)
-        if live is not None and live.running:
+        if (live is not None and live.running) or session_id in self._claimed:
             raise SessionBusy(session_id)
+        deleted = await self.store.delete_session(session_id)  # busy in another process?
+        await self._drop_live(session_id)
+        return deleted
+
+    async def _drop_live(self, session_id: str) -> None:
+        live = self._sessions.pop(session_id, None)
+        self._provider_settings.pop(session_id, None)
         if live is not None:
-            del self._sessions[session_id]
-            self._provider_settings.pop(session_id, None)
             await live.provider.aclose()
-        return await self.store.delete_session(session_id)
+
+    async def _reload(self, session_id: str) -> Session:
+        """The stored session in place of the live one (which is out of date)."""
+        await self._drop_live(session_id)
+        return (await self.load(session_id)).session
 
     async def revert(self, session_id: str, turn_id: int, *, code: bool = True,
                      conversation: bool = True) -> RevertResult:
@@ -184,18 +226,24 @@ class SessionManager:
         SessionBusy while a turn runs; UnknownSession / UnknownTurn.
         """
         live = self._sessions.get(session_id)
-        if (live is not None and live.running) or session_id in self._reverting:
+        if (live is not None and live.running) or session_id in self._claimed:
             raise SessionBusy(session_id)
-        self._reverting.add(session_id)
+        await read_facts(self.store, session_id)  # UnknownSession before any lease
+        self._claimed.add(session_id)  # no turn starts here while the revert runs
         try:
-            await self.store.flush()
+            await self.store.claim(session_id, 0)  # ... nor in another process
             result = await revert_turns(self.store, self.workspace, session_id,  # type: ignore[arg-type]
                                         turn_id, code=code, conversation=conversation)
             if conversation:
                 await self._drop_live(session_id)  # resumed from the store next time
             return result
         finally:
-            self._reverting.discard(session_id)
+            self._claimed.discard(session_id)
+            try:
+                await self.store.release(session_id)
+            except Exception:  # the lease then expires on its own
+                log.warning("session %s: releasing its lease failed", session_id,
+                            exc_info=True)
 
     async def fork(self, session_id: str, turn_id: int | None = None) -> SessionRecord:
         """A new session holding the history up to the end of ``turn_id`` (default all)."""
@@ -218,17 +266,19 @@ class SessionManager:
         """The messages of reverted turns (turn id, message), for ``load``."""
         return [(r.turn, r.message) for r in await reverted_messages(self.store, session_id)]
 
-    async def _drop_live(self, session_id: str) -> None:
-        live = self._sessions.pop(session_id, None)
-        self._provider_settings.pop(session_id, None)
-        if live is not None:
-            await live.provider.aclose()
-
     def cancel(self, session_id: str, reason: str = "cancelled by the user") -> bool:
         live = self._sessions.get(session_id)
         if live is None:
             raise UnknownSession(session_id)
         return live.cancel(reason)
+
+    async def set_mode(self, session_id: str, mode: PermissionMode) -> PermissionMode:
+        """This session's permission mode from its next tool call on (protocol v2 §1)."""
+        session = await self.get(session_id)
+        session.mode = mode
+        if session.running:
+            log.info("session %s: mode %s from its next tool batch", session_id, mode)
+        return mode
 
     def cancel_all(self, reason: str) -> int:
         return sum(s.cancel(reason) for s in self._sessions.values())
@@ -280,19 +330,27 @@ class SessionManager:
             provider=provider,
             settings=self.settings.session,
             system_prompt=prompt,
-            registry=builtin_registry(tools_workspace, self.settings.session),
+            registry=builtin_registry(
+                tools_workspace, self.settings.session, self._command_limits
+            ),
             session_id=session_id,
             title=title,
             history=history or (),
             out_of_context=sorted(out_of_context),
             turn_count=turn_count,
             created_at=created_at,
+            permissions=self.permissions,
         )
         turn.session = session
         session.add_sink(self.store.sink(session_id))
         self._sessions[session_id] = session
         self._provider_settings[session_id] = provider_settings
         return session
+
+    def _command_limits(self) -> CommandLimits:
+        settings = self.settings
+        return CommandLimits(settings.commands, settings.provider.api_key_env,
+                             settings.session.max_tool_output_chars)
 
     def _provider_settings_for(self, model: str | None) -> ProviderSettings:
         provider = self.settings.provider

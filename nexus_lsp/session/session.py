@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from nexus_lsp.config import SessionSettings
+from nexus_lsp.config import PermissionMode, SessionSettings
 from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
 from nexus_lsp.core.events import (
     ContentDelta,
@@ -60,11 +60,12 @@ from nexus_lsp.core.events import (
 from nexus_lsp.core.messages import Message, ToolCall, ToolResult, Usage
 from nexus_lsp.core.stream import ReasoningDelta, StreamComplete, TextDelta
 from nexus_lsp.errors import ProviderError, SessionBusy, ToolsUnavailable
+from nexus_lsp.permissions.gate import EDITS_MAY_CONFIRM, PermissionGate, ToolFacts
 from nexus_lsp.providers.base import Provider
-from nexus_lsp.session.batch import ToolBatch
+from nexus_lsp.session.batch import Authorize, ToolBatch
 from nexus_lsp.session.callbacks import SessionCallbacks
 from nexus_lsp.session.context import Context
-from nexus_lsp.skills.base import SkillRegistry
+from nexus_lsp.skills.base import SkillRegistry, strip_session_arguments
 
 __all__ = ["Session", "new_session_id"]
 
@@ -108,8 +109,14 @@ class Session:
         out_of_context: Sequence[int] = (),
         turn_count: int = 0,
         created_at: datetime | None = None,
+        permissions: PermissionGate | None = None,
     ) -> None:
         self.id = session_id or new_session_id()
+        # The permission gate (protocol v2 §1); None runs every tool unasked (tests, tools
+        # the caller trusts). ``mode`` is this session's mode (nexus/session/setMode);
+        # None follows the setting.
+        self.permissions = permissions
+        self.mode: PermissionMode | None = None
         self.title = title
         self.created_at = created_at or datetime.now(UTC)
         self.provider = provider
@@ -151,11 +158,13 @@ class Session:
         """Cancel the running turn; False when none runs."""
         return self._turn.token.cancel(reason) if self._turn else False
 
-    def add_cancelled_tools(self, calls: Sequence[ToolCall]) -> list[int]:
+    async def add_cancelled_tools(self, calls: Sequence[ToolCall]) -> list[int]:
         """Answer tool calls cancelled from outside the session (e.g. by a UI).
 
         Each of ``calls`` still without a result in the history gets a ``cancelled``
-        result; returns the history indexes written. Not allowed while a turn runs.
+        result; returns the history indexes written. Each result goes out as a
+        ``MessageAppended`` of the last turn, like any other message, so the store
+        keeps it (``nexus.db`` and ``context.md``). Not allowed while a turn runs.
         """
         if self._turn is not None:
             raise SessionBusy(self.id)
@@ -163,11 +172,15 @@ class Session:
         written: list[int] = []
         for call in calls:
             if call.id in pending:
+                pending.discard(call.id)  # the same call twice gets one result
                 result = ToolResult(
                     call.id, call.name, status="cancelled",
                     error=f"{call.name}: cancelled: cancelled by the user",
                 )
-                written.append(self.context.append(result.to_message()))
+                message = result.to_message()
+                index = self.context.append(message)
+                written.append(index)
+                await self._emit(MessageAppended(self.turn_count, index, message))
         return written
 
     async def send(
@@ -284,7 +297,11 @@ class Session:
             if not message.tool_calls:
                 return "endTurn", None
             for call in message.tool_calls:
-                await self._emit(ToolCallRequested(turn.id, call))
+                kind = self.registry.kind_of(call.name) if self.registry else None
+                await self._emit(ToolCallRequested(turn.id, call, kind))
+            mode = self.permission_mode
+            # Whether the editor may still ask about an edit (edits.confirm): default only.
+            EDITS_MAY_CONFIRM.set(mode == "default")
             batch = ToolBatch(
                 message.tool_calls,
                 registry=self.registry if use_tools else None,
@@ -292,6 +309,7 @@ class Session:
                 index=iteration,
                 max_parallel=self.settings.max_parallel_tools,
                 emit=self._emit,
+                authorize=self._authorizer(turn.id, mode) if use_tools else None,
             )
             turn.batch = batch
             results, outcome = await batch.run(turn.token)
@@ -302,6 +320,30 @@ class Session:
             if outcome == "cancelled":
                 return "cancelled", None
         return "maxIterations", None
+
+    @property
+    def permission_mode(self) -> PermissionMode:
+        """This session's mode, else the setting's (``default`` without a gate)."""
+        if self.mode is not None:
+            return self.mode
+        return self.permissions.default_mode if self.permissions else "default"
+
+    def _authorizer(self, turn_id: int, mode: PermissionMode) -> Authorize | None:
+        gate, registry = self.permissions, self.registry
+        if gate is None or registry is None:
+            return None
+
+        async def authorize(call: ToolCall, token: CancellationToken) -> str | None:
+            skill = registry.skill(call.name)
+            if skill is None or call.arguments_error is not None:
+                return None  # the registry answers these with their own error
+            arguments = strip_session_arguments(call.arguments)
+            facts = ToolFacts(skill.kind, skill.subject(arguments), skill.title(arguments),
+                              arguments, skill.other_subjects(arguments))
+            return await gate.check(session_id=self.id, turn_id=turn_id, mode=mode, call=call,
+                                    facts=facts, token=token)
+
+        return authorize
 
     async def _stream(
         self, turn: _Turn, request: list[Message], tools: Sequence[object]

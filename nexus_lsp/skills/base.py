@@ -22,7 +22,15 @@ Arguments whose name starts with ``_`` (such as ``_parallel``) are instructions 
 the session, stripped before validation. A skill whose work is synchronous
 overrides :meth:`Skill.run_blocking` instead of :meth:`Skill.run`: it runs in a
 (daemon) worker thread, so it never stalls the event loop. A cancel or a timeout
-stops waiting for it, but cannot stop the thread: its result is then dropped.
+stops waiting for it, but cannot stop the thread: its result is then dropped, and
+its side effects are committed under the call's token (``CancellationToken.commit``).
+
+Every skill has a ``kind`` (protocol v2 §1: ``read``, ``search``, ``edit``, ``delete``,
+``move``, ``execute``, ``mcp``), which the permission policy decides on, and a
+:meth:`Skill.subject` (the command line, or the main argument) that permission rules
+match. A skill that streams output overrides :meth:`Skill.invoke` and reports chunks
+to the ``report`` callback; one with ``own_timeout = True`` enforces its own limit
+(``run_command``), and one with ``exclusive = True`` never runs in parallel.
 """
 
 from __future__ import annotations
@@ -30,25 +38,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
+from nexus_lsp.core.cancel import CancellationToken, Cancelled
 from nexus_lsp.core.messages import ToolCall, ToolDefinition, ToolResult
 from nexus_lsp.core.text import escape_surrogates
 from nexus_lsp.core.threads import run_in_thread
 from nexus_lsp.errors import ToolError
 
 __all__ = [
+    "OutputReport",
     "Skill",
     "SkillArguments",
     "SkillOutput",
     "SkillRegistry",
+    "ToolKind",
     "truncate_output",
 ]
+
+ToolKind = Literal["read", "search", "edit", "delete", "move", "execute", "mcp"]
+# Receives the text a running tool produces, as it produces it.
+OutputReport = Callable[[str], None]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +81,8 @@ class SkillOutput:
 
     text: str
     locations: tuple[str, ...] = ()
+    # Extra fields of the final toolCallUpdate (run_command: exitCode, signal, ...).
+    details: Mapping[str, Any] | None = None
 
 
 class Skill(ABC, Generic[A]):
@@ -77,9 +93,30 @@ class Skill(ABC, Generic[A]):
     description: ClassVar[str]
     arguments: ClassVar[type[SkillArguments]]
     read_only: ClassVar[bool] = False
+    kind: ClassVar[ToolKind] = "read"
+    own_timeout: ClassVar[bool] = False
+    exclusive: ClassVar[bool] = False
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r} read_only={self.read_only}>"
+        return f"<{type(self).__name__} {self.name!r} kind={self.kind}>"
+
+    def subject(self, arguments: Mapping[str, Any]) -> str:
+        """What permission rules match: the tool's main argument (``path`` by default)."""
+        value = arguments.get("path", "")
+        return value if isinstance(value, str) else ""
+
+    def other_subjects(self, arguments: Mapping[str, Any]) -> tuple[str, ...]:
+        """More arguments a ``deny`` rule must see (``rename_file``'s destination)."""
+        return ()
+
+    def title(self, arguments: Mapping[str, Any]) -> str:
+        """A one-line description for a permission question."""
+        subject = self.subject(arguments)
+        return f"{self.name} `{subject}`" if subject else self.name
+
+    async def invoke(self, args: A, token: CancellationToken, report: OutputReport) -> SkillOutput:
+        """Run with a ``report`` callback for streamed output; most skills ignore it."""
+        return await self.run(args, token)
 
     def definition(self) -> ToolDefinition:
         schema = self.arguments.model_json_schema(by_alias=True)
@@ -140,10 +177,23 @@ class SkillRegistry:
         skill = self._skills.get(name)
         return skill is not None and skill.read_only
 
-    async def run(self, call: ToolCall, token: CancellationToken) -> tuple[ToolResult, SkillOutput]:
+    def skill(self, name: str) -> Skill[Any] | None:
+        return self._skills.get(name)
+
+    def kind_of(self, name: str) -> ToolKind | None:
+        skill = self._skills.get(name)
+        return skill.kind if skill is not None else None
+
+    def is_exclusive(self, name: str) -> bool:
+        skill = self._skills.get(name)
+        return skill is not None and skill.exclusive
+
+    async def run(
+        self, call: ToolCall, token: CancellationToken, report: OutputReport | None = None
+    ) -> tuple[ToolResult, SkillOutput]:
         """Run one call. Never raises except :class:`Cancelled` (the turn was cancelled)."""
         try:
-            output = await self._run(call, token)
+            output = await self._run(call, token, report or _ignore)
         except Cancelled:
             raise
         except ToolError as exc:
@@ -156,7 +206,9 @@ class SkillRegistry:
         text = truncate_output(escape_surrogates(output.text), self.max_output_chars)
         return ToolResult(call.id, call.name, output=text), output
 
-    async def _run(self, call: ToolCall, token: CancellationToken) -> SkillOutput:
+    async def _run(
+        self, call: ToolCall, token: CancellationToken, report: OutputReport
+    ) -> SkillOutput:
         skill = self._skills.get(call.name)
         if skill is None:
             known = ", ".join(sorted(self._skills)) or "none"
@@ -172,18 +224,59 @@ class SkillRegistry:
             parsed = skill.arguments.model_validate(args)
         except ValidationError as exc:
             raise ToolError("invalidArguments", _describe_validation(exc)) from None
+        call_token = token.child()  # cancelled on timeout, too
+        timeout = None if skill.own_timeout else self.timeout_seconds
         try:
-            return await race(
-                asyncio.wait_for(skill.run(parsed, token), self.timeout_seconds), token
+            return await self._await_call(
+                skill.invoke(parsed, call_token, report), call_token, token, timeout
             )
-        except TimeoutError:
+        finally:
+            call_token.detach()
+
+    async def _await_call(self, run: Awaitable[SkillOutput], call_token: CancellationToken,
+                          turn_token: CancellationToken, limit: float | None) -> SkillOutput:
+        """The skill's output, unless the turn is cancelled (Cancelled) or the call times
+        out (ToolError ``timeout``) after ``limit`` seconds (None: the skill keeps its own).
+
+        A skill's thread cannot be stopped, so its side effects are committed under
+        ``call_token.commit()``: cancelling the token here decides. Either a side
+        effect landed already, and the call is waited for and reported done, or none
+        ever will (the model is told the call did not happen, which stays true).
+        """
+        work = asyncio.ensure_future(run)
+        waiter = asyncio.ensure_future(turn_token.wait())
+        try:
+            await asyncio.wait({work, waiter}, timeout=limit,
+                               return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            call_token.cancel("the turn's task was cancelled")
+            work.cancel()
+            waiter.cancel()
+            await asyncio.gather(work, waiter, return_exceptions=True)
+            raise
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        if not work.done():
+            timed_out = not turn_token.cancelled
+            call_token.cancel("timeout" if timed_out else turn_token.reason or "cancelled")
+            if call_token.committed:  # it landed just before: report what it did
+                return await work
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
+            if not timed_out:
+                raise Cancelled(turn_token.reason or "cancelled")
             raise ToolError(
                 "timeout", f"did not finish within {self.timeout_seconds:g} seconds"
-            ) from None
+            )
+        return work.result()
 
     @staticmethod
     def _failed(call: ToolCall, text: str) -> ToolResult:
         return ToolResult(call.id, call.name, error=escape_surrogates(text), status="failed")
+
+
+def _ignore(text: str) -> None:
+    return None
 
 
 def strip_session_arguments(arguments: dict[str, Any]) -> dict[str, Any]:

@@ -16,12 +16,14 @@ model escaped (``caf\\xe9.txt``), and that escaped form resolves back to the fil
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
 import tempfile
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -157,7 +159,7 @@ class DiskWorkspace:
 
     async def apply(self, change: FileChange, label: str, cancel_token: CancellationToken) -> None:
         cancel_token.raise_if_cancelled()
-        await run_in_thread(self.apply_to_disk, change)
+        await run_in_thread(self.apply_to_disk, change, cancel_token)
 
     async def apply_all(self, changes: Sequence[FileChange], label: str) -> None:
         """Apply several changes in order (a revert: protocol v2 §3)."""
@@ -167,19 +169,28 @@ class DiskWorkspace:
         for change in changes:
             self.apply_to_disk(change)
 
-    def apply_to_disk(self, change: FileChange) -> None:
-        """Carry out a change on disk (also the LSP layer's fallback)."""
+    def apply_to_disk(self, change: FileChange,
+                      cancel_token: CancellationToken | None = None) -> None:
+        """Carry out a change on disk (also the LSP layer's fallback).
+
+        Runs in a worker thread that nobody can stop: the step that makes the change
+        land (rename, unlink) is taken under ``cancel_token.commit()``, so a call
+        already answered ``cancelled`` or ``timeout`` never lands afterwards.
+        """
+        commit = cancel_token.commit if cancel_token is not None else contextlib.nullcontext
         if isinstance(change, WriteText):
-            write_atomic(change.path, change.content)
+            write_atomic(change.path, change.content, commit)
         elif isinstance(change, DeleteFile):
             if not change.path.is_file():
                 raise ToolError("failed", f"{self.relative(change.path)}: no such file")
-            change.path.unlink()
+            with commit():
+                change.path.unlink()
         elif isinstance(change, RenameFile):
             if change.new_path.exists():
                 raise ToolError("failed", f"{self.relative(change.new_path)} already exists")
             change.new_path.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(change.path, change.new_path)
+            with commit():
+                os.rename(change.path, change.new_path)
 
 
 def is_protected_name(name: str) -> bool:
@@ -279,8 +290,13 @@ def _check_size(size: int, rel: str) -> None:
         )
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` as UTF-8 so that readers see the old or the new file, never half."""
+def write_atomic(path: Path, text: str,
+                 commit: Callable[[], AbstractContextManager[None]] | None = None) -> None:
+    """Write ``text`` as UTF-8 so that readers see the old or the new file, never half.
+
+    ``commit`` (e.g. ``CancellationToken.commit``) is held around the rename that
+    makes the new text land; when it raises, the file is left as it was.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o7777 if path.exists() else None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".nexus-tmp", dir=path.parent)
@@ -291,7 +307,8 @@ def write_atomic(path: Path, text: str) -> None:
             os.fsync(handle.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        with (commit or contextlib.nullcontext)():
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -9,6 +9,7 @@ Output is bounded and says what was cut.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import Field
@@ -19,6 +20,7 @@ from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.threads import run_in_thread
 from nexus_lsp.errors import ToolError
 from nexus_lsp.skills.base import Skill, SkillArguments, SkillOutput, SkillRegistry
+from nexus_lsp.skills.command import CommandLimits, RunCommand
 from nexus_lsp.skills.disk import NotUtf8, minimal_replacement
 from nexus_lsp.skills.workspace import (
     DeleteFile,
@@ -42,6 +44,20 @@ class _FileSkill(Skill[Any]):
     def label(self, path: str) -> str:
         return f"Nexus: {self.name} {path}"
 
+    def subject(self, arguments: Mapping[str, Any]) -> str:
+        """The path as permission rules see it: workspace-relative, symlinks followed, so
+        `./secrets/k`, an absolute path or a link into `secrets/` all read `secrets/k`."""
+        raw = super().subject(arguments)
+        if not raw and "path" not in arguments:
+            return raw
+        return self._relative(raw or ".")
+
+    def _relative(self, raw: str) -> str:
+        try:
+            return self.workspace.relative(self.workspace.resolve(raw))
+        except ToolError:
+            return raw  # refused later by the tool itself
+
 
 class ReadFileArgs(SkillArguments):
     path: str = Field(description="File path, relative to the workspace folder.")
@@ -51,6 +67,7 @@ class ReadFileArgs(SkillArguments):
 
 class ReadFile(_FileSkill):
     name = wire.TOOL_READ_FILE
+    kind = "read"
     description = (
         "Read a text file of the workspace (the editor's unsaved text when the file is open). "
         "Use offset/limit to page through long files."
@@ -95,6 +112,7 @@ class ListDirectoryArgs(SkillArguments):
 
 class ListDirectory(_FileSkill):
     name = wire.TOOL_LIST_DIRECTORY
+    kind = "read"
     description = "List a folder of the workspace; folders end with '/'."
     arguments = ListDirectoryArgs
     read_only = True
@@ -117,6 +135,7 @@ class SearchTextArgs(SkillArguments):
 
 class SearchText(_FileSkill):
     name = wire.TOOL_SEARCH_TEXT
+    kind = "search"
     description = (
         "Search the workspace's text files for a regular expression; answers path:line: text."
     )
@@ -165,6 +184,7 @@ class WriteFileArgs(SkillArguments):
 
 class WriteFile(_FileSkill):
     name = wire.TOOL_WRITE_FILE
+    kind = "edit"
     description = (
         "Create a file, or replace its whole text. "
         "Prefer edit_file for changes to existing files."
@@ -198,6 +218,7 @@ class EditFileArgs(SkillArguments):
 
 class EditFile(_FileSkill):
     name = wire.TOOL_EDIT_FILE
+    kind = "edit"
     description = (
         "Replace exact text in a file. Fails when oldText is absent, or occurs more than "
         "once without replaceAll (add surrounding lines to make it unique)."
@@ -233,6 +254,7 @@ class DeleteFileArgs(SkillArguments):
 
 class DeleteFileSkill(_FileSkill):
     name = wire.TOOL_DELETE_FILE
+    kind = "delete"
     description = "Delete a file of the workspace."
     arguments = DeleteFileArgs
 
@@ -254,8 +276,13 @@ class RenameFileArgs(SkillArguments):
 
 class RenameFileSkill(_FileSkill):
     name = wire.TOOL_RENAME_FILE
+    kind = "move"
     description = "Rename or move a file within the workspace."
     arguments = RenameFileArgs
+
+    def other_subjects(self, arguments: Mapping[str, Any]) -> tuple[str, ...]:
+        new_path = arguments.get("newPath")
+        return (self._relative(new_path),) if isinstance(new_path, str) and new_path else ()
 
     async def run(self, args: RenameFileArgs, token: CancellationToken) -> SkillOutput:
         path = self.workspace.resolve(args.path, for_write=True)
@@ -285,10 +312,18 @@ def builtin_skills(workspace: Workspace, max_output_chars: int) -> list[Skill[An
     return [kind(workspace, max_output_chars) for kind in kinds]
 
 
-def builtin_registry(workspace: Workspace, settings: SessionSettings) -> SkillRegistry:
-    """The seven tools of protocol §6 on ``workspace``, bounded by ``settings``."""
+def builtin_registry(
+    workspace: Workspace,
+    settings: SessionSettings,
+    command_limits: Callable[[], CommandLimits] | None = None,
+) -> SkillRegistry:
+    """The seven tools of protocol §6 on ``workspace``, bounded by ``settings``, and
+    ``run_command`` (protocol v2 §2) when ``command_limits`` reads its settings."""
+    skills = builtin_skills(workspace, settings.max_tool_output_chars)
+    if command_limits is not None:
+        skills.append(RunCommand(workspace, command_limits))
     return SkillRegistry(
-        builtin_skills(workspace, settings.max_tool_output_chars),
+        skills,
         timeout_seconds=settings.tool_timeout_seconds,
         max_output_chars=settings.max_tool_output_chars,
     )

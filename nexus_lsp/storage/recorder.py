@@ -29,6 +29,7 @@ from nexus_lsp.core.events import (
     SessionEvent,
     ToolCallRequested,
     ToolCallStatus,
+    ToolOutput,
     TurnEnded,
     TurnStarted,
 )
@@ -178,6 +179,10 @@ class SessionRecorder:
             self._event(event.turn_id, event.type, data, at)
         elif isinstance(event, ToolCallStatus):
             self._tool_status(event, at)
+        elif isinstance(event, ToolOutput):
+            # run_command's output, as streamed: bounded by commands.maxStoredOutputBytes
+            data = {"toolCallId": event.call.id, "text": event.text}
+            self._event(event.turn_id, event.type, data, at)
         elif isinstance(event, BatchStarted):
             self._batch_started(event, at)
         elif isinstance(event, BatchProgress):

@@ -27,6 +27,14 @@ from typing import Any
 import aiosqlite
 
 from nexus_lsp.errors import NotANexusDatabase, StoreError, StoreVersionError
+from nexus_lsp.storage.checkpoints_schema import (
+    CHECKPOINTS_MIGRATION_DESCRIPTION,
+    CHECKPOINTS_MIGRATION_SQL,
+)
+from nexus_lsp.storage.grants_schema import (
+    GRANTS_MIGRATION_DESCRIPTION,
+    GRANTS_MIGRATION_SQL,
+)
 
 # How long opening retries the switch to WAL while another connection is in the way.
 WAL_SWITCH_SECONDS = 10.0
@@ -44,7 +52,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x4E584C53  # "NXLS"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -67,47 +75,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX IF NOT EXISTS sessions_by_update ON sessions (updated_at DESC);
         """,
     ),
-    # Checkpoints (issue 13). Self-contained: another branch may take number 3
-    # first; then this one is renumbered, its SQL unchanged.
     Migration(
         3,
-        "checkpoints journal, reverted_messages, sessions.parent_id",
+        "sessions.owner and sessions.lease_expires: the process running a turn (lease.py)",
         """
-        ALTER TABLE sessions ADD COLUMN parent_id TEXT;
-        CREATE TABLE reverted_messages (
-            session_id   TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
-            ord          INTEGER NOT NULL,
-            turn         INTEGER NOT NULL,
-            role         TEXT NOT NULL,
-            content      TEXT NOT NULL,
-            tool_calls   TEXT,
-            tool_call_id TEXT,
-            name         TEXT,
-            cancelled    INTEGER NOT NULL DEFAULT 0,
-            is_error     INTEGER NOT NULL DEFAULT 0,
-            created_at   TEXT NOT NULL,
-            reverted_at  TEXT NOT NULL
-        );
-        CREATE INDEX reverted_messages_by_session
-            ON reverted_messages (session_id, reverted_at, ord);
-        CREATE TABLE checkpoints (
-            id         INTEGER PRIMARY KEY,
-            session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
-            turn       INTEGER NOT NULL,
-            kind       TEXT NOT NULL CHECK (kind IN ('write', 'delete', 'rename', 'command')),
-            path       TEXT NOT NULL,
-            new_path   TEXT,
-            existed    INTEGER NOT NULL,
-            before     BLOB,
-            after_hash TEXT,
-            after      BLOB,
-            git_object TEXT,
-            reverted   INTEGER NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL
-        );
-        CREATE INDEX checkpoints_by_turn ON checkpoints (session_id, turn, id);
+        ALTER TABLE sessions ADD COLUMN owner TEXT;
+        ALTER TABLE sessions ADD COLUMN lease_expires TEXT;
         """,
     ),
+    # Its own module (storage/grants.py): parallel branches renumber at merge.
+    Migration(4, GRANTS_MIGRATION_DESCRIPTION, GRANTS_MIGRATION_SQL),
+    # Its own module (storage/checkpoints_schema.py): parallel branches renumber.
+    Migration(5, CHECKPOINTS_MIGRATION_DESCRIPTION, CHECKPOINTS_MIGRATION_SQL),
 )
 
 

@@ -14,6 +14,10 @@ CREATE TABLE sessions (
     system_prompt TEXT NOT NULL,
     settings      TEXT NOT NULL DEFAULT '{}', -- JSON object
     turn_count    INTEGER NOT NULL DEFAULT 0,
+    -- The process running a turn ("host:pid:nonce") and until when its lease holds
+    -- (renewed while it runs; storage/lease.py). NULL: nobody.
+    owner         TEXT,
+    lease_expires TEXT,
     parent_id     TEXT                       -- the session this one was forked from
 );
 
@@ -49,6 +53,16 @@ CREATE TABLE events (
 
 -- Retention (newest N per session), the cascade, and reading a session's events.
 CREATE INDEX events_by_session ON events (session_id, id);
+
+-- Permission grants (protocol v2 §1): allow/reject always, for the whole workspace.
+CREATE TABLE permission_grants (
+    id         INTEGER PRIMARY KEY,
+    tool       TEXT NOT NULL,
+    match      TEXT NOT NULL,
+    action     TEXT NOT NULL CHECK (action IN ('allow', 'deny')),
+    created_at TEXT NOT NULL,
+    UNIQUE (tool, match)
+);
 
 -- Messages of reverted turns (protocol v2 §3): moved here, so the history in
 -- `messages` stays contiguous for the turns that follow; listed by load.

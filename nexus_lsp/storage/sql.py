@@ -89,11 +89,14 @@ async def insert_session(db: aiosqlite.Connection, row: tuple[str | None, ...],
     await insert_messages(db, [system])
 
 
-def session_record(row: Any, *, running_here: bool) -> SessionRecord:
-    """A SessionRecord from SESSION_COLUMNS; a ``running`` row no turn here runs is
-    ``interrupted`` (its process ended mid-turn)."""
+def session_record(row: Any, *, running_here: bool, elsewhere: bool = False) -> SessionRecord:
+    """A SessionRecord from SESSION_COLUMNS. A session another live process holds
+    (``elsewhere``, see lease.py) is ``running``; a ``running`` row no live process
+    runs is ``interrupted`` (its process ended mid-turn)."""
     session_id, title, created, updated, turns, status, model, parent_id = row
-    if status == "running" and not running_here:
+    if elsewhere:
+        status = "running"
+    elif status == "running" and not running_here:
         status = "interrupted"
     return SessionRecord(str(session_id), str(title), from_db_time(created),
                          from_db_time(updated), int(turns), status, str(model),
@@ -191,16 +194,21 @@ async def replace_messages(db: aiosqlite.Connection, session_id: str,
 
 async def store_repair(db: aiosqlite.Connection, session_id: str, repair: Repair,
                        interrupted_turn: int | None, stamp: str, redactor: Redactor,
-                       retention: int) -> None:
-    """Store what ``load_session`` repaired, and mark the session idle."""
+                       retention: int, me: str) -> None:
+    """Store what ``load_session`` repaired, and mark the session idle (the caller
+    checked, in this transaction, that no live process holds it; a dead holder's
+    lease is cleared, ``me``'s is kept)."""
     if repair.rewrite:
         rows = [message_row(session_id, s, redactor.text) for s in repair.messages]
         await replace_messages(db, session_id, rows)
     else:
         await insert_messages(db, [message_row(session_id, s, redactor.text)
                                    for s in repair.added])
-    await db.execute("UPDATE sessions SET status = 'idle', updated_at = max(updated_at, ?)"
-                     " WHERE id = ?", (stamp, session_id))
+    await db.execute(
+        "UPDATE sessions SET status = 'idle', updated_at = max(updated_at, ?),"
+        " lease_expires = CASE WHEN owner = ? THEN lease_expires END,"
+        " owner = CASE WHEN owner = ? THEN owner END WHERE id = ?",
+        (stamp, me, me, session_id))
     if retention > 0:
         data = {"interruptedTurn": interrupted_turn, "added": [s.ord for s in repair.added],
                 "renumbered": repair.rewrite, "problems": repair.problems}
@@ -210,9 +218,11 @@ async def store_repair(db: aiosqlite.Connection, session_id: str, repair: Repair
 
 
 async def read_session(db: Database, session_id: str) -> tuple[Any, list[StoredMessage]]:
-    """The ``sessions`` row (SESSION_COLUMNS, system_prompt, settings) and the messages."""
+    """The ``sessions`` row (SESSION_COLUMNS, system_prompt, settings, owner,
+    lease_expires) and the messages."""
     rows = await db.fetchall(
-        f"SELECT {SESSION_COLUMNS}, system_prompt, settings FROM sessions WHERE id = ?",
+        f"SELECT {SESSION_COLUMNS}, system_prompt, settings, owner, lease_expires"
+        " FROM sessions WHERE id = ?",
         (session_id,))
     if not rows:
         raise UnknownSession(session_id)

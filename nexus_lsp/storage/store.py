@@ -17,12 +17,14 @@ A crash loses at most what was buffered since the last flush; the next
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
 import shutil
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,13 +32,14 @@ from typing import Any
 import aiosqlite
 
 from nexus_lsp.config import LoggingSettings
-from nexus_lsp.core.events import EventSink, SessionEvent
+from nexus_lsp.core.events import EventSink, MessageAppended, SessionEvent
 from nexus_lsp.core.messages import Message
-from nexus_lsp.errors import StoreError, UnknownSession
+from nexus_lsp.errors import SessionBusy, StoreError, UnknownSession
 from nexus_lsp.providers.base import RawLogger
-from nexus_lsp.storage import sql
+from nexus_lsp.storage import lease, sql
 from nexus_lsp.storage.db import Database
 from nexus_lsp.storage.folder import FolderSetup, make_private_dir
+from nexus_lsp.storage.grants import GrantStore
 from nexus_lsp.storage.recorder import SessionRecorder, WriteBuffer
 from nexus_lsp.storage.records import (
     LoadedSession,
@@ -65,13 +68,15 @@ class SessionStore:
     """Open with ``await SessionStore.open(root, settings.logging)``; close with aclose()."""
 
     def __init__(self, folder: FolderSetup, db: Database, logging: LoggingSettings,
-                 known: set[str], flush_interval: float) -> None:
+                 known: set[str], flush_interval: float,
+                 lease_seconds: float = lease.LEASE_SECONDS) -> None:
         self._folder = folder
         self._db = db
         self._logging = logging
         self._known = known  # session ids with a row (sinks for others are refused)
         self._running: set[str] = set()  # sessions with a turn running in this process
         self._flush_interval = flush_interval
+        self._lease = lease.LeaseKeeper(db, lease_seconds)  # one writer per session
         self._redactor = Redactor()
         self._buffer = WriteBuffer()
         self._event_counts: dict[str, int] = {}  # events per session (sql.prune_over_retention)
@@ -81,10 +86,12 @@ class SessionStore:
         self._closed = False
         self._close_task: asyncio.Task[None] | None = None
         self._flusher = asyncio.create_task(self._flush_loop(), name="nexus-store-flusher")
+        self.grants = GrantStore(db)  # permission grants of the workspace (protocol v2 §1)
 
     @classmethod
     async def open(cls, workspace_root: Path, logging: LoggingSettings, *,
-                   flush_interval: float = FLUSH_INTERVAL_S) -> SessionStore:
+                   flush_interval: float = FLUSH_INTERVAL_S,
+                   lease_seconds: float = lease.LEASE_SECONDS) -> SessionStore:
         """Open (creating or migrating) ``<workspace_root>/.nexus``.
 
         Raises :class:`~nexus_lsp.errors.StoreVersionError` for a store written by a
@@ -104,7 +111,7 @@ class SessionStore:
             await db.close()
             raise
         known = {str(row[0]) for row in rows}
-        return cls(folder, db, logging, known, flush_interval)
+        return cls(folder, db, logging, known, flush_interval, lease_seconds)
 
     async def __aenter__(self) -> SessionStore:
         return self
@@ -179,24 +186,44 @@ class SessionStore:
         return SessionRecord(session_id, title, at, at, 0, "idle", model, parent_id)
 
     def sink(self, session_id: str) -> EventSink:
-        """An event sink recording ``session_id``'s events. It never raises."""
+        """An event sink recording ``session_id``'s events. It never raises.
+
+        For a user's prompt (``MessageAppended`` of role ``user``) it returns an
+        awaitable that commits it: the session awaits it before the model request.
+        Callers that ignore the return value lose nothing (it only runs if awaited).
+        """
         if session_id not in self._known:
             raise UnknownSession(session_id)
 
-        def record(event: SessionEvent) -> None:
+        def record(event: SessionEvent) -> Awaitable[None] | None:
             if self._closed or session_id not in self._known:
                 log.debug("session %s: %s event after close/delete dropped", session_id,
                           event.type)
-                return
+                return None
             try:
                 self._recorder(session_id).handle(event)
             except Exception:
                 log.exception("session %s: recording a %s event failed; the turn goes on",
                               session_id, getattr(event, "type", "?"))
+                return None
             if self._buffer.rows >= FLUSH_ROWS or self._buffer.chars >= FLUSH_CHARS:
                 self._wake.set()
+            if isinstance(event, MessageAppended) and event.message.role == "user":
+                # The prompt is committed before the session asks the model: a kill
+                # during the (long) first request must not lose what the user typed.
+                return _Commit(self, session_id)
+            return None
 
         return record
+
+    async def commit_prompt(self, session_id: str) -> None:
+        """Flush now (a prompt just arrived); a failure is logged, the turn goes on
+        and the rows stay buffered for the next flush."""
+        try:
+            await self.flush()
+        except Exception:
+            log.warning("session %s: storing the prompt failed; retried at the next flush",
+                        session_id, exc_info=True)
 
     def raw_logger(self, session_id: str) -> RawLogger:
         """Appends provider traffic to the session's ``raw.jsonl`` (keys redacted)."""
@@ -213,12 +240,62 @@ class SessionStore:
         return log_raw
 
     async def list_sessions(self) -> list[SessionRecord]:
-        """Every session, newest first; ``running`` rows no turn here runs → interrupted."""
+        """Every session, newest first. ``running``: a turn runs here or in another live
+        process (its lease); a ``running`` row nobody runs any more → interrupted."""
         self._check_open()
         await self.flush()
         rows = await self._db.locked(lambda: self._db.fetchall(
-            f"SELECT {sql.SESSION_COLUMNS} FROM sessions ORDER BY updated_at DESC, rowid DESC"))
-        return [self._record(row) for row in rows]
+            f"SELECT {sql.SESSION_COLUMNS}, owner, lease_expires FROM sessions"
+            " ORDER BY updated_at DESC, rowid DESC"))
+        at = now()
+        return [self._record(row[:8], lease.Lease(row[8], row[9]), at) for row in rows]
+
+    # -- leases: one writer per session across processes (lease.py) -----------------
+
+    async def claim(self, session_id: str, known_messages: int) -> bool:
+        """Take the session for a turn of this process.
+
+        Raises :class:`~nexus_lsp.errors.SessionBusy` while another live process
+        holds it. Returns True when the stored history is not the caller's
+        (``known_messages`` long, system prompt included): another process wrote to
+        it, or died mid-turn. Then the caller must load it again before writing, or
+        its rows would take positions that are not its own.
+        """
+        self._check_open()
+
+        async def run() -> bool:
+            await self._flush_now()  # our own buffered rows count as known
+            before, status, count = await self._lease.claim(session_id)
+            interrupted = (status == "running" and session_id not in self._running
+                           and before.owner != self._lease.owner)
+            return count != known_messages or interrupted
+
+        return await self._db.locked(run)
+
+    async def changed_elsewhere(self, session_id: str, known_messages: int) -> bool:
+        """Whether the stored history is no longer the caller's (``known_messages``
+        long): another process wrote to the session. Raises SessionBusy while another
+        process runs a turn in it, UnknownSession when it was deleted."""
+        self._check_open()
+
+        async def run() -> bool:
+            await self._flush_now()
+            rows = await self._db.fetchall(
+                "SELECT owner, lease_expires, (SELECT count(*) FROM messages"
+                " WHERE session_id = sessions.id) FROM sessions WHERE id = ?", (session_id,))
+            if not rows:
+                raise UnknownSession(session_id)
+            held = lease.Lease(rows[0][0], rows[0][1])
+            if self._lease.held_by_other(held, now()):
+                raise SessionBusy(session_id, elsewhere=held.describe())
+            return int(rows[0][2]) != known_messages
+
+        return await self._db.locked(run)
+
+    async def release(self, session_id: str) -> None:
+        """Give the session back (its turn is over and flushed)."""
+        if session_id in self._lease.held and not self._closed:
+            await self._db.locked(lambda: self._lease.release([session_id]))
 
     async def load_session(self, session_id: str) -> LoadedSession:
         """The session's history; an interrupted turn is closed (and stored) first."""
@@ -239,21 +316,24 @@ class SessionStore:
         self._check_open()
 
         async def delete() -> bool:
-            recorder = self._recorders.pop(session_id, None)
-            if recorder is not None:
-                recorder.files.close()
-            self._buffer.drop_session(session_id)
-            self._known.discard(session_id)
-            self._running.discard(session_id)
-            self._event_counts.pop(session_id, None)
             deleted = 0
 
             async def run(db: aiosqlite.Connection) -> None:
                 nonlocal deleted
+                with contextlib.suppress(UnknownSession):  # deleted already: fine
+                    await lease.check_free(db, session_id, self._lease.owner, now())
                 async with db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)) as cur:
                     deleted = cur.rowcount
 
-            await self._db.transaction(run)
+            await self._db.transaction(run)  # SessionBusy: another process runs it
+            self._buffer.drop_session(session_id)
+            self._known.discard(session_id)
+            self._running.discard(session_id)
+            self._lease.held.discard(session_id)
+            self._event_counts.pop(session_id, None)
+            recorder = self._recorders.pop(session_id, None)
+            if recorder is not None:
+                recorder.files.close()
             existed = folder.exists()
             if existed:
                 try:
@@ -306,6 +386,11 @@ class SessionStore:
             await self.flush()
         except Exception:
             log.exception("final flush of %s failed; buffered events are lost", self.db_path)
+        try:  # others need not wait for the leases to expire
+            await self._db.locked(lambda: self._lease.release(set(self._lease.held)))
+        except Exception:
+            log.warning("releasing the session leases in %s failed", self.db_path,
+                        exc_info=True)
         self._closed = True
         for recorder in self._recorders.values():
             recorder.files.close()
@@ -323,6 +408,7 @@ class SessionStore:
             self._wake.clear()
             if self._closing:
                 return
+            await self._db.locked(self._lease.heartbeat)
             if not self._buffer and not any(r.has_run for r in self._recorders.values()):
                 continue
             try:
@@ -359,9 +445,13 @@ class SessionStore:
 
     async def _write(self, batch: WriteBuffer) -> None:
         retention = self._logging.event_retention
+
+        async def body(db: aiosqlite.Connection) -> None:
+            await self._lease.refuse_foreign_rows(db, batch)
+            await sql.write_batch(db, batch, retention, self._event_counts)
+
         try:
-            await self._db.transaction(lambda db: sql.write_batch(
-                db, batch, retention, self._event_counts))
+            await self._db.transaction(body)
         except BaseException:
             self._event_counts.clear()  # rolled back: counts may be ahead of the rows
             raise
@@ -398,19 +488,23 @@ class SessionStore:
             self._running.discard(session_id)
             self._wake.set()  # a finished turn is flushed at once
 
-    def _record(self, row: Any) -> SessionRecord:
-        return sql.session_record(row, running_here=row[0] in self._running)
+    def _record(self, row: Any, held: lease.Lease, at: datetime) -> SessionRecord:
+        return sql.session_record(row, running_here=row[0] in self._running,
+                                  elsewhere=self._lease.held_by_other(held, at))
 
     async def _load(self, session_id: str) -> LoadedSession:
         row, stored = await sql.read_session(self._db, session_id)
-        record = self._record(row[:8])
+        at = now()
+        held = lease.Lease(row[10], row[11])
+        if self._lease.held_by_other(held, at):
+            raise SessionBusy(session_id, elsewhere=held.describe())
+        record = self._record(row[:8], held, at)
         system_prompt, settings = str(row[8]), sql.json_object(row[9])
         self._known.add(session_id)
         if session_id in self._running:  # its turn runs here: nothing to repair
             return LoadedSession(record, system_prompt, [s.message for s in stored],
                                  frozenset(s.ord for s in stored if not s.in_context), False,
                                  settings)
-        at = now()
         repair = repair_history(stored, system_prompt, to_db_time(at))
         interrupted_turn = record.turn_count if record.status == "interrupted" else None
         repaired = repair.changed or interrupted_turn is not None
@@ -418,9 +512,15 @@ class SessionStore:
             for problem in repair.problems:
                 log.warning("session %s: %s; repaired", session_id, problem)
             retention = self._logging.event_retention
-            await self._db.transaction(lambda db: sql.store_repair(
-                db, session_id, repair, interrupted_turn, to_db_time(at), self._redactor,
-                retention))
+
+            async def store(db: aiosqlite.Connection) -> None:
+                # Checked again under the write lock: a process may have claimed it since.
+                await lease.check_free(db, session_id, self._lease.owner, now())
+                await sql.store_repair(db, session_id, repair, interrupted_turn,
+                                       to_db_time(at), self._redactor, retention,
+                                       self._lease.owner)
+
+            await self._db.transaction(store)
             self._event_counts.pop(session_id, None)  # one event more: recount
             record = dataclasses.replace(record, status="idle", updated_at=at)
             self._recorder(session_id).resumed(repair, interrupted_turn, at)
@@ -428,3 +528,17 @@ class SessionStore:
         return LoadedSession(record, system_prompt, [s.message for s in history],
                              frozenset(s.ord for s in history if not s.in_context), repaired,
                              settings)
+
+
+class _Commit:
+    """Awaitable that flushes the store; nothing runs unless it is awaited (a plain
+    coroutine would warn when a synchronous caller of the sink drops it)."""
+
+    __slots__ = ("_session_id", "_store")
+
+    def __init__(self, store: SessionStore, session_id: str) -> None:
+        self._store = store
+        self._session_id = session_id
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._store.commit_prompt(self._session_id).__await__()

@@ -25,6 +25,8 @@ RUNS = {
     "load": SMOKE.load_runs,
     "edit": SMOKE.edit_runs,
     "store": SMOKE.store_pairs,
+    "permission": SMOKE.permission_runs,
+    "command": SMOKE.command_runs,
 }
 
 

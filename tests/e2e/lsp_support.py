@@ -57,6 +57,32 @@ class TestEditor(LanguageClient):
         self.encoding: str = types.PositionEncodingKind.Utf16
         self.late_answers = 0
         self._update_arrived = asyncio.Event()
+        # nexus/permission/request (protocol v2 §1): the questions, and the option ids
+        # to answer in order (None answers {"outcome": "cancelled"}).
+        self.permission_requests: list[dict[str, Any]] = []
+        self.permission_answers: list[str | None] = []
+        self.hold_permission: asyncio.Event | None = None
+        self.permission_arrived = asyncio.Event()
+        self.permission_withdrawn: list[str] = []  # call ids whose question was cancelled
+        self.permission_withdrawn_event = asyncio.Event()
+        self.permissions_pending = 0
+        self.most_permissions_pending = 0
+        # window/showMessageRequest: what was asked, and the action titles to choose
+        self.message_requests: list[types.ShowMessageRequestParams] = []
+        self.message_request_answers: list[str | None] = []
+
+        @self.feature(wire.PERMISSION_REQUEST)  # type: ignore[untyped-decorator]
+        async def on_permission(client: TestEditor, params: dict[str, Any]) -> dict[str, Any]:
+            return await client.answer_permission(params)
+
+        @self.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)  # type: ignore[untyped-decorator]
+        def on_message_request(
+            client: TestEditor, params: types.ShowMessageRequestParams
+        ) -> types.MessageActionItem | None:
+            client.message_requests.append(params)
+            answers = client.message_request_answers
+            title = answers.pop(0) if answers else None
+            return None if title is None else types.MessageActionItem(title=title)
 
         @self.feature(wire.SESSION_UPDATE)  # type: ignore[untyped-decorator]
         def on_update(client: TestEditor, params: dict[str, Any]) -> None:
@@ -135,6 +161,26 @@ class TestEditor(LanguageClient):
 
     def turn_updates(self, session_id: str, turn_id: int) -> list[dict[str, Any]]:
         return [u for u in self.updates if u["sessionId"] == session_id and u["turnId"] == turn_id]
+
+    async def answer_permission(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.permission_requests.append(params)
+        self.permission_arrived.set()
+        self.permissions_pending += 1
+        self.most_permissions_pending = max(self.most_permissions_pending,
+                                            self.permissions_pending)
+        try:
+            if self.hold_permission is not None:
+                await self.hold_permission.wait()
+        except asyncio.CancelledError:  # the server sent $/cancelRequest
+            self.permission_withdrawn.append(params["toolCall"]["id"])
+            self.permission_withdrawn_event.set()
+            raise
+        finally:
+            self.permissions_pending -= 1
+        option = self.permission_answers.pop(0) if self.permission_answers else None
+        if option is None:
+            return {"outcome": wire.OUTCOME_CANCELLED}
+        return {"outcome": wire.OUTCOME_SELECTED, "optionId": option}
 
     # documents ------------------------------------------------------------------
 
@@ -309,11 +355,16 @@ async def connected(
     root: Path,
     options: object,
     configuration: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[TestEditor]:
     """A fresh server process with a test editor initialized as ``editor`` (a
     pytest-lsp client name or capabilities); ``configuration`` is what the editor
-    answers to ``workspace/configuration`` for section ``nexus``."""
-    client = await CONFIG.start()
+    answers to ``workspace/configuration`` for section ``nexus``; ``env`` replaces the
+    server's environment."""
+    config = CONFIG if env is None else ClientServerConfig(
+        server_command=SERVER_COMMAND, client_factory=make_client, server_env=env
+    )
+    client = await config.start()
     assert isinstance(client, TestEditor)
     if configuration is not None:
         client.set_configuration(configuration, section=wire.SETTINGS_SECTION)

@@ -43,6 +43,35 @@ export const TOOL_EDIT_FILE = 'edit_file';
 export const TOOL_DELETE_FILE = 'delete_file';
 export const TOOL_RENAME_FILE = 'rename_file';
 
+// Protocol v2 §1–§2: permissions, tool kinds, run_command (names final)
+export const SESSION_SET_MODE = 'nexus/session/setMode';
+export const PERMISSIONS_LIST = 'nexus/permissions/list';
+export const PERMISSIONS_REVOKE = 'nexus/permissions/revoke';
+export const PERMISSION_REQUEST = 'nexus/permission/request';
+export const CLIENT_FEATURES = 'clientFeatures';
+export const FEATURE_PERMISSION_REQUESTS = 'permissionRequests';
+export const KIND_READ = 'read';
+export const KIND_SEARCH = 'search';
+export const KIND_EDIT = 'edit';
+export const KIND_DELETE = 'delete';
+export const KIND_MOVE = 'move';
+export const KIND_EXECUTE = 'execute';
+export const KIND_MCP = 'mcp';
+export const MODE_DEFAULT = 'default';
+export const MODE_PLAN = 'plan';
+export const MODE_ACCEPT_EDITS = 'acceptEdits';
+export const MODE_STRICT = 'strict';
+export const MODE_AUTO = 'auto';
+export const OPTION_ALLOW_ONCE = 'allow_once';
+export const OPTION_ALLOW_ALWAYS = 'allow_always';
+export const OPTION_REJECT_ONCE = 'reject_once';
+export const OPTION_REJECT_ALWAYS = 'reject_always';
+export const OUTCOME_SELECTED = 'selected';
+export const OUTCOME_CANCELLED = 'cancelled';
+export const FIELD_TOOL_KIND = 'toolKind';
+export const TOOL_RUN_COMMAND = 'run_command';
+export const REASON_PERMISSION_DENIED = 'permissionDenied';
+
 // JSON-RPC error codes and data.reason values
 export const REQUEST_CANCELLED = -32800;
 export const INVALID_PARAMS = -32602;

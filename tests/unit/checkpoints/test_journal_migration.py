@@ -54,8 +54,9 @@ def write_previous_store(root: Path) -> Path:
                 db.executescript(migration.sql)
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         db.execute(f"PRAGMA user_version = {CHECKPOINTS.version - 1}")
-        db.execute("INSERT INTO sessions VALUES ('old', 'Old one', ?, ?, 'idle', 'm', 'sys',"
-                   " '{}', 1)", (T0, T0))
+        db.execute("INSERT INTO sessions (id, title, created_at, updated_at, status, model,"
+                   " system_prompt, settings, turn_count)"
+                   " VALUES ('old', 'Old one', ?, ?, 'idle', 'm', 'sys', '{}', 1)", (T0, T0))
         rows = [(0, 0, "system", "sys"), (1, 1, "user", "hello"), (2, 1, "assistant", "hi")]
         db.executemany(
             "INSERT INTO messages (session_id, ord, turn, role, content, created_at)"

@@ -317,10 +317,10 @@ async def test_the_journal_is_written_before_the_change(root: Path) -> None:
     original = workspace.apply_to_disk
     db = root / ".nexus" / "nexus.db"
 
-    def spy(change: object) -> None:
+    def spy(change: object, token: object = None) -> None:
         with sqlite3.connect(db) as conn:  # another connection: only committed rows
             seen.append(conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0])
-        original(change)  # type: ignore[arg-type]
+        original(change, token)  # type: ignore[arg-type]
 
     workspace.apply_to_disk = spy  # type: ignore[method-assign]
     await manager.send(None, "x")

@@ -19,6 +19,7 @@ from nexus_lsp.core.events import (
     SessionEvent,
     ToolCallRequested,
     ToolCallStatus,
+    ToolOutput,
     TurnEnded,
     TurnResult,
     TurnStarted,
@@ -285,3 +286,41 @@ async def test_before_batch_runs_before_the_batch_is_reported() -> None:
     await sink(BatchStarted(1, 0, (CALL_A,), parallel=True))
     assert order == ["flush after 0 progress steps"]
     assert [k for _t, k, _v in channel.progress] == ["create", "begin"]
+
+
+RUN = ToolCall("c9", "run_command", {"command": "make"})
+
+
+async def test_tool_output_coalesces_per_call_and_the_final_update_has_the_details(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(updates, "_clock", lambda: 100.0)  # all within one window
+    channel = FakeChannel()
+    sink = reporter(channel)
+    await sink(TurnStarted(1, "p"))
+    await sink(ToolCallRequested(1, RUN, "execute"))
+    await sink(ToolCallStatus(1, RUN, "running"))
+    pieces = [f"line {n}\n" for n in range(200)]
+    for piece in pieces:
+        await sink(ToolOutput(1, RUN, piece))
+    details = {"exitCode": 2, "signal": None, "durationMs": 7, "truncated": False}
+    await sink(ToolCallStatus(1, RUN, "completed", output="$ make", details=details))
+    await sink(ended(1))
+    (call,) = [u for u in channel.updates if u["kind"] == "toolCall"]
+    assert call["toolKind"] == "execute"
+    chunks = [u for u in channel.updates if u["kind"] == "toolCallUpdate" and "output" in u
+              and u["status"] == "running"]
+    assert "".join(u["output"] for u in chunks) == "".join(pieces)
+    assert len(chunks) == 2  # the first at once, the rest held within the window
+    assert all(u["toolCallId"] == "c9" and u["name"] == "run_command" for u in chunks)
+    final = channel.updates[-2]
+    assert final["status"] == "completed" and final["exitCode"] == 2
+    assert final["durationMs"] == 7 and final["signal"] is None
+
+
+async def test_tool_call_without_a_kind_has_no_tool_kind() -> None:
+    channel = FakeChannel()
+    sink = reporter(channel)
+    await sink(TurnStarted(1, "p"))
+    await sink(ToolCallRequested(1, ToolCall("c1", "nope", {})))
+    assert "toolKind" not in channel.updates[-1]

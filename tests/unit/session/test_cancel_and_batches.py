@@ -208,7 +208,7 @@ async def test_tools_cancelled_from_outside_can_be_reported(
     await session.send("hi")
     call = ToolCall("ext1", "read_file", {"path": "a.txt"})
     session.context.append(session.history[-1].__class__.assistant("", (call,)))
-    written = session.add_cancelled_tools([call, ToolCall("other", "x", {})])
+    written = await session.add_cancelled_tools([call, ToolCall("other", "x", {})])
     assert len(written) == 1
     assert session.history[-1].tool_call_id == "ext1"
     assert "cancelled" in session.history[-1].content

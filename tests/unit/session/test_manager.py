@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from nexus_lsp.config import ProviderSettings, Settings, parse_settings
-from nexus_lsp.core.messages import ToolCall
+from nexus_lsp.core.events import MessageAppended
+from nexus_lsp.core.messages import Message, ToolCall
 from nexus_lsp.errors import SessionBusy, UnknownSession
 from nexus_lsp.providers.base import Provider, RawLogger
 from nexus_lsp.session.manager import SessionManager
@@ -131,4 +132,70 @@ async def test_new_provider_settings_apply_from_the_next_turn(root: Path) -> Non
         "http://127.0.0.1:1/v1", "model-one"
     )
     assert providers.made[0][1].closed
+    await manager.aclose()
+
+
+async def test_tool_results_added_on_cancel_reach_the_database_and_the_transcript(
+    root: Path,
+) -> None:
+    """Issue 11 #9: add_cancelled_tools results went to the memory history only."""
+    manager = await open_manager(root, Providers(FakeAnswer(text=["hi"])))
+    result = await manager.send(None, "hello")
+    session = await manager.get(result.session_id)
+    call = ToolCall("ui1", "read_file", {"path": "notes.txt"})
+    asked = Message.assistant("", (call,))
+    # A call the UI knows of (stored like any message), then cancelled from the UI.
+    index = session.context.append(asked)
+    manager.store.sink(session.id)(MessageAppended(session.turn_count, index, asked))
+    written = await session.add_cancelled_tools([call])
+    assert written == [index + 1]
+    await manager.store.flush()
+
+    other = await SessionStore.open(root, Settings().logging)
+    loaded = await other.load_session(session.id)
+    await other.aclose()
+    assert loaded.repaired is False  # the call has its result: nothing to close
+    stored = loaded.messages[index + 1]
+    assert stored.role == "tool" and stored.tool_call_id == "ui1"
+    assert stored.content == "read_file: cancelled: cancelled by the user"
+    transcript = manager.store.transcript_path(session.id).read_text(encoding="utf-8")
+    assert "read_file: cancelled: cancelled by the user" in transcript
+    await manager.aclose()
+
+
+@pytest.mark.parametrize("mode", ["default", "plan", "auto"])
+async def test_the_system_prompt_names_the_mode_and_that_denials_are_final(
+    root: Path, mode: str
+) -> None:
+    providers = Providers(FakeAnswer(text=["ok"]))
+    manager = await open_manager(root, providers, permissions={"mode": mode})
+    await manager.send(None, "hi")
+    system = providers.made[0][1].requests[0][0].content
+    assert f"the session runs in `{mode}` mode" in system
+    assert "is the user's decision and is final for that call" in system
+    assert "run_command" in system
+    await manager.aclose()
+
+
+async def test_a_session_without_a_way_to_ask_is_denied_and_the_turn_goes_on(
+    root: Path,
+) -> None:
+    providers = Providers(
+        FakeAnswer(tool_calls=[ToolCall("c1", "run_command", {"command": "touch x.txt"})]),
+        FakeAnswer(text=["understood"]),
+    )
+    manager = await open_manager(root, providers)
+    result = await manager.send(None, "run")
+    assert result.stop_reason == "endTurn" and result.content == "understood"
+    (record,) = result.tool_calls
+    assert record.status == "failed"
+    assert record.error == "run_command: denied: no way to ask (set permissions.mode or a rule)"
+    assert not (root / "x.txt").exists()
+    assert await manager.set_mode(result.session_id, "auto") == "auto"
+    providers.answers += [
+        FakeAnswer(tool_calls=[ToolCall("c2", "run_command", {"command": "touch x.txt"})]),
+        FakeAnswer(text=["done"]),
+    ]
+    await manager.send(result.session_id, "again")
+    assert (root / "x.txt").exists()
     await manager.aclose()

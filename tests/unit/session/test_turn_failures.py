@@ -67,7 +67,7 @@ async def test_an_unexpected_failure_while_tools_run_answers_every_call(
     )
     assert session.registry is not None
 
-    async def broken_run(call: ToolCall, token: CancellationToken) -> Any:
+    async def broken_run(call: ToolCall, token: CancellationToken, report: Any) -> Any:
         raise RuntimeError("registry bug")
 
     monkeypatch.setattr(session.registry, "run", broken_run)

@@ -146,6 +146,41 @@ async def test_a_v1_store_is_migrated_and_keeps_its_data(root: Path, tmp_path: P
     assert indexes(path) == indexes(fresh)
 
 
+def write_v2_store(root: Path) -> Path:
+    """A v1 store brought to v2 as nexus-lsp did, with a turn left ``running``."""
+    path = write_v1_store(root)
+    with connect(path) as db:
+        for statement in split_statements(MIGRATIONS[0].sql):
+            db.execute(statement)
+        db.execute("PRAGMA user_version = 2")
+        db.execute("UPDATE sessions SET status = 'running', turn_count = 2 WHERE id = 'old'")
+        db.execute("INSERT INTO messages (session_id, ord, turn, role, content, tool_calls,"
+                   " created_at) VALUES ('old', 5, 2, 'user', 'again', NULL, ?),"
+                   " ('old', 6, 2, 'assistant', '', ?, ?)",
+                   (T0, CALLS.replace("c1", "c2"), T0))
+    return path
+
+
+async def test_a_v2_store_gets_session_leases_and_keeps_its_data(root: Path,
+                                                                tmp_path: Path) -> None:
+    path = write_v2_store(root)
+    async with await SessionStore.open(root, LoggingSettings()) as store:
+        (listed,) = await store.list_sessions()
+        assert listed.status == "interrupted"  # nobody holds it: its process ended
+        loaded = await store.load_session("old")
+        assert loaded.repaired and loaded.messages[5].content == "again"
+        assert "interrupted" in loaded.messages[7].content
+        assert_valid_history(loaded.messages)
+    assert query(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert query(path, "SELECT owner, lease_expires, status FROM sessions") == [
+        (None, None, "idle")]
+    fresh_root = tmp_path / "fresh"
+    fresh_root.mkdir()
+    async with await SessionStore.open(fresh_root, LoggingSettings()):
+        pass
+    assert columns(path) == columns(fresh_root / ".nexus" / "nexus.db")
+
+
 async def test_a_failed_migration_leaves_the_file_as_it_was(root: Path) -> None:
     path = write_v1_store(root, broken=True)
     before = snapshot(path.parent)
