@@ -18,8 +18,10 @@ the base of the three-way merge that lets a revert keep the user's later edits.
 from __future__ import annotations
 
 import hashlib
+import logging
 import zlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,13 +37,17 @@ from nexus_lsp.skills.workspace import (
     Workspace,
     WriteText,
 )
+from nexus_lsp.wire import NEXUS_DIR
 
 if TYPE_CHECKING:
     import aiosqlite
 
+    from nexus_lsp.checkpoints.scan import CommandChange, Snapshot
     from nexus_lsp.storage import SessionStore
 
 __all__ = ["Journal", "JournalEntry", "JournaledWorkspace", "compress", "decompress", "text_hash"]
+
+log = logging.getLogger(__name__)
 
 COLUMNS = "id, turn, kind, path, new_path, existed, before, after_hash, after, git_object"
 INSERT = (
@@ -61,8 +67,9 @@ def decompress(blob: bytes | None) -> bytes | None:
     return None if blob is None else zlib.decompress(blob)
 
 
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+def text_hash(text: str | bytes) -> str:
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +104,14 @@ class Journal:
     async def add(self, session_id: str, turn: int, kind: str, path: str, *,
                   new_path: str | None = None, existed: bool,
                   before: bytes | str | None = None, after: str | None = None,
-                  git_object: str | None = None) -> int:
+                  after_hash: str | None = None, git_object: str | None = None) -> int:
         """Journal one change (committed when this returns); its row id."""
         from nexus_lsp.storage.records import now, to_db_time
 
+        if after is not None:
+            after_hash = text_hash(after)
         row = (session_id, turn, kind, path, new_path, int(existed), compress(before),
-               None if after is None else text_hash(after), compress(after), git_object,
-               to_db_time(now()))
+               after_hash, compress(after), git_object, to_db_time(now()))
         entry_id = 0
 
         async def insert(db: aiosqlite.Connection) -> None:
@@ -169,6 +177,42 @@ class JournaledWorkspace:
 
     def files(self, path: Path) -> list[Path]:
         return self.inner.files(path)
+
+    @asynccontextmanager
+    async def command_checkpoint(self) -> AsyncIterator[None]:
+        """Around a ``run_command``: the files it changed are journaled (``scan.py``).
+
+        A scan that fails is logged and the command runs all the same: the
+        journal is a safety net, never a reason to refuse the user's command.
+        """
+        from nexus_lsp.checkpoints.scan import changes_since, take_snapshot
+
+        nexus_dir = self.inner.root / NEXUS_DIR
+        try:
+            before = await run_in_thread(take_snapshot, self.inner.root, nexus_dir)
+        except Exception:
+            log.warning("the scan before run_command failed; its changes are not journaled",
+                        exc_info=True)
+            before = None
+        try:
+            yield
+        finally:
+            if before is not None:
+                await self._journal_command(before, changes_since)
+
+    async def _journal_command(self, before: Snapshot,
+                               changes_since: Callable[[Snapshot], list[CommandChange]]) -> None:
+        try:
+            changes = await run_in_thread(changes_since, before)
+        except Exception:
+            log.warning("the scan after run_command failed; its changes are not journaled",
+                        exc_info=True)
+            return
+        turn = self._turn()
+        for change in changes:
+            await self._journal.add(
+                self._session_id, turn, "command", change.path, existed=change.existed,
+                after_hash=change.after_hash, git_object=change.blob)
 
     async def apply(self, change: FileChange, label: str, cancel_token: CancellationToken) -> None:
         cancel_token.raise_if_cancelled()

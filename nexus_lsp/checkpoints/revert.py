@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from nexus_lsp.checkpoints.journal import JournalEntry
+from nexus_lsp.checkpoints.journal import JournalEntry, text_hash
 from nexus_lsp.checkpoints.merge import revert_text
+from nexus_lsp.checkpoints.scan import read_blob
 from nexus_lsp.core.threads import run_in_thread
 from nexus_lsp.errors import ToolError
 from nexus_lsp.skills.disk import minimal_replacement
@@ -190,6 +191,8 @@ async def _undo(files: _Files, entry: JournalEntry, conflicts: dict[str, list[st
                 "created again since the turn deleted it; left as it is")
             return
         files.write(rel, None, before)
+    elif entry.kind == "command":
+        await _undo_command(files, entry, current, conflicts, refused)
     elif entry.kind == "rename" and entry.new_path is not None:
         moved = await files.get(entry.new_path)
         if isinstance(moved, _Unreadable):
@@ -200,6 +203,34 @@ async def _undo(files: _Files, entry: JournalEntry, conflicts: dict[str, list[st
                 f"renamed to {entry.new_path} by the turn, and changed since; not renamed back")
             return
         files.rename(entry.new_path, rel)
+
+
+async def _undo_command(files: _Files, entry: JournalEntry, current: str | None,
+                        conflicts: dict[str, list[str]], refused: dict[str, str]) -> None:
+    """A file ``run_command`` changed: its pre-image is a git blob of the snapshot."""
+    rel = entry.path
+    now_hash = None if current is None else text_hash(current)
+    if now_hash != entry.after_hash:
+        conflicts.setdefault(rel, []).append(
+            "changed again after the command changed it; left as it is")
+        return
+    if not entry.existed:
+        files.write(rel, current, None)  # the command created it
+        return
+    if entry.git_object is None:
+        refused[rel] = ("changed by run_command outside a git repository: nexus keeps no "
+                        "copy of it, so it is not restored")
+        return
+    data = await run_in_thread(read_blob, files.ws.root, entry.git_object)
+    if data is None:
+        refused[rel] = (f"its state before the command (git object {entry.git_object[:12]}) "
+                        "is no longer in the repository")
+        return
+    before = _text(data)
+    if isinstance(before, _Unreadable):
+        refused[rel] = before.reason
+        return
+    files.write(rel, current, before)
 
 
 def _text(data: bytes | None) -> str | None | _Unreadable:
