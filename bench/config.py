@@ -33,6 +33,12 @@ class Sizes:
     permission_runs: int = 20  # permission questions answered (round trip)
     command_runs: int = 5  # interleaved (bare, run_command) pairs
     command_bytes: int = 10_000_000
+    revert_files: int = 100  # a turn that changed 100 files, 1 MB in all
+    revert_bytes: int = 1_000_000
+    revert_runs: int = 5
+    journal_runs: int = 20  # edits journaled (round trip vs the journal's share)
+    scan_files: int = 10_000
+    scan_runs: int = 10
 
     def scaled(self, **changes: int) -> Sizes:
         return replace(self, **changes)
@@ -57,4 +63,10 @@ SMOKE = Sizes(
     permission_runs=2,
     command_runs=2,
     command_bytes=100_000,
+    revert_files=5,
+    revert_bytes=5_000,
+    revert_runs=2,
+    journal_runs=2,
+    scan_files=50,
+    scan_runs=2,
 )

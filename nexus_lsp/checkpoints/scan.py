@@ -1,18 +1,17 @@
-"""What a ``run_command`` changed: a scan of the workspace's files before and after.
+"""What a ``run_command`` changed: the workspace's files before and after.
 
-:func:`take_snapshot` runs before the command: it lists the workspace's files
-(skipping ``.git``, ``.nexus`` and, in a git repository, git-ignored paths) with
-their size and mtime; in a git repository it also writes a snapshot TREE of the
-working files with git's own plumbing — a private index in ``.nexus/``
-(``GIT_INDEX_FILE``), ``git add -A`` and ``git write-tree`` — so their pre-images
-are git objects. Neither the repository's index nor the working tree is touched,
-and the private index keeps git's stat cache, so only files changed since the
-last snapshot are hashed again.
+In a git work tree (``.git`` at the workspace root) everything is git's own
+plumbing, on a private index in ``.nexus/`` (``GIT_INDEX_FILE``): before the
+command ``git add -A`` + ``git write-tree`` make a snapshot TREE of the working
+files (tracked and untracked, not ignored; ``.nexus`` excluded), after it the same
+again, and ``git diff-tree`` of the two trees names the files the command changed,
+created or deleted, with the blob of each pre-image. Neither the repository's
+index nor the working tree is touched; the private index keeps git's stat cache
+(racy entries re-hashed, as ``git status`` does), so only changed files are read.
 
-:func:`changes_since` runs after: files whose size or mtime moved, or that appeared
-or vanished, are compared by content (git's blob id) with their pre-image, and
-those really changed are returned with the pre-image's blob id (git) or none
-(outside git: they are reported, never restored).
+Elsewhere a walk (skipping ``.git``, ``.nexus`` and the folders the file tools
+skip) takes size and mtime of every file before and after; the files that
+differ are reported, never restored (no pre-image is kept).
 
 Snapshot trees are not referenced by any ref: ``git gc`` prunes them after its
 expiry (two weeks by default), after which such a revert reports the file.
@@ -25,7 +24,8 @@ import os
 import shutil
 import stat
 import subprocess
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from nexus_lsp.skills.disk import SKIPPED_DIRS, is_protected_name
@@ -37,6 +37,7 @@ Stat = tuple[int, int]  # size, mtime_ns
 INDEX_NAME = "checkpoint-index"
 PATHSPEC = (".", ":(exclude).nexus")  # our own folder is never part of a snapshot
 GIT_TIMEOUT = 120.0
+_INDEX_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,51 +49,63 @@ class CommandChange:
     after_hash: str | None  # sha256 of the bytes after (None: deleted)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Snapshot:
     root: Path
-    files: dict[str, Stat]
+    files: dict[str, Stat]  # outside git: size and mtime of every file
     git: bool
-    tree: str | None = None
-    _blobs: dict[str, str] | None = field(default=None, repr=False)
-
-    def blobs(self) -> dict[str, str]:
-        """path → blob id of the snapshot tree (read once, when a change needs it)."""
-        if self._blobs is None:
-            self._blobs = _ls_tree(self.root, self.tree) if self.tree else {}
-        return self._blobs
+    tree: str | None  # in git: the snapshot tree
+    nexus_dir: Path
 
 
 def take_snapshot(root: Path, nexus_dir: Path | None = None) -> Snapshot:
     """The state before a command (blocking: run it on a worker thread)."""
-    git = _is_git_work_tree(root)
-    if git:
-        listed = _git_files(root)
-        tree = _snapshot_tree(root, nexus_dir or root / ".nexus")
-        return Snapshot(root, _stats(root, listed), True, tree)
-    return Snapshot(root, _stats(root, _walk(root)), False)
+    nexus = nexus_dir or root / ".nexus"
+    if _is_git_work_tree(root):
+        tree = _snapshot_tree(root, nexus)
+        if tree is not None:
+            return Snapshot(root, {}, True, tree, nexus)
+    return Snapshot(root, _stats(root, _walk(root)), False, None, nexus)
 
 
 def changes_since(before: Snapshot) -> list[CommandChange]:
     """The files the command changed, created or deleted (blocking)."""
+    if before.git and before.tree is not None:
+        after = _snapshot_tree(before.root, before.nexus_dir)
+        if after is None:  # e.g. the private index locked by another process
+            raise RuntimeError("git could not snapshot the files after the command")
+        return _tree_changes(before.root, before.tree, after)
     root = before.root
-    listed = _git_files(root) if before.git else _walk(root)
-    after = _stats(root, listed)
+    after_stats = _stats(root, _walk(root))
     changes: list[CommandChange] = []
-    for rel in sorted(before.files.keys() | after.keys()):
-        old, new = before.files.get(rel), after.get(rel)
-        if old == new:
-            continue
-        data = _read(root / rel) if new is not None else None
-        blob = before.blobs().get(rel) if before.git and old is not None else None
-        if new is not None and blob is not None and data is not None and (
-            git_blob_id(data) == blob
-        ):
-            continue  # touched, same content
-        changes.append(CommandChange(
-            rel, old is not None, new is not None, blob,
-            hashlib.sha256(data).hexdigest() if data is not None else None))
+    for rel in sorted(before.files.keys() | after_stats.keys()):
+        old, new = before.files.get(rel), after_stats.get(rel)
+        if old != new:
+            changes.append(_change(root, rel, old is not None, new is not None, None))
     return changes
+
+
+def _change(root: Path, rel: str, existed: bool, exists: bool, blob: str | None
+            ) -> CommandChange:
+    data = _read(root / rel) if exists else None
+    after = hashlib.sha256(data).hexdigest() if data is not None else None
+    return CommandChange(rel, existed, exists, blob, after)
+
+
+def _tree_changes(root: Path, before: str, after: str) -> list[CommandChange]:
+    out = _git(root, "diff-tree", "-r", "-z", "--no-renames", before, after).stdout
+    fields = out.split(b"\0")
+    changes: list[CommandChange] = []
+    for meta, name in zip(fields[0::2], fields[1::2], strict=False):
+        parts = meta.decode().lstrip(":").split()
+        if len(parts) != 5 or "160000" in parts[:2]:
+            continue  # a submodule's commit: not a file of ours
+        old_mode, _, old_blob, _, _ = parts
+        rel = os.fsdecode(name)
+        existed = old_mode != "000000"
+        exists = parts[1] != "000000"
+        changes.append(_change(root, rel, existed, exists, old_blob if existed else None))
+    return sorted(changes, key=lambda c: c.path)
 
 
 def git_blob_id(data: bytes) -> str:
@@ -109,20 +122,9 @@ def read_blob(root: Path, blob: str) -> bytes | None:
 
 
 def _is_git_work_tree(root: Path) -> bool:
-    if shutil.which("git") is None:
-        return False
-    done = _git(root, "rev-parse", "--show-toplevel", check=False)
-    if done.returncode != 0:
-        return False
-    top = Path(os.fsdecode(done.stdout.strip()))
-    return top.resolve() == root.resolve()
-
-
-def _git_files(root: Path) -> list[str]:
-    """Tracked and untracked, not ignored files (``git ls-files -co --exclude-standard``)."""
-    out = _git(root, "ls-files", "-z", "-c", "-o", "--exclude-standard", "--", *PATHSPEC).stdout
-    names = {os.fsdecode(n) for n in out.split(b"\0") if n}
-    return [n for n in names if not any(is_protected_name(p) for p in n.split("/"))]
+    """``.git`` (a folder, or a worktree's file) at the root, and git installed. A
+    workspace inside a bigger repository is scanned like one outside git."""
+    return os.path.lexists(root / ".git") and shutil.which("git") is not None
 
 
 def _walk(root: Path) -> list[str]:
@@ -159,6 +161,11 @@ def _read(path: Path) -> bytes | None:
 
 def _snapshot_tree(root: Path, nexus_dir: Path) -> str | None:
     """A tree object of the working files, through a private index in ``.nexus/``."""
+    with _INDEX_LOCK:  # one private index per workspace: one user of it at a time
+        return _write_snapshot_tree(root, nexus_dir)
+
+
+def _write_snapshot_tree(root: Path, nexus_dir: Path) -> str | None:
     nexus_dir.mkdir(exist_ok=True)
     index = nexus_dir / INDEX_NAME
     if not index.exists():
@@ -172,19 +179,6 @@ def _snapshot_tree(root: Path, nexus_dir: Path) -> str | None:
         return None
     tree = _git(root, "write-tree", env=env, check=False)
     return tree.stdout.decode().strip() if tree.returncode == 0 else None
-
-
-def _ls_tree(root: Path, tree: str) -> dict[str, str]:
-    out = _git(root, "ls-tree", "-r", "-z", "--full-tree", tree).stdout
-    blobs: dict[str, str] = {}
-    for item in out.split(b"\0"):
-        if not item:
-            continue
-        meta, _, name = item.partition(b"\t")
-        parts = meta.split()
-        if len(parts) == 3 and parts[1] == b"blob":
-            blobs[os.fsdecode(name)] = parts[2].decode()
-    return blobs
 
 
 def _git(root: Path, *args: str, env: dict[str, str] | None = None,

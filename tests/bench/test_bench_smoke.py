@@ -27,6 +27,9 @@ RUNS = {
     "store": SMOKE.store_pairs,
     "permission": SMOKE.permission_runs,
     "command": SMOKE.command_runs,
+    "revert": SMOKE.revert_runs,
+    "journal": SMOKE.journal_runs,
+    "scan": SMOKE.scan_runs,
 }
 
 
