@@ -69,35 +69,37 @@ async def _revert(sizes: Sizes, root: Path) -> MeasureResult:
     for n in range(count):
         (root / f"f{n:03d}.txt").write_text(_text(n, size, "before"), encoding="utf-8")
     samples: list[float] = []
-    async with ScriptedModelServer() as model:
-        async with connect(NEXUS_SERVER, root, nexus_settings(model.openai_base_url)) as conn:
-            client: BenchClient = conn.client
+    async with (
+        ScriptedModelServer() as model,
+        connect(NEXUS_SERVER, root, nexus_settings(model.openai_base_url)) as conn,
+    ):
+        client: BenchClient = conn.client
+        client.edit_handler = _applier(root)
+        for run in range(sizes.warmups + sizes.revert_runs):
+            calls = [{"id": f"w{run}_{n}", "name": wire.TOOL_WRITE_FILE,
+                      "arguments": {"path": f"f{n:03d}.txt",
+                                    "content": _text(n, size, f"after {run}")}}
+                     for n in range(count)]
+            model.extend([{"toolCalls": calls}, {"text": "rewrote them"}])
+            turn = await client.request(wire.SESSION_SEND, {"prompt": f"rewrite {run}"})
+            arrived: list[float] = []
+
+            async def timed(at: float, params: types.ApplyWorkspaceEditParams,
+                            seen: list[float] = arrived) -> types.ApplyWorkspaceEditResult:
+                seen.append(at)
+                return await _applier(root)(at, params)
+
+            client.edit_handler = timed
+            sent = time.perf_counter()
+            result = await client.request(wire.SESSION_REVERT, {
+                "sessionId": turn["sessionId"], "turnId": turn["turnId"]})
             client.edit_handler = _applier(root)
-            for run in range(sizes.warmups + sizes.revert_runs):
-                calls = [{"id": f"w{run}_{n}", "name": wire.TOOL_WRITE_FILE,
-                          "arguments": {"path": f"f{n:03d}.txt",
-                                        "content": _text(n, size, f"after {run}")}}
-                         for n in range(count)]
-                model.extend([{"toolCalls": calls}, {"text": "rewrote them"}])
-                turn = await client.request(wire.SESSION_SEND, {"prompt": f"rewrite {run}"})
-                arrived: list[float] = []
-
-                async def timed(at: float, params: types.ApplyWorkspaceEditParams,
-                                seen: list[float] = arrived) -> types.ApplyWorkspaceEditResult:
-                    seen.append(at)
-                    return await _applier(root)(at, params)
-
-                client.edit_handler = timed
-                sent = time.perf_counter()
-                result = await client.request(wire.SESSION_REVERT, {
-                    "sessionId": turn["sessionId"], "turnId": turn["turnId"]})
-                client.edit_handler = _applier(root)
-                restored = [f for f in result["files"] if f["action"] == wire.REVERT_RESTORED]
-                if len(arrived) != 1 or len(restored) != count:
-                    raise RuntimeError(f"revert run {run}: {len(arrived)} applyEdit(s), "
-                                       f"{len(restored)} restored: {result}")
-                if run >= sizes.warmups:
-                    samples.append((arrived[0] - sent) * 1000)
+            restored = [f for f in result["files"] if f["action"] == wire.REVERT_RESTORED]
+            if len(arrived) != 1 or len(restored) != count:
+                raise RuntimeError(f"revert run {run}: {len(arrived)} applyEdit(s), "
+                                   f"{len(restored)} restored: {result}")
+            if run >= sizes.warmups:
+                samples.append((arrived[0] - sent) * 1000)
     summary = Summary.of(samples)
     return MeasureResult(
         key="revert",
@@ -113,28 +115,30 @@ async def _journal(sizes: Sizes, root: Path) -> MeasureResult:
     original = "marker 0\n" + _text(1, 10_000, "journal")
     (root / "j.txt").write_text(original, encoding="utf-8")
     trips: list[float] = []
-    async with ScriptedModelServer() as model:
-        async with connect(NEXUS_SERVER, root, nexus_settings(model.openai_base_url)) as conn:
-            client: BenchClient = conn.client
-            client.edit_handler = _applier(root)
-            session = str((await client.request(wire.SESSION_NEW, {}))["sessionId"])
-            for run in range(sizes.warmups + sizes.journal_runs):
-                call_id = f"e{run}"
-                model.extend([{"toolCalls": [{"id": call_id, "name": wire.TOOL_EDIT_FILE,
-                                              "arguments": {"path": "j.txt",
-                                                            "oldText": f"marker {run}",
-                                                            "newText": f"marker {run + 1}"}}]},
-                              {"text": "ok"}])
-                mark = len(client.updates)
-                await client.request(wire.SESSION_SEND, {"sessionId": session, "prompt": "e"})
-                times: dict[str, float] = {}
-                for at, update in client.updates[mark:]:
-                    if update.get("toolCallId") == call_id and "status" in update:
-                        times.setdefault(update["status"], at)
-                if "completed" not in times or "running" not in times:
-                    raise RuntimeError(f"edit {run} did not complete: {times}")
-                if run >= sizes.warmups:
-                    trips.append((times["completed"] - times["running"]) * 1000)
+    async with (
+        ScriptedModelServer() as model,
+        connect(NEXUS_SERVER, root, nexus_settings(model.openai_base_url)) as conn,
+    ):
+        client: BenchClient = conn.client
+        client.edit_handler = _applier(root)
+        session = str((await client.request(wire.SESSION_NEW, {}))["sessionId"])
+        for run in range(sizes.warmups + sizes.journal_runs):
+            call_id = f"e{run}"
+            model.extend([{"toolCalls": [{"id": call_id, "name": wire.TOOL_EDIT_FILE,
+                                          "arguments": {"path": "j.txt",
+                                                        "oldText": f"marker {run}",
+                                                        "newText": f"marker {run + 1}"}}]},
+                          {"text": "ok"}])
+            mark = len(client.updates)
+            await client.request(wire.SESSION_SEND, {"sessionId": session, "prompt": "e"})
+            times: dict[str, float] = {}
+            for at, update in client.updates[mark:]:
+                if update.get("toolCallId") == call_id and "status" in update:
+                    times.setdefault(update["status"], at)
+            if "completed" not in times or "running" not in times:
+                raise RuntimeError(f"edit {run} did not complete: {times}")
+            if run >= sizes.warmups:
+                trips.append((times["completed"] - times["running"]) * 1000)
     costs: list[float] = []
     store_root = root / "journal-store"
     store_root.mkdir()

@@ -2,19 +2,20 @@
 
 In a git work tree (``.git`` at the workspace root) everything is git's own
 plumbing, on a private index in ``.nexus/`` (``GIT_INDEX_FILE``): before the
-command ``git add -A`` + ``git write-tree`` make a snapshot TREE of the working
-files (tracked and untracked, not ignored; ``.nexus`` excluded), after it the same
-again, and ``git diff-tree`` of the two trees names the files the command changed,
-created or deleted, with the blob of each pre-image. Neither the repository's
-index nor the working tree is touched; the private index keeps git's stat cache
-(racy entries re-hashed, as ``git status`` does), so only changed files are read.
+command ``git add -A`` brings it to the working files (tracked and untracked, not
+ignored; ``.nexus`` excluded), which writes their blobs as git objects — the
+snapshot of the pre-images. After the command, ``git diff-files`` and ``git
+ls-files -o`` against that index name the files it changed, deleted or created,
+with each pre-image's blob. Neither the repository's index nor the working tree
+is touched; the private index keeps git's stat cache (racy entries re-hashed, as
+``git status`` does), so only changed files are read.
 
 Elsewhere a walk (skipping ``.git``, ``.nexus`` and the folders the file tools
 skip) takes size and mtime of every file before and after; the files that
 differ are reported, never restored (no pre-image is kept).
 
-Snapshot trees are not referenced by any ref: ``git gc`` prunes them after its
-expiry (two weeks by default), after which such a revert reports the file.
+The pre-image blobs are not referenced by any ref: ``git gc`` prunes them after
+its expiry (two weeks by default), after which such a revert reports the file.
 """
 
 from __future__ import annotations
@@ -53,29 +54,23 @@ class CommandChange:
 class Snapshot:
     root: Path
     files: dict[str, Stat]  # outside git: size and mtime of every file
-    git: bool
-    tree: str | None  # in git: the snapshot tree
+    git: bool  # in git: the private index holds the snapshot
     nexus_dir: Path
 
 
 def take_snapshot(root: Path, nexus_dir: Path | None = None) -> Snapshot:
     """The state before a command (blocking: run it on a worker thread)."""
     nexus = nexus_dir or root / ".nexus"
-    if _is_git_work_tree(root):
-        tree = _snapshot_tree(root, nexus)
-        if tree is not None:
-            return Snapshot(root, {}, True, tree, nexus)
-    return Snapshot(root, _stats(root, _walk(root)), False, None, nexus)
+    if _is_git_work_tree(root) and _snapshot_index(root, nexus):
+        return Snapshot(root, {}, True, nexus)
+    return Snapshot(root, _stats(root, _walk(root)), False, nexus)
 
 
 def changes_since(before: Snapshot) -> list[CommandChange]:
     """The files the command changed, created or deleted (blocking)."""
-    if before.git and before.tree is not None:
-        after = _snapshot_tree(before.root, before.nexus_dir)
-        if after is None:  # e.g. the private index locked by another process
-            raise RuntimeError("git could not snapshot the files after the command")
-        return _tree_changes(before.root, before.tree, after)
     root = before.root
+    if before.git:
+        return _git_changes(root, before.nexus_dir)
     after_stats = _stats(root, _walk(root))
     changes: list[CommandChange] = []
     for rel in sorted(before.files.keys() | after_stats.keys()):
@@ -92,19 +87,31 @@ def _change(root: Path, rel: str, existed: bool, exists: bool, blob: str | None
     return CommandChange(rel, existed, exists, blob, after)
 
 
-def _tree_changes(root: Path, before: str, after: str) -> list[CommandChange]:
-    out = _git(root, "diff-tree", "-r", "-z", "--no-renames", before, after).stdout
-    fields = out.split(b"\0")
+def _git_changes(root: Path, nexus_dir: Path) -> list[CommandChange]:
+    """The working files against the private index, which still holds the snapshot:
+    ``git diff-files`` (changed or deleted; stat first, as ``git status``) and
+    ``git ls-files -o`` (new, not ignored). Nothing is written."""
+    env = _index_env(nexus_dir)
+    with _INDEX_LOCK:
+        raw = _git(root, "diff-files", "-z", "--raw", "--no-renames", "--", *PATHSPEC,
+                   env=env).stdout
+        new = _git(root, "ls-files", "-z", "-o", "--exclude-standard", "--", *PATHSPEC,
+                   env=env).stdout
     changes: list[CommandChange] = []
+    fields = raw.split(b"\0")
     for meta, name in zip(fields[0::2], fields[1::2], strict=False):
         parts = meta.decode().lstrip(":").split()
         if len(parts) != 5 or "160000" in parts[:2]:
             continue  # a submodule's commit: not a file of ours
-        old_mode, _, old_blob, _, _ = parts
-        rel = os.fsdecode(name)
-        existed = old_mode != "000000"
-        exists = parts[1] != "000000"
-        changes.append(_change(root, rel, existed, exists, old_blob if existed else None))
+        rel, blob, status = os.fsdecode(name), parts[2], parts[4]
+        data = _read(root / rel) if status != "D" else None
+        if data is not None and git_blob_id(data) == blob:
+            continue  # touched (stat changed), same content
+        after = hashlib.sha256(data).hexdigest() if data is not None else None
+        changes.append(CommandChange(rel, True, data is not None, blob, after))
+    for name in new.split(b"\0"):
+        if name and not any(is_protected_name(p) for p in os.fsdecode(name).split("/")):
+            changes.append(_change(root, os.fsdecode(name), False, True, None))
     return sorted(changes, key=lambda c: c.path)
 
 
@@ -159,26 +166,24 @@ def _read(path: Path) -> bytes | None:
 # -- git plumbing ---------------------------------------------------------------------
 
 
-def _snapshot_tree(root: Path, nexus_dir: Path) -> str | None:
-    """A tree object of the working files, through a private index in ``.nexus/``."""
+def _index_env(nexus_dir: Path) -> dict[str, str]:
+    return {**os.environ, "GIT_INDEX_FILE": str(nexus_dir / INDEX_NAME)}
+
+
+def _snapshot_index(root: Path, nexus_dir: Path) -> bool:
+    """The private index brought to the working files: their blobs are then git
+    objects (the pre-images), and the index names them."""
     with _INDEX_LOCK:  # one private index per workspace: one user of it at a time
-        return _write_snapshot_tree(root, nexus_dir)
-
-
-def _write_snapshot_tree(root: Path, nexus_dir: Path) -> str | None:
-    nexus_dir.mkdir(exist_ok=True)
-    index = nexus_dir / INDEX_NAME
-    if not index.exists():
-        real = Path(os.fsdecode(_git(root, "rev-parse", "--git-path", "index").stdout.strip()))
-        real = real if real.is_absolute() else root / real
-        if real.exists():  # its stat cache: only files changed since are hashed
-            shutil.copyfile(real, index)
-    env = {**os.environ, "GIT_INDEX_FILE": str(index)}
-    add = _git(root, "add", "-A", "--", *PATHSPEC, env=env, check=False)
-    if add.returncode != 0:
-        return None
-    tree = _git(root, "write-tree", env=env, check=False)
-    return tree.stdout.decode().strip() if tree.returncode == 0 else None
+        nexus_dir.mkdir(exist_ok=True)
+        index = nexus_dir / INDEX_NAME
+        if not index.exists():
+            real = Path(os.fsdecode(
+                _git(root, "rev-parse", "--git-path", "index").stdout.strip()))
+            real = real if real.is_absolute() else root / real
+            if real.exists():  # its stat cache: only files changed since are hashed
+                shutil.copyfile(real, index)
+        add = _git(root, "add", "-A", "--", *PATHSPEC, env=_index_env(nexus_dir), check=False)
+        return add.returncode == 0
 
 
 def _git(root: Path, *args: str, env: dict[str, str] | None = None,
