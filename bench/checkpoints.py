@@ -15,10 +15,11 @@ texts, hash, one committed transaction), same number of runs.
 
 **The before/after scan of a 10k-file workspace.** A git repository of 10,000
 files (2 levels of folders, a few ignored ones). One run is what ``run_command``
-adds: ``take_snapshot`` (``git ls-files``, stat of every file, the snapshot tree
-through the private index: ``git add -A`` + ``git write-tree``) then
-``changes_since`` (list, stat, compare) after one file was changed; against
-``git status --porcelain`` on the same tree, interleaved.
+adds: ``take_snapshot`` (``git add -A`` into the private index in ``.nexus/``: the
+pre-images become git objects) then, after one file was changed,
+``changes_since`` (``git diff-files`` and ``git ls-files -o`` against that index,
+the changed file read and hashed); against ``git status --porcelain`` on the same
+tree, interleaved.
 """
 
 from __future__ import annotations
