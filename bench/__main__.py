@@ -16,7 +16,19 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import cancel, checkpoints, command, edit, load, startup, store, turn
+from bench import (
+    acp,
+    cancel,
+    checkpoints,
+    command,
+    context,
+    edit,
+    load,
+    mcp_call,
+    startup,
+    store,
+    turn,
+)
 from bench.config import FULL, SMOKE, ProfileMode, Sizes
 from bench.report import Machine, render, write
 from bench.stats import MeasureResult
@@ -33,8 +45,13 @@ MEASURES: dict[str, tuple[tuple[str, ...], Measure]] = {
     "store": (("store",), store.run),
     "load": (("load",), load.run),
     "edit": (("edit",), edit.run),
+    "compaction": (("compaction",), context.run_compaction),
+    "diagnostics": (("diagnostics",), context.run_diagnostics),
     "command": (("permission", "command"), command.run),
     "checkpoints": (("revert", "journal", "scan"), checkpoints.run),
+    "acp_turn": (("acp_turn",), acp.run_turn),
+    "acp_startup": (("acp_startup",), acp.run_startup),
+    "mcp": (("mcp",), mcp_call.run),
 }
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

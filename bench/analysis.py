@@ -87,16 +87,29 @@ What would fix the rest: build `Message` objects without the frozen dataclass
 not wait for 10k messages it will not show.
 """,
     "command": """
-Reading the command's 10 MB costs little: in-process, `run_command` takes ~1.3× a bare
-asyncio subprocess that reads the same pipe (the output is fed to the bounded head/tail
-straight from the pipe's callback, 1 MiB pipe buffer), and ~1.7× one writing to
-/dev/null. The rest is the editor's share: the first `commands.maxStoredOutputBytes`
-(1 MiB) stream to the client as `toolCallUpdate` chunks, and the server writes its
-stdout synchronously (`lsp/serve.py` `WireWriter`), so the event loop waits while the
-client reads and parses ~1.5 MB of JSON; meanwhile the command's pipe is not drained.
-With `commands.maxStoredOutputBytes` at 64 KiB the ratio measured 1.63×. What would fix
-it: write to stdout through an asyncio transport (the loop keeps reading the pipe while
-the client catches up), or stream the editor less than the store keeps (a separate,
-smaller live-output bound, with the rest shown on request).
+The target compares a reader of the pipe with a command that writes to /dev/null: the
+kernel copies the 10 MB into the pipe and out of it, and the reader must be woken for
+it, none of which /dev/null does. The A′ row is a bare asyncio subprocess that only
+reads the pipe: it alone measures 1.5–1.9× (medians of three runs; 0.9–2.5× per pair
+on this shared 2-core machine), so 1.5× against /dev/null leaves a reader of the pipe
+nothing for its own work; B/A′ measured 2.5–3.1×. Reading is not
+where nexus-lsp spends: in-process, `run_command` takes ~7 ms of CPU for the 10 MB
+(20 runs, the same with or without decoding the middle of the output, so it is
+decoded). The rest is the first `commands.maxStoredOutputBytes` (1 MiB) that streams
+to the editor and into the store, ~30 ms of CPU per MiB, measured piece by piece
+in-process: the wire's JSON ~5 ms, the store's redaction of each chunk's JSON line ~13
+ms (`storage/redact.py` `json_line`: a lowered copy and a dozen substring scans per
+line), its SQLite insert ~10 ms (the writer thread), the client's parse ~3 ms; with the
+stream cap at 64 KiB B/A drops to ~2.2×. Changed here: the server's
+stdout pipe is grown to 1 MiB (`lsp/serve.py`; the synchronous writes no longer stop
+the loop every 64 KiB: a 256 KiB write waited up to ~10 ms, now ~0.1–1 ms); the output
+is coalesced where it is read (`skills/stream.py`: at once after a quiet spell, then one
+report per 4 ms or 64 KiB; a quiet machine read 10 MB in up to 256 reports per run, now
+≤ 17), so fewer events, stored rows and notifications; a read across the bound is shown
+up to it. B/A did not move measurably (noise ±1× between runs). What would fix the
+rest: a cheaper redaction for streamed output (one pass, or checked once per tool call
+rather than per chunk), storing a command's output once at its end instead of per chunk,
+or a live-output bound for the editor smaller than what the store keeps; and a target
+measured against A′ (a reader of the same pipe), which is what a server can be held to.
 """,
 }

@@ -30,6 +30,9 @@ class Sizes:
     load_runs: int = 6
     edit_bytes: int = 5_000_000
     edit_runs: int = 10
+    compaction_messages: int = 2_000  # a 2,000-message session compacted
+    compaction_runs: int = 10
+    diagnostics_runs: int = 10
     permission_runs: int = 20  # permission questions answered (round trip)
     command_runs: int = 5  # interleaved (bare, run_command) pairs
     command_bytes: int = 10_000_000
@@ -39,6 +42,7 @@ class Sizes:
     journal_runs: int = 20  # edits journaled (round trip vs the journal's share)
     scan_files: int = 10_000
     scan_runs: int = 10
+    mcp_runs: int = 20  # interleaved (direct SDK, through a turn) MCP calls
 
     def scaled(self, **changes: int) -> Sizes:
         return replace(self, **changes)
@@ -60,6 +64,9 @@ SMOKE = Sizes(
     load_runs=2,
     edit_bytes=20_000,
     edit_runs=2,
+    compaction_messages=50,
+    compaction_runs=2,
+    diagnostics_runs=2,
     permission_runs=2,
     command_runs=2,
     command_bytes=100_000,
@@ -69,4 +76,5 @@ SMOKE = Sizes(
     journal_runs=2,
     scan_files=50,
     scan_runs=2,
+    mcp_runs=2,
 )

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from nexus_lsp import wire
 from nexus_lsp.config import Settings, parse_settings
 from nexus_lsp.host.notify import Notifier
+from nexus_lsp.keys import add_key_env
 
 __all__ = ["SettingsLayers", "unwrap_section"]
 
@@ -47,6 +48,16 @@ class SettingsLayers:
         """Apply the initial layer; returns the settings in force."""
         self._initial = self._parse(unwrap_section(raw), Settings(), where)
         self._set(self._initial)
+        return self.settings
+
+    def load_layers(self, layers: Iterable[tuple[Any, str]]) -> Settings:
+        """Apply several initial layers ``(raw, where)``, each over the one before
+        (settings files: an invalid field is named with its file)."""
+        settings = Settings()
+        for raw, where in layers:
+            settings = self._parse(unwrap_section(raw), settings, where)
+        self._initial = settings
+        self._set(settings)
         return self.settings
 
     def apply_client(self, raw: Any, where: str) -> Settings:
@@ -78,6 +89,8 @@ class SettingsLayers:
         return settings
 
     def _set(self, settings: Settings) -> None:
+        # The key variable is a secret from the moment it is named, in every log.
+        add_key_env(settings.provider.api_key_env)
         changed = settings != self.settings
         self.settings = settings
         if changed and self.on_change is not None:

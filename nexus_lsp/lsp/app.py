@@ -30,6 +30,8 @@ from pygls.protocol import lsp_method
 
 from nexus_lsp import wire
 from nexus_lsp.errors import NexusError
+from nexus_lsp.keys import add_key_env_of
+from nexus_lsp.lsp.channel import client_features
 from nexus_lsp.lsp.converter import dict_converter
 from nexus_lsp.lsp.jsonrpc import JsonRpcDoor
 from nexus_lsp.lsp.logs import LspLogHandler
@@ -51,8 +53,16 @@ STARTUP_CLOSE_SECONDS = 5.0
 PRUNE_EVERY = 256
 
 
-def experimental_capabilities() -> dict[str, Any]:
-    """``capabilities.experimental`` of the initialize result (protocol §1)."""
+def experimental_capabilities(features: dict[str, bool] | None = None) -> dict[str, Any]:
+    """``capabilities.experimental`` of the initialize result (protocol §1).
+
+    ``clientFeatures`` lists the optional client features (protocol v2) the server will
+    use: those the client declared that it knows."""
+    declared = features or {}
+    used = [name for name in wire.USED_CLIENT_FEATURES if declared.get(name)]
+    tools = list(wire.BUILTIN_TOOLS)
+    if declared.get(wire.FEATURE_DIAGNOSTICS):
+        tools.append(wire.TOOL_GET_DIAGNOSTICS)
     return {
         "nexus": {
             "protocolVersion": wire.PROTOCOL_VERSION,
@@ -62,10 +72,11 @@ def experimental_capabilities() -> dict[str, Any]:
                 wire.SESSION_CANCEL,
                 wire.SESSION_UPDATE,
             ],
-            "tools": list(wire.BUILTIN_TOOLS),
+            "tools": tools,
             "commands": [
                 wire.COMMAND_ASK, wire.COMMAND_CANCEL, wire.COMMAND_REVERT, wire.COMMAND_FORK
             ],
+            "clientFeatures": used,
         }
     }
 
@@ -78,6 +89,26 @@ class NexusProtocol(JsonRpcDoor):
     def __init__(self, server: LanguageServer, converter: Converter) -> None:
         super().__init__(server, converter)
         self._notifications = 0
+        self._answered: dict[Any, asyncio.Future[None]] = {}
+
+    def answered(self, msg_id: Any) -> asyncio.Future[None]:
+        """Resolved once the response to request ``msg_id`` has been written.
+
+        What follows a command (``window/showDocument`` of the transcript) must reach
+        the editor after the command's answer: eglot aborts the prompt it shows for a
+        document that changed on disk when the answer arrives during it."""
+        future = self._answered.get(msg_id)
+        if future is None:
+            future = self._answered[msg_id] = asyncio.get_running_loop().create_future()
+        return future
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        try:
+            super()._send_response(msg_id, result, error)
+        finally:
+            future = self._answered.pop(msg_id, None)
+            if future is not None and not future.done():
+                future.set_result(None)
 
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
@@ -121,7 +152,9 @@ class NexusProtocol(JsonRpcDoor):
         self, params: types.InitializeParams
     ) -> Generator[Any, Any, types.InitializeResult]:
         result: types.InitializeResult = yield from super().lsp_initialize(params)
-        result.capabilities.experimental = experimental_capabilities()
+        result.capabilities.experimental = experimental_capabilities(
+            client_features(params.initialization_options)
+        )
         return result
 
 
@@ -193,6 +226,15 @@ class NexusLanguageServer(LanguageServer):
     def started(self) -> bool:
         """Whether the runtime is built or being built."""
         return self._startup is not None
+
+    def request_answered(self) -> asyncio.Future[None]:
+        """Resolved once the answer to the current request has been written."""
+        msg_id = self.protocol.msg_id
+        if msg_id is None or not isinstance(self.protocol, NexusProtocol):
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        return self.protocol.answered(msg_id)
 
     @property
     def ready_handlers(self) -> Handlers | None:
@@ -278,6 +320,7 @@ def _register_lifecycle(server: NexusLanguageServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: NexusLanguageServer, params: types.InitializeParams) -> None:
         ls.initialize_params = params
+        add_key_env_of(params.initialization_options)  # before anything can quote it
 
     @server.feature(types.INITIALIZED)
     @survives_cancel
@@ -329,6 +372,11 @@ def _register_nexus_methods(server: NexusLanguageServer) -> None:
         with rpc_errors(wire.SESSION_FORK):
             return await (await ls.nexus()).session_fork(params)
 
+    @server.feature(wire.SESSION_COMPACT)
+    async def session_compact(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.SESSION_COMPACT):
+            return await (await ls.nexus()).session_compact(params)
+
     @server.feature(wire.SESSION_SET_MODE)
     async def session_set_mode(ls: NexusLanguageServer, params: Any) -> Any:
         with rpc_errors(wire.SESSION_SET_MODE):
@@ -338,6 +386,11 @@ def _register_nexus_methods(server: NexusLanguageServer) -> None:
     async def permissions_list(ls: NexusLanguageServer, params: Any) -> Any:
         with rpc_errors(wire.PERMISSIONS_LIST):
             return await (await ls.nexus()).permissions_list(params)
+
+    @server.feature(wire.MCP_LIST)
+    async def mcp_list(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.MCP_LIST):
+            return await (await ls.nexus()).mcp_list(params)
 
     @server.feature(wire.PERMISSIONS_REVOKE)
     async def permissions_revoke(ls: NexusLanguageServer, params: Any) -> Any:
@@ -355,7 +408,8 @@ def _register_nexus_methods(server: NexusLanguageServer) -> None:
     @survives_cancel
     async def ask(ls: NexusLanguageServer, *args: Any) -> Any:
         with rpc_errors(wire.COMMAND_ASK):
-            return await (await ls.nexus()).ask(list(args), ls.request_cancel_token())
+            handlers = await ls.nexus()
+            return await handlers.ask(list(args), ls.request_cancel_token(), ls.request_answered())
 
     @server.command(wire.COMMAND_CANCEL)
     @survives_cancel

@@ -22,6 +22,8 @@ from nexus_lsp.core.events import (
     BatchEnded,
     BatchProgress,
     BatchStarted,
+    CompactionEnded,
+    CompactionStarted,
     ContentDelta,
     ContextTruncated,
     MessageAppended,
@@ -32,6 +34,7 @@ from nexus_lsp.core.events import (
     ToolOutput,
     TurnEnded,
     TurnStarted,
+    UsageReported,
 )
 from nexus_lsp.storage import markdown as md
 from nexus_lsp.storage.raw_chunks import key_start
@@ -140,6 +143,8 @@ class SessionRecorder:
         self._on_turn = on_turn  # (session_id, running)
         self._run: _DeltaRun | None = None
         self._started: dict[str, float] = {}  # "turn", "batch:N", tool call ids → monotonic
+        # turn → 0-based line of its answer in context.md (editors open the transcript there)
+        self.answer_lines: dict[int, int] = {}
 
     def created(self, title: str, model: str, system_prompt: str, at: datetime) -> None:
         self.files.write("context", md.header(self.session_id, title, model, at, system_prompt))
@@ -194,6 +199,19 @@ class SessionRecorder:
             self._batch_ended(event, at)
         elif isinstance(event, TurnEnded):
             self._turn_ended(event, at)
+        elif isinstance(event, UsageReported):
+            self._event(event.turn_id, event.type, {
+                "usedTokens": event.used_tokens, "contextTokens": event.context_tokens,
+                "inputTokens": event.input_tokens, "outputTokens": event.output_tokens,
+                "estimated": event.estimated}, at)
+        elif isinstance(event, CompactionStarted):
+            self._event(event.turn_id, event.type, {"tokensBefore": event.tokens_before}, at)
+        elif isinstance(event, CompactionEnded):
+            self._event(event.turn_id, event.type, {
+                "tokensBefore": event.tokens_before, "tokensAfter": event.tokens_after,
+                "summarised": len(event.indexes) if event.summary else 0,
+                "fallback": event.fallback}, at)
+            self.files.write("context", md.compaction_ended(event, at))
         else:
             log.debug("session %s: event %r not recorded", self.session_id, event)
 
@@ -248,6 +266,8 @@ class SessionRecorder:
         self._buffer.touch(self.session_id, to_db_time(at), "running", event.turn_id)
         self._event(event.turn_id, event.type, {"prompt": event.prompt}, at)
         self.files.write("context", md.turn_started(event.turn_id, at))
+        if event.attachments:
+            self.files.write("context", md.attachments(event.attachments))
         self.files.write("verbose", md.verbose_turn_started(event.turn_id, at))
 
     def _message(self, event: MessageAppended, at: datetime) -> None:
@@ -259,6 +279,9 @@ class SessionRecorder:
         self._event(event.turn_id, event.type, data, at)
         if event.index != 0:  # the system prompt heads the transcript already
             limit = self._settings().markdown_truncate
+            if event.message.role == "assistant" and event.message.content:
+                # the text starts below the entry's heading and its blank line
+                self.answer_lines[event.turn_id] = self.files.line_count("context") + 2
             self.files.write("context", md.message(event.index, event.message, at, limit))
         self.files.write("verbose", md.verbose_message(at, event.index, event.message.role,
                                                        row[10]))
@@ -322,6 +345,8 @@ class SessionRecorder:
         }
         self._event(event.turn_id, event.type, data, at)
         self._buffer.touch(self.session_id, to_db_time(at), "idle", event.turn_id)
+        if not result.content:  # no answer (an error, a cancel before any text): its end
+            self.answer_lines[event.turn_id] = self.files.line_count("context")
         self.files.write("context", md.turn_ended(result, at))
         self.files.write("verbose", md.verbose_turn_ended(at, result, seconds))
         self._on_turn(self.session_id, False)

@@ -25,11 +25,16 @@ RUNS = {
     "load": SMOKE.load_runs,
     "edit": SMOKE.edit_runs,
     "store": SMOKE.store_pairs,
+    "compaction": SMOKE.compaction_runs,
+    "diagnostics": SMOKE.diagnostics_runs,
     "permission": SMOKE.permission_runs,
     "command": SMOKE.command_runs,
     "revert": SMOKE.revert_runs,
     "journal": SMOKE.journal_runs,
     "scan": SMOKE.scan_runs,
+    "acp_turn": SMOKE.turn_runs,
+    "acp_startup": SMOKE.startup_runs,
+    "mcp": SMOKE.mcp_runs,
 }
 
 

@@ -245,7 +245,8 @@ async def test_generic_editor_command_and_code_action(
         {"text": "made it"},
     ])
     ask = await editor.request(types.WORKSPACE_EXECUTE_COMMAND, types.ExecuteCommandParams(
-        command=wire.COMMAND_ASK, arguments=[{"prompt": "make a file", "showTranscript": False}]))
+        command=wire.COMMAND_ASK,
+        arguments=[{"prompt": "make a file", "showTranscript": False, "wait": True}]))
     assert (workspace / "made.txt").exists()
     doc = editor.open(workspace / "src" / "app.py")
     params = types.CodeActionParams(

@@ -48,6 +48,7 @@ async def test_initialize_advertises_protocol_v1(
                 "tools": list(wire.BUILTIN_TOOLS),
                 "commands": [wire.COMMAND_ASK, wire.COMMAND_CANCEL, wire.COMMAND_REVERT,
                              wire.COMMAND_FORK],
+                "clientFeatures": [],  # none declared: none used (protocol v2)
             }
         }
         assert capabilities.execute_command_provider is not None
