@@ -75,8 +75,14 @@ export const REASON_PERMISSION_DENIED = 'permissionDenied';
 // Protocol v2 §3: checkpoints, revert and fork
 export const SESSION_REVERT = 'nexus/session/revert';
 export const SESSION_FORK = 'nexus/session/fork';
+export const COMMAND_REVERT = 'nexus.revert';
+export const COMMAND_FORK = 'nexus.fork';
 export const FEATURE_REVERT = 'revert';
 export const REASON_UNKNOWN_TURN = 'unknownTurn';
+export const REVERT_RESTORED = 'restored';
+export const REVERT_DELETED = 'deleted';
+export const REVERT_RECREATED = 'recreated';
+export const REVERT_UNCHANGED = 'unchanged';
 
 // Protocol v2 §4: usage, compaction, attachments, queue and steer, editor diagnostics
 export const SESSION_COMPACT = 'nexus/session/compact';

@@ -8,11 +8,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { AssistantEntry, ChatState } from '../../src/chatState';
-import { type Extension, extensionContext, loadExtension, until } from '../extensionHost';
-import { manifestProperties, NEXUS_PYTHON } from '../harness';
-import { type ModelServer, startModelServer } from '../lsp';
-import * as stub from '../vscodeStub';
+import type { AssistantEntry, ChatState } from '../src/chatState';
+import { type Extension, extensionContext, loadExtension, until } from './extensionHost';
+import { manifestProperties, NEXUS_PYTHON } from './harness';
+import { type ModelServer, startModelServer } from './lsp';
+import * as stub from './vscodeStub';
 
 interface Chat {
   state: ChatState;
