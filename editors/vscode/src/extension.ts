@@ -217,12 +217,18 @@ async function pickSession(server: NexusServer, chat: ChatViewProvider): Promise
   const refresh = async (): Promise<void> => {
     pick.busy = true;
     const { sessions } = await nexus.list();
+    const titles = new Map(sessions.map((s) => [s.sessionId, s.title || s.sessionId]));
+    const detail = (s: (typeof sessions)[number]): string | undefined => {
+      // A fork names the session it came from (protocol v2 §3).
+      const parent = s.parentId ? `forked from ${titles.get(s.parentId) ?? s.parentId}` : undefined;
+      return [s.status === 'idle' ? undefined : s.status, parent].filter(Boolean).join(' · ') || undefined;
+    };
     pick.items = [
       NEW_SESSION_ITEM,
       ...sessions.map((s) => ({
         label: s.title || s.sessionId,
         description: `${s.turnCount} turn${s.turnCount === 1 ? '' : 's'} · ${new Date(s.updatedAt).toLocaleString()}`,
-        detail: s.status === 'idle' ? undefined : s.status,
+        detail: detail(s),
         sessionId: s.sessionId,
         buttons: [DELETE_BUTTON],
       })),

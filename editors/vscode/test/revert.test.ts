@@ -114,7 +114,15 @@ describe('revert and fork from the chat', () => {
     await until('the notice', () => chat.state.entries.at(-1)?.role === 'notice');
     assert.match(String((chat.state.entries.at(-1) as { text: string }).text), /^Forked ".*" from turn 1/);
     assert.equal(readFileSync(file('a.txt'), 'utf8'), 'changed\n', 'a fork does not touch the code');
-    assert.ok(forked);
+    // Open Sessions says where the fork came from.
+    const before = stub.recorded.quickPicks.length;
+    const picking = run('nexus.chat.openSessions') as Promise<void>;
+    const pick = await until('the picker', () => stub.recorded.quickPicks[before]);
+    type Item = { sessionId?: string; detail?: string };
+    const item = await until('the fork listed', () => (pick.items as Item[]).find((i) => i.sessionId === forked));
+    assert.match(item.detail ?? '', /^forked from Edit the files$/);
+    pick.hide();
+    await picking;
   });
 
   it('reverts the first turn of the original: files restored by one edit, both turns dimmed', async () => {
