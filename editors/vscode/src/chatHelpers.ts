@@ -7,6 +7,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import * as vscode from 'vscode';
+import { mentionGlob, rankPaths } from './attachments';
 import { OUTCOME_CANCELLED, OUTCOME_SELECTED, type PermissionOutcome, type PermissionRequest } from './protocol';
 import { errorMessage } from './server';
 
@@ -81,4 +82,29 @@ export async function insertAtCursor(text: string): Promise<void> {
   await editor.edit((edit) => {
     for (const selection of editor.selections) edit.replace(selection, text);
   });
+}
+
+/** A turn failed on the provider: offer the way to fix it. */
+export function offerFix(code: string): void {
+  if (code === 'providerAuth') {
+    void vscode.window
+      .showErrorMessage('Nexus: the model provider rejected the API key.', 'Set API Key')
+      .then((choice) => choice && vscode.commands.executeCommand('nexus.setApiKey'));
+  } else if (code === 'providerUnavailable') {
+    void vscode.window
+      .showErrorMessage('Nexus: the model provider is unreachable.', 'Open Settings')
+      .then(
+        (choice) =>
+          choice && vscode.commands.executeCommand('workbench.action.openSettings', 'nexus.provider'),
+      );
+  }
+}
+
+/** `@` completion: workspace files whose path contains the query, best first. */
+export async function completeFiles(query: string): Promise<string[]> {
+  const found = await vscode.workspace.findFiles(mentionGlob(query), '**/{node_modules,.git,.nexus}/**', 200);
+  return rankPaths(
+    found.map((uri) => vscode.workspace.asRelativePath(uri, false)),
+    query,
+  );
 }

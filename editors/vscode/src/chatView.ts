@@ -9,8 +9,17 @@
  */
 
 import * as vscode from 'vscode';
-import { attachmentsFor, mentionGlob, type PendingAttachment, rankPaths } from './attachments';
-import { askInNotification, insertAtCursor, locationUri, modeSetting, openTarget, workspaceFile } from './chatHelpers';
+import { attachmentsFor, type PendingAttachment } from './attachments';
+import {
+  askInNotification,
+  completeFiles,
+  insertAtCursor,
+  locationUri,
+  modeSetting,
+  offerFix,
+  openTarget,
+  workspaceFile,
+} from './chatHelpers';
 import { type AssistantEntry, ChatState } from './chatState';
 import {
   CONTEXT_MD,
@@ -208,7 +217,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       const params = { sessionId, prompt, ...context, ...(busy === 'queue' ? { whenBusy: busy } : {}) };
       const result = await nexus.sendResuming(params, turn.tokens.token);
       this.state.finishTurn(entry, result);
-      if (result.stopReason === 'error' && result.error) this.offerFix(result.error.code);
+      if (result.stopReason === 'error' && result.error) offerFix(result.error.code);
     } catch (err) {
       if (isCancelledError(err) || turn.tokens.token.isCancellationRequested) {
         this.state.failTurn(entry, 'cancelled');
@@ -362,21 +371,6 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     void this.memento.update(LAST_SESSION_KEY, sessionId);
   }
 
-  private offerFix(code: string): void {
-    if (code === 'providerAuth') {
-      void vscode.window
-        .showErrorMessage('Nexus: the model provider rejected the API key.', 'Set API Key')
-        .then((choice) => choice && vscode.commands.executeCommand('nexus.setApiKey'));
-    } else if (code === 'providerUnavailable') {
-      void vscode.window
-        .showErrorMessage('Nexus: the model provider is unreachable.', 'Open Settings')
-        .then(
-          (choice) =>
-            choice && vscode.commands.executeCommand('workbench.action.openSettings', 'nexus.provider'),
-        );
-    }
-  }
-
   private receive(message: FromWebview): void {
     switch (message.type) {
       case 'ready':
@@ -399,7 +393,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         void vscode.commands.executeCommand('nexus.permissions.setMode');
         break;
       case 'files':
-        void this.completeFiles(message.query);
+        void completeFiles(message.query).then((paths) => this.view?.webview.postMessage({ type: 'files', query: message.query, paths }));
         break;
       case 'detach':
         this.attachments.splice(message.index, 1);
@@ -431,16 +425,6 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
       this.changes.fire();
       this.render();
     }, RENDER_DELAY_MS);
-  }
-
-  /** `@` completion: workspace files whose path contains the query. */
-  private async completeFiles(query: string): Promise<void> {
-    const found = await vscode.workspace.findFiles(mentionGlob(query), '**/{node_modules,.git,.nexus}/**', 200);
-    const paths = rankPaths(
-      found.map((uri) => vscode.workspace.asRelativePath(uri, false)),
-      query,
-    );
-    void this.view?.webview.postMessage({ type: 'files', query, paths });
   }
 
   private render(): void {

@@ -108,6 +108,13 @@ describe('context in the extension', () => {
     stub.diagnostics.set(uri.toString(), [
       { range: new stub.Range(1, 11, 1, 12), message: "Undefined name `x`", severity: 0, source: 'ruff', code: 'F821' },
     ]);
+    // `@` completion asks the extension for workspace files.
+    stub.workspaceFiles.push('a.py', 'docs/a.md', 'b.txt');
+    receive({ type: 'files', query: 'a.' });
+    const files = await until('the completions', () =>
+      (posted as unknown as { type?: string; paths?: string[] }[]).find((m) => m.type === 'files'),
+    );
+    assert.deepEqual(files.paths, ['a.py', 'docs/a.md']);
     await run('nexus.chat.addSelection');
     await run('nexus.chat.addProblems');
     await until('the chips', () => posted.at(-1)?.attachments?.length === 2);
