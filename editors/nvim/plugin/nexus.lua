@@ -27,3 +27,16 @@ command("NexusNew", "new", { nargs = 0, desc = "Nexus: start a new session" })
 command("NexusSessions", "sessions", { nargs = 0, desc = "Nexus: pick and load a stored session" })
 command("NexusLog", "log", { nargs = 0, desc = "Nexus: open the session's transcript" })
 command("NexusChat", "chat", { nargs = 0, desc = "Nexus: show the chat" })
+command("NexusMode", "mode", {
+  nargs = "?",
+  complete = function(lead)
+    return vim.tbl_filter(function(mode)
+      return vim.startswith(mode, lead)
+    end, { "default", "plan", "acceptEdits", "strict", "auto" })
+  end,
+  desc = "Nexus: set the session's permission mode",
+})
+command("NexusPermissions", "permissions", {
+  nargs = 0,
+  desc = "Nexus: list the stored permission grants, revoke one",
+})

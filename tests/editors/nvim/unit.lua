@@ -99,8 +99,7 @@ H.run(function(report)
   report.context = commands.selection_context(buf, 2, 3, "/tmp/unit-root")
   report.context_single = commands.selection_context(buf, 4, 4, "/tmp/unit-root")
 
-  local session = require("nexus.session")
-  report.format_session = session.format_session({
+  report.format_session = require("nexus.sessions").format_session({
     sessionId = "s1", title = "Fix the parser", createdAt = "2025-01-02T03:04:05Z",
     updatedAt = "2025-01-02T04:05:06Z", turnCount = 3, status = "interrupted",
   })

@@ -8,6 +8,12 @@ local M = {}
 
 M.NAME = "nexus"
 
+--- The optional protocol v2 features this plugin implements, declared in
+--- `initializationOptions.clientFeatures`.
+M.FEATURES = {
+  [protocol.FEATURE_PERMISSION_REQUESTS] = true,
+}
+
 local api = vim.api
 local has_011 = vim.fn.has("nvim-0.11") == 1
 
@@ -209,6 +215,11 @@ local function start(root)
     capabilities = vim.tbl_deep_extend("force", capabilities, opts.capabilities)
   end
   local settings = object(vim.deepcopy(opts.settings))
+  -- clientFeatures rides with the settings in initializationOptions (the
+  -- server takes it out before reading them); workspace/configuration has none.
+  local init_options = vim.deepcopy(opts.settings)
+  init_options[protocol.CLIENT_FEATURES] = vim.deepcopy(M.FEATURES)
+  local permission = require("nexus.permission")
   local lsp_config = {
     name = M.NAME,
     cmd = cmd,
@@ -216,12 +227,14 @@ local function start(root)
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
     capabilities = capabilities,
-    init_options = settings,
+    init_options = init_options,
     -- Answers workspace/configuration for section "nexus".
     settings = { [protocol.SETTINGS_SECTION] = settings },
     handlers = {
       [protocol.SESSION_UPDATE] = on_update,
       ["workspace/applyEdit"] = apply_edit,
+      [protocol.PERMISSION_REQUEST] = permission.handle_request,
+      ["$/cancelRequest"] = permission.handle_cancel,
     },
     on_attach = opts.on_attach,
     on_init = function(client)

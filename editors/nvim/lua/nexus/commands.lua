@@ -75,7 +75,7 @@ function M.new()
 end
 
 function M.sessions()
-  session.pick(session.current())
+  require("nexus.sessions").pick(session.current())
 end
 
 --- :NexusChat: show the chat of this workspace (and move into it).
@@ -87,7 +87,7 @@ end
 ---@param opts table|nil
 function M.log(opts)
   local ws = session.current()
-  local path = session.transcript(ws)
+  local path = require("nexus.sessions").transcript(ws)
   if not path then
     vim.notify("nexus: no session yet in this workspace (ask something first)", vim.log.levels.WARN)
     return
@@ -98,6 +98,17 @@ function M.log(opts)
   end
   local mods = opts and opts.mods or ""
   vim.cmd(string.format("%s split %s", mods, vim.fn.fnameescape(path)))
+end
+
+--- :NexusMode [mode]
+---@param opts table
+function M.mode(opts)
+  require("nexus.permission").set_mode(vim.trim(opts.args or ""))
+end
+
+--- :NexusPermissions
+function M.permissions()
+  require("nexus.permission").manage()
 end
 
 return M

@@ -26,6 +26,8 @@ local M = {}
 ---@field seq integer|nil last update seq seen for the session
 ---@field turn nexus.Turn|nil
 ---@field last_result table|nil the last nexus/session/send result
+---@field mode string|nil the permission mode picked with :NexusMode
+---@field mode_session string|nil the session that mode was given to
 
 ---@type table<string, nexus.Workspace>
 local workspaces = {}
@@ -49,7 +51,7 @@ function M.current(bufnr)
   return M.workspace(client.root_for(bufnr))
 end
 
-local function notify(message, level)
+function M.notify(message, level)
   vim.notify("nexus: " .. message, level or vim.log.levels.INFO)
 end
 
@@ -73,7 +75,7 @@ end
 
 ---@param err table lsp.ResponseError
 ---@return string
-local function describe_error(err)
+function M.describe_error(err)
   local data = type(err.data) == "table" and err.data or {}
   if data.reason == protocol.REASON_SESSION_BUSY then
     return "this session is already running a turn (:NexusCancel stops it)"
@@ -90,7 +92,7 @@ local function on_send_result(ws, turn, err, result)
     return -- settled already (cancel timeout, server exit)
   end
   if err then
-    ws.chat:error(describe_error(err))
+    ws.chat:error(M.describe_error(err))
   elseif type(result) == "table" then
     ws.last_result = result
     ws.session_id = result.sessionId or ws.session_id
@@ -107,7 +109,7 @@ end
 ---@param ws nexus.Workspace
 ---@param turn nexus.Turn
 ---@param c vim.lsp.Client
-local function send(ws, turn, c)
+local function send_now(ws, turn, c)
   turn_counter = turn_counter + 1
   local params = {
     sessionId = ws.session_id,
@@ -126,6 +128,42 @@ local function send(ws, turn, c)
   turn.client_id = c.id
 end
 
+--- The mode picked with :NexusMode holds for every session of the workspace:
+--- give it to a session (new, loaded, or after a server restart) before its turn.
+---@param ws nexus.Workspace
+---@param c vim.lsp.Client
+---@param done fun(err: string|nil)
+function M.apply_mode(ws, c, done)
+  if not ws.mode or not ws.session_id or ws.mode_session == ws.session_id then
+    return done(nil)
+  end
+  local params = { sessionId = ws.session_id, mode = ws.mode }
+  client.request(c, protocol.SESSION_SET_MODE, params, function(err)
+    if err then
+      return done("could not set the mode: " .. M.describe_error(err))
+    end
+    ws.mode_session = params.sessionId
+    done(nil)
+  end)
+end
+
+---@param ws nexus.Workspace
+---@param turn nexus.Turn
+---@param c vim.lsp.Client
+local function send(ws, turn, c)
+  M.apply_mode(ws, c, function(err)
+    if ws.turn ~= turn then
+      return
+    end
+    if err then
+      ws.chat:error(err)
+      settle(ws, turn)
+      return
+    end
+    send_now(ws, turn, c)
+  end)
+end
+
 ---@param prompt string
 ---@return string
 local function title_for(prompt)
@@ -141,7 +179,7 @@ end
 ---@param prompt string
 function M.ask(ws, prompt)
   if ws.turn then
-    notify("a turn is running; wait for it or :NexusCancel it", vim.log.levels.WARN)
+    M.notify("a turn is running; wait for it or :NexusCancel it", vim.log.levels.WARN)
     return
   end
   ---@type nexus.Turn
@@ -172,7 +210,7 @@ function M.ask(ws, prompt)
         return
       end
       if not ws.session_id then
-        ws.chat:error("could not create a session: " .. (err and describe_error(err) or "no result"))
+        ws.chat:error("could not create a session: " .. (err and M.describe_error(err) or "no result"))
         settle(ws, turn)
         return
       end
@@ -186,13 +224,16 @@ function M.ask(ws, prompt)
   end)
 end
 
---- Cancel the running turn. Neovim drops the -32800 reply, so the chat is
---- settled by the turnEnd update, or after `cancel_timeout_ms` without one.
+--- Cancel the running turn with `nexus/session/cancel`: the send then answers
+--- with its result (stopReason cancelled) once the session is free again, which
+--- settles the chat. ($/cancelRequest would get a -32800 reply Neovim drops, and
+--- the turnEnd before it comes while the session is still busy.) Without any
+--- reply the chat settles after `cancel_timeout_ms`.
 ---@param ws nexus.Workspace
 function M.cancel(ws)
   local turn = ws.turn
   if not turn then
-    notify("no turn is running")
+    M.notify("no turn is running")
     return
   end
   if turn.cancelling then
@@ -200,8 +241,8 @@ function M.cancel(ws)
   end
   turn.cancelling = true
   local c = turn.client_id and vim.lsp.get_client_by_id(turn.client_id)
-  if c and turn.request_id then
-    client.cancel_request(c, turn.request_id)
+  if c and turn.request_id and ws.session_id then
+    client.notify(c, protocol.SESSION_CANCEL, { sessionId = ws.session_id })
   end
   turn.timer = vim.uv.new_timer()
   turn.timer:start(
@@ -222,100 +263,12 @@ end
 ---@param ws nexus.Workspace
 function M.new(ws)
   if ws.turn then
-    notify("a turn is running; :NexusCancel it first", vim.log.levels.WARN)
+    M.notify("a turn is running; :NexusCancel it first", vim.log.levels.WARN)
     return
   end
   ws.session_id, ws.title, ws.seq, ws.last_result = nil, nil, nil, nil
   ws.chat:clear()
   ws.chat:open(true)
-end
-
---- Load a stored session into the chat; the next ask continues it.
----@param ws nexus.Workspace
----@param session_id string
----@param done fun(ok: boolean)|nil
-function M.load(ws, session_id, done)
-  done = done or function() end
-  if ws.turn then
-    notify("a turn is running; :NexusCancel it first", vim.log.levels.WARN)
-    return done(false)
-  end
-  client.with_client(ws.root, function(c, start_err)
-    if not c then
-      notify(start_err or "the nexus server did not start", vim.log.levels.ERROR)
-      return done(false)
-    end
-    client.request(c, protocol.SESSION_LOAD, { sessionId = session_id }, function(err, result)
-      if err or type(result) ~= "table" then
-        notify("could not load the session: " .. (err and describe_error(err) or "no result"), vim.log.levels.ERROR)
-        return done(false)
-      end
-      ws.session_id, ws.title, ws.seq, ws.last_result = result.sessionId, result.title, nil, nil
-      ws.chat:clear(result.title)
-      ws.chat:history(result.messages or {})
-      if result.repaired then
-        ws.chat:note("the last turn was interrupted; its unfinished tool calls were closed")
-      end
-      ws.chat:open(true)
-      done(true)
-    end)
-  end)
-end
-
----@param session table an item of nexus/session/list
----@return string
-function M.format_session(session)
-  local title = (session.title and session.title ~= "") and session.title or session.sessionId
-  local when = tostring(session.updatedAt or session.createdAt or ""):gsub("T", " "):sub(1, 16)
-  local text = string.format("%s  [%s, %d turns]", title, when, session.turnCount or 0)
-  if session.status and session.status ~= "idle" then
-    text = text .. " " .. session.status
-  end
-  return text
-end
-
---- Pick a stored session with vim.ui.select and load it.
----@param ws nexus.Workspace
-function M.pick(ws)
-  client.with_client(ws.root, function(c, start_err)
-    if not c then
-      notify(start_err or "the nexus server did not start", vim.log.levels.ERROR)
-      return
-    end
-    client.request(c, protocol.SESSION_LIST, client.object(nil), function(err, result)
-      if err or type(result) ~= "table" then
-        notify("could not list sessions: " .. (err and describe_error(err) or "no result"), vim.log.levels.ERROR)
-        return
-      end
-      local sessions = result.sessions or {}
-      if #sessions == 0 then
-        notify("no sessions in this workspace yet")
-        return
-      end
-      vim.ui.select(sessions, {
-        prompt = "Nexus sessions",
-        kind = "nexus_session",
-        format_item = M.format_session,
-      }, function(choice)
-        if choice then
-          M.load(ws, choice.sessionId)
-        end
-      end)
-    end)
-  end)
-end
-
---- Path of the session's Markdown transcript.
----@param ws nexus.Workspace
----@return string|nil
-function M.transcript(ws)
-  if not ws.session_id then
-    return nil
-  end
-  return table.concat(
-    { ws.root, protocol.NEXUS_DIR, protocol.SESSIONS_DIR, ws.session_id, protocol.CONTEXT_MD },
-    "/"
-  )
 end
 
 ---@param ws nexus.Workspace
@@ -340,17 +293,26 @@ local function render(ws, params)
   elseif kind == protocol.UPDATE_TOOL_CALL then
     ws.chat:tool_call(params.toolCallId, params.name, params.arguments, params.status or "pending")
   elseif kind == protocol.UPDATE_TOOL_CALL_UPDATE then
-    ws.chat:tool_update(params.toolCallId, params.name, params.status, params.error)
+    ws.chat:tool_update(params.toolCallId, params.name, params.status, params.error, params)
   elseif kind == protocol.UPDATE_TURN_END then
     ws.chat:footer(params.stopReason, params.usage)
     if turn then
       turn.ended = true
-      -- The -32800 reply of a cancelled send never reaches us: settle now.
-      if params.stopReason == protocol.STOP_CANCELLED then
-        settle(ws, turn)
-      end
     end
   end
+end
+
+--- The workspace that shows a session of a client.
+---@param client_id integer
+---@param session_id string|nil
+---@return nexus.Workspace|nil
+function M.find(client_id, session_id)
+  for _, ws in pairs(workspaces) do
+    if ws.session_id and ws.session_id == session_id and owns(ws, client_id) then
+      return ws
+    end
+  end
+  return nil
 end
 
 client.on_update = function(client_id, params)
@@ -367,10 +329,19 @@ client.on_update = function(client_id, params)
   end
 end
 
+-- While a permission question is open, its tool line says so.
+require("nexus.permission").on_question = function(client_id, params, state)
+  local ws = M.find(client_id, params.sessionId)
+  local call = type(params.toolCall) == "table" and params.toolCall or {}
+  if ws and call.id then
+    ws.chat:asking(call.id, state == "asking" and "  waiting for your answer" or nil)
+  end
+end
+
 client.on_exit = function(root, code)
   local ws = workspaces[root]
   if ws then
-    ws.seq = nil
+    ws.seq, ws.mode_session = nil, nil
     if ws.turn then
       ws.chat:error(string.format("the nexus server exited (code %d); see :LspLog", code))
       settle(ws, ws.turn)
