@@ -175,9 +175,7 @@ async def test_cancel_settles_the_chat_and_the_next_ask_works(
         assert srv.disconnects == 1  # the stalled stream was closed by the cancel
 
     assert report["running_before_cancel"] is True
-    assert report["busy_message"] == "nexus: a turn is running; wait for it or :NexusCancel it"
     assert report["idle_cancel_message"] == "nexus: no turn is running"
-    assert "Another thing" not in "\n".join(report["chat"])
     chat = report["chat_after_cancel"]
     # Settled by the server's turnEnd (cancelled), not by the plugin's timeout.
     assert chat[-1] == "_cancelled_", chat

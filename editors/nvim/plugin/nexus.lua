@@ -20,8 +20,23 @@ end
 command("NexusAsk", "ask", {
   nargs = "*",
   range = true,
-  desc = "Nexus: ask the agent (a range is sent along as context)",
+  bang = true,
+  desc = "Nexus: ask the agent (a range is attached; queued while a turn runs, ! steers it)",
 })
+command("NexusAdd", "add", {
+  nargs = "?",
+  range = true,
+  complete = "file",
+  desc = "Nexus: attach a file (or the range) to the next ask",
+})
+command("NexusAddDiagnostics", "add_diagnostics", {
+  nargs = 0,
+  bang = true,
+  desc = "Nexus: attach this file's diagnostics (! every file's) to the next ask",
+})
+command("NexusRevert", "revert", { nargs = "?", desc = "Nexus: revert a turn (default: the last) and the ones after it" })
+command("NexusFork", "fork", { nargs = "?", desc = "Nexus: a new session from a turn (default: all of it)" })
+command("NexusMcp", "mcp", { nargs = 0, desc = "Nexus: MCP servers, their status and tools" })
 command("NexusCancel", "cancel", { nargs = 0, desc = "Nexus: cancel the running turn" })
 command("NexusNew", "new", { nargs = 0, desc = "Nexus: start a new session" })
 command("NexusSessions", "sessions", { nargs = 0, desc = "Nexus: pick and load a stored session" })

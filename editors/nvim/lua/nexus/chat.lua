@@ -111,6 +111,8 @@ function Chat:open(focus)
     vim.wo[win].relativenumber = false
     vim.wo[win].signcolumn = "no"
     vim.wo[win].spell = false
+    -- Title, permission mode and the context meter (nexus.context).
+    vim.wo[win].winbar = require("nexus.context").WINBAR
     api.nvim_win_set_cursor(win, { api.nvim_buf_line_count(buf), 0 })
     if not focus and api.nvim_win_is_valid(previous) then
       api.nvim_set_current_win(previous)

@@ -12,6 +12,8 @@ M.NAME = "nexus"
 --- `initializationOptions.clientFeatures`.
 M.FEATURES = {
   [protocol.FEATURE_PERMISSION_REQUESTS] = true,
+  [protocol.FEATURE_USAGE] = true,
+  [protocol.FEATURE_DIAGNOSTICS] = true,
 }
 
 local api = vim.api
@@ -56,6 +58,19 @@ end
 ---@param client vim.lsp.Client
 function M.notify(client, method, params)
   return call(client, "notify", method, params)
+end
+
+--- Whether the server said it uses an optional client feature (its initialize
+--- result's `experimental.nexus.clientFeatures`, protocol v2): servers that do
+--- also take attachments, queue and steer (protocol v2 §4).
+---@param client vim.lsp.Client|nil
+---@param feature string
+---@return boolean
+function M.uses(client, feature)
+  local caps = client and client.server_capabilities or {}
+  local nexus = type(caps.experimental) == "table" and caps.experimental.nexus or nil
+  local used = type(nexus) == "table" and nexus.clientFeatures or nil
+  return type(used) == "table" and vim.tbl_contains(used, feature)
 end
 
 --- An empty JSON object: `{}` would be sent as an array.
@@ -235,6 +250,7 @@ local function start(root)
       ["workspace/applyEdit"] = apply_edit,
       [protocol.PERMISSION_REQUEST] = permission.handle_request,
       ["$/cancelRequest"] = permission.handle_cancel,
+      [protocol.EDITOR_DIAGNOSTICS] = require("nexus.context").handle_diagnostics,
     },
     on_attach = opts.on_attach,
     on_init = function(client)

@@ -249,6 +249,7 @@ function M.set_mode(mode)
         return session.notify(err, vim.log.levels.ERROR)
       end
       session.notify(string.format("mode %s (%s)", mode, M.MODE_HELP[mode]))
+      require("nexus.context").refresh(ws)
       vim.api.nvim_exec_autocmds("User", {
         pattern = "NexusModeChanged",
         modeline = false,

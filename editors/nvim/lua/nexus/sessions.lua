@@ -27,6 +27,7 @@ function M.load(ws, session_id, done)
         return done(false)
       end
       ws.session_id, ws.title, ws.seq, ws.last_result = result.sessionId, result.title, nil, nil
+      ws.last_turn_id = nil
       ws.chat:clear(result.title)
       ws.chat:history(result.messages or {})
       if result.repaired then

@@ -1,0 +1,236 @@
+--- Context (protocol v2 §4): the usage meter (chat winbar, `status()`),
+--- compaction notes, attachments (`:NexusAsk` ranges, `:NexusAdd`,
+--- `:NexusAddDiagnostics`) and the client side of `nexus/editor/diagnostics`
+--- answered from `vim.diagnostic.get`.
+local api = vim.api
+
+local M = {}
+
+--- Latest usage update per workspace root.
+---@type table<string, table>
+M.usage = {}
+
+---@param n number|nil
+---@return string
+function M.tokens(n)
+  if type(n) ~= "number" then
+    return "?"
+  end
+  if n >= 1000 then
+    local text = string.format("%.1fk", n / 1000)
+    return (text:gsub("%.0k$", "k"))
+  end
+  return tostring(math.floor(n))
+end
+
+--- `12.3k/128k (10%)`, `~` in front when the server estimated it.
+---@param usage table|nil a usage update
+---@return string
+function M.usage_text(usage)
+  if type(usage) ~= "table" or type(usage.usedTokens) ~= "number" then
+    return ""
+  end
+  local text = M.tokens(usage.usedTokens)
+  if type(usage.contextTokens) == "number" and usage.contextTokens > 0 then
+    text = string.format(
+      "%s/%s (%d%%)",
+      text,
+      M.tokens(usage.contextTokens),
+      math.floor(usage.usedTokens * 100 / usage.contextTokens + 0.5)
+    )
+  end
+  if usage.estimated then
+    text = "~" .. text
+  end
+  return text
+end
+
+--- The chat window's winbar: title, mode, context meter.
+---@param ws nexus.Workspace
+---@return string
+function M.winbar(ws)
+  local parts = { ((ws.title and ws.title ~= "") and ws.title or "Nexus"):gsub("%%", "%%%%") }
+  if ws.mode then
+    parts[#parts + 1] = ws.mode
+  end
+  local usage = M.usage_text(M.usage[ws.root])
+  if usage ~= "" then
+    parts[#parts + 1] = "%#NexusUsage#context " .. usage .. "%*"
+  end
+  return table.concat(parts, " · ")
+end
+
+--- The chat window's winbar expression (evaluated per window).
+M.WINBAR = "%{%v:lua.require'nexus.context'.bar()%}"
+
+--- Evaluated by the chat window's 'winbar'.
+---@return string
+function M.bar()
+  local ok, text = pcall(function()
+    local buf = api.nvim_win_get_buf(vim.g.statusline_winid or 0)
+    local ws = require("nexus.session").workspaces[vim.b[buf].nexus_root]
+    return ws and M.winbar(ws) or ""
+  end)
+  return ok and text or ""
+end
+
+--- Redraw the winbars showing the chat.
+---@param ws nexus.Workspace
+function M.refresh(ws)
+  if ws.chat.buf and api.nvim_buf_is_valid(ws.chat.buf) then
+    vim.cmd("redrawstatus!")
+  end
+end
+
+--- A usage update.
+---@param ws nexus.Workspace
+---@param params table
+function M.on_usage(ws, params)
+  M.usage[ws.root] = params
+  M.refresh(ws)
+end
+
+--- A compaction update: a note in the chat.
+---@param ws nexus.Workspace
+---@param params table
+function M.on_compaction(ws, params)
+  if params.phase == "start" then
+    ws.chat:note(string.format("compacting the context (%s tokens)…", M.tokens(params.tokensBefore)))
+  elseif params.summary == nil or params.summary == vim.NIL then
+    ws.chat:note("context not compacted: " .. tostring(params.fallback or "the summary failed"))
+  else
+    ws.chat:note(string.format(
+      "context compacted: %s → %s tokens (the summary is in :NexusLog)",
+      M.tokens(params.tokensBefore),
+      M.tokens(params.tokensAfter)
+    ))
+  end
+end
+
+--- Usage of the current workspace for statuslines ("" when none yet).
+---@return string
+function M.status()
+  local ok, root = pcall(function()
+    return require("nexus.client").root_for(0)
+  end)
+  local usage = ok and M.usage[root] or nil
+  local text = M.usage_text(usage)
+  return text ~= "" and ("ctx " .. text) or ""
+end
+
+-- Attachments -----------------------------------------------------------------
+
+--- A file attachment, whole or lines `line1`..`line2` (1-based, inclusive).
+---@param path string
+---@param line1 integer|nil
+---@param line2 integer|nil
+---@return table ContextItem
+function M.file_item(path, line1, line2)
+  local item = { type = "file", uri = vim.uri_from_fname(vim.fs.normalize(vim.fn.fnamemodify(path, ":p"))) }
+  if line1 and line2 then
+    -- Ending at the start of the next line: whole lines in any position encoding.
+    item.range = {
+      start = { line = line1 - 1, character = 0 },
+      ["end"] = { line = line2, character = 0 },
+    }
+  end
+  return item
+end
+
+--- The diagnostics of a file (or of every file, `path` nil).
+---@param path string|nil
+---@return table ContextItem
+function M.diagnostics_item(path)
+  local item = { type = "diagnostics" }
+  if path then
+    item.uri = vim.uri_from_fname(vim.fs.normalize(vim.fn.fnamemodify(path, ":p")))
+  end
+  return item
+end
+
+--- A short name of an item, as the chat lists what waits for the next ask.
+---@param item table
+---@param root string
+---@return string
+function M.item_name(item, root)
+  local function rel(uri)
+    local name = vim.uri_to_fname(uri)
+    return vim.startswith(name, root .. "/") and name:sub(#root + 2) or name
+  end
+  if item.type == "file" then
+    local name = rel(item.uri)
+    if item.range then
+      local first, last = item.range.start.line + 1, item.range["end"].line
+      name = first == last and string.format("%s:%d", name, first)
+        or string.format("%s:%d-%d", name, first, last)
+    end
+    return name
+  elseif item.type == "diagnostics" then
+    return item.uri and ("diagnostics of " .. rel(item.uri)) or "diagnostics"
+  end
+  return tostring(item.title or item.type)
+end
+
+-- nexus/editor/diagnostics -----------------------------------------------------
+
+local function lsp_diagnostic(d)
+  local original = type(d.user_data) == "table" and d.user_data.lsp or nil
+  if type(original) == "table" and original.range then
+    return original -- a language server's own, positions in its encoding
+  end
+  local out = {
+    range = {
+      start = { line = d.lnum, character = d.col },
+      ["end"] = { line = d.end_lnum or d.lnum, character = d.end_col or d.col },
+    },
+    severity = d.severity,
+    message = d.message,
+  }
+  if d.source then
+    out.source = d.source
+  end
+  if d.code then
+    out.code = d.code
+  end
+  return out
+end
+
+--- Diagnostics of the buffers of `uris` (every buffer with some when empty).
+---@param uris string[]|nil
+---@return table[] items `{ uri, diagnostics }`
+function M.collect(uris)
+  local buffers = {}
+  if type(uris) == "table" and #uris > 0 then
+    for _, uri in ipairs(uris) do
+      local ok, bufnr = pcall(vim.uri_to_bufnr, uri)
+      buffers[#buffers + 1] = { uri = uri, bufnr = ok and api.nvim_buf_is_loaded(bufnr) and bufnr or nil }
+    end
+  else
+    local seen = {}
+    for _, d in ipairs(vim.diagnostic.get(nil)) do
+      if not seen[d.bufnr] and api.nvim_buf_is_valid(d.bufnr) then
+        seen[d.bufnr] = true
+        buffers[#buffers + 1] = { uri = vim.uri_from_bufnr(d.bufnr), bufnr = d.bufnr }
+      end
+    end
+  end
+  local items = {}
+  for _, entry in ipairs(buffers) do
+    local diagnostics = {}
+    if entry.bufnr then
+      for _, d in ipairs(vim.diagnostic.get(entry.bufnr)) do
+        diagnostics[#diagnostics + 1] = lsp_diagnostic(d)
+      end
+    end
+    items[#items + 1] = { uri = entry.uri, diagnostics = diagnostics }
+  end
+  return items
+end
+
+--- Handler of the server's `nexus/editor/diagnostics` request.
+function M.handle_diagnostics(_, params)
+  local uris = type(params) == "table" and params.uris or nil
+  return { items = M.collect(uris) }
+end
+
+return M
