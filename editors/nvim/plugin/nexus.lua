@@ -34,6 +34,7 @@ command("NexusAddDiagnostics", "add_diagnostics", {
   bang = true,
   desc = "Nexus: attach this file's diagnostics (! every file's) to the next ask",
 })
+command("NexusCompact", "compact", { nargs = 0, desc = "Nexus: summarise the session's older exchanges now" })
 command("NexusRevert", "revert", { nargs = "?", desc = "Nexus: revert a turn (default: the last) and the ones after it" })
 command("NexusFork", "fork", { nargs = "?", desc = "Nexus: a new session from a turn (default: all of it)" })
 command("NexusMcp", "mcp", { nargs = 0, desc = "Nexus: MCP servers, their status and tools" })

@@ -214,10 +214,11 @@ end
 
 --- The user's prompt, then the heading the answer streams under.
 ---@param prompt string
-function Chat:user(prompt)
+---@param heading string|nil default "You"
+function Chat:user(prompt, heading)
   self:_begin("user")
   local row = self:_last()
-  local lines = { "## You", "" }
+  local lines = { "## " .. (heading or "You"), "" }
   vim.list_extend(lines, vim.split(prompt, "\n", { plain = true }))
   vim.list_extend(lines, { "", "## Nexus", "", "" })
   self:_set(row, row + 1, lines)
@@ -359,7 +360,12 @@ end
 ---@param text string
 function Chat:note(text)
   self:_begin("note")
-  local row = self:_last()
+  local row, last = self:_last()
+  if last ~= "" then
+    -- Notes in a row: each on its own line.
+    self:_set(-1, -1, { "" })
+    row = row + 1
+  end
   self:_set(row, row + 1, { "_" .. text .. "_" })
   api.nvim_buf_set_extmark(self.buf, ns_meta, row, 0, { line_hl_group = "NexusFooter" })
 end

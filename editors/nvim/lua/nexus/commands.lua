@@ -130,6 +130,11 @@ function M.fork(opts)
   require("nexus.checkpoints").fork(session.current(), tonumber(opts.args))
 end
 
+--- :NexusCompact
+function M.compact()
+  require("nexus.context").compact(session.current())
+end
+
 --- :NexusMcp
 function M.mcp()
   require("nexus.mcp").show(session.current())

@@ -49,13 +49,18 @@ end
 ---@param ws nexus.Workspace
 ---@return string
 function M.winbar(ws)
-  local parts = { ((ws.title and ws.title ~= "") and ws.title or "Nexus"):gsub("%%", "%%%%") }
+  -- Statusline syntax: a literal % is %%.
+  local title = (ws.title and ws.title ~= "") and ws.title or "Nexus"
+  local parts = { (title:gsub("%%", "%%%%")) }
   if ws.mode then
     parts[#parts + 1] = ws.mode
   end
+  if ws.queue and #ws.queue > 0 then
+    parts[#parts + 1] = string.format("%d queued", #ws.queue)
+  end
   local usage = M.usage_text(M.usage[ws.root])
   if usage ~= "" then
-    parts[#parts + 1] = "%#NexusUsage#context " .. usage .. "%*"
+    parts[#parts + 1] = "%#NexusUsage#context " .. usage:gsub("%%", "%%%%") .. "%*"
   end
   return table.concat(parts, " · ")
 end
@@ -116,6 +121,37 @@ function M.status()
   local usage = ok and M.usage[root] or nil
   local text = M.usage_text(usage)
   return text ~= "" and ("ctx " .. text) or ""
+end
+
+--- :NexusCompact: summarise the session's older exchanges now (between turns);
+--- the `compaction` updates show it in the chat.
+---@param ws nexus.Workspace
+---@param done fun(result: table|nil)|nil
+function M.compact(ws, done)
+  done = done or function() end
+  local session = require("nexus.session")
+  local client = require("nexus.client")
+  if not ws.session_id then
+    session.notify("no session yet in this workspace", vim.log.levels.WARN)
+    return done(nil)
+  end
+  client.with_client(ws.root, function(c, start_err)
+    if not c then
+      session.notify(start_err or "the nexus server did not start", vim.log.levels.ERROR)
+      return done(nil)
+    end
+    local params = { sessionId = ws.session_id }
+    client.request(c, require("nexus.protocol").SESSION_COMPACT, params, function(err, result)
+      if err or type(result) ~= "table" then
+        session.notify("could not compact: " .. (err and session.describe_error(err) or "no result"), vim.log.levels.ERROR)
+        return done(nil)
+      end
+      if not result.compacted then
+        session.notify("not compacted: " .. tostring(result.fallback or "nothing old enough to summarise"))
+      end
+      done(result)
+    end)
+  end)
 end
 
 -- Attachments -----------------------------------------------------------------

@@ -208,6 +208,25 @@ function M.format_grant(grant)
   return string.format("%s %s `%s`  [%s]", grant.action or "?", grant.tool or "?", grant.match or "", when)
 end
 
+--- The mode picked with :NexusMode holds for every session of the workspace:
+--- give it to a session (new, loaded, or after a server restart) before its turn.
+---@param ws nexus.Workspace
+---@param c vim.lsp.Client
+---@param done fun(err: string|nil)
+function M.apply_mode(ws, c, done)
+  if not ws.mode or not ws.session_id or ws.mode_session == ws.session_id then
+    return done(nil)
+  end
+  local params = { sessionId = ws.session_id, mode = ws.mode }
+  require("nexus.client").request(c, protocol.SESSION_SET_MODE, params, function(err)
+    if err then
+      return done("could not set the mode: " .. require("nexus.session").describe_error(err))
+    end
+    ws.mode_session = params.sessionId
+    done(nil)
+  end)
+end
+
 --- Set the permission mode of the workspace's session (:NexusMode). Without a
 --- session yet, the mode is kept and given to the session the next ask creates.
 ---@param mode string|nil nil: pick one with vim.ui.select
@@ -244,7 +263,7 @@ function M.set_mode(mode)
     if not c then
       return session.notify(start_err or "the nexus server did not start", vim.log.levels.ERROR)
     end
-    session.apply_mode(ws, c, function(err)
+    M.apply_mode(ws, c, function(err)
       if err then
         return session.notify(err, vim.log.levels.ERROR)
       end

@@ -29,9 +29,16 @@ local function render(ws, params)
     ws.chat:footer(params.stopReason, params.usage)
     if turn then
       turn.ended = true
+      if turn.synthetic then
+        session.settle(ws, turn)
+      end
     end
   elseif kind == protocol.UPDATE_USAGE then
     context.on_usage(ws, params)
+    -- A model call ended: steering prompts join before the next one.
+    while turn and not turn.ended and #ws.steered > 0 do
+      ws.chat:user(table.remove(ws.steered, 1), "You (steering)")
+    end
   elseif kind == protocol.UPDATE_COMPACTION then
     context.on_compaction(ws, params)
   end

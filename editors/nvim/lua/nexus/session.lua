@@ -32,6 +32,7 @@ local M = {}
 ---@field mode_session string|nil the session that mode was given to
 ---@field queue nexus.Turn[] sends waiting for the running turn (queue, steer)
 ---@field attachments table[] added with :NexusAdd, sent with the next ask
+---@field steered string[] steering prompts the running turn took, not shown yet
 ---@field last_turn_id integer|nil the session's last turn, when this Neovim saw it
 
 ---@type table<string, nexus.Workspace>
@@ -44,7 +45,7 @@ local turn_counter = 0
 function M.workspace(root)
   local ws = workspaces[root]
   if not ws then
-    ws = { root = root, chat = chat.new(root), queue = {}, attachments = {} }
+    ws = { root = root, chat = chat.new(root), queue = {}, steered = {}, attachments = {} }
     workspaces[root] = ws
   end
   return ws
@@ -107,7 +108,10 @@ end
 ---@param turn nexus.Turn
 local function on_send_result(ws, turn, err, result)
   if type(result) == "table" and result.steered then
-    dequeue(ws, turn) -- it joined the running turn
+    -- It joins the running turn before its next model call: shown at the
+    -- usage update that ends the current call (nexus.render).
+    dequeue(ws, turn)
+    table.insert(ws.steered, turn.prompt)
     return
   end
   if dequeue(ws, turn) then
@@ -158,6 +162,11 @@ function M.promote(ws, turn_id)
     end
   end
   next_turn = next_turn or ws.queue[1]
+  if not next_turn and #ws.steered > 0 then
+    -- A steer the turn ended without runs as a turn of its own; no send answers
+    -- for it, its turnEnd settles it.
+    next_turn = { prompt = table.remove(ws.steered, 1), ended = false, cancelling = false, synthetic = true }
+  end
   if not next_turn then
     return
   end
@@ -199,30 +208,11 @@ local function send_now(ws, turn, c)
   turn.client_id = c.id
 end
 
---- The mode picked with :NexusMode holds for every session of the workspace:
---- give it to a session (new, loaded, or after a server restart) before its turn.
----@param ws nexus.Workspace
----@param c vim.lsp.Client
----@param done fun(err: string|nil)
-function M.apply_mode(ws, c, done)
-  if not ws.mode or not ws.session_id or ws.mode_session == ws.session_id then
-    return done(nil)
-  end
-  local params = { sessionId = ws.session_id, mode = ws.mode }
-  client.request(c, protocol.SESSION_SET_MODE, params, function(err)
-    if err then
-      return done("could not set the mode: " .. M.describe_error(err))
-    end
-    ws.mode_session = params.sessionId
-    done(nil)
-  end)
-end
-
 ---@param ws nexus.Workspace
 ---@param turn nexus.Turn
 ---@param c vim.lsp.Client
 local function send(ws, turn, c)
-  M.apply_mode(ws, c, function(err)
+  require("nexus.permission").apply_mode(ws, c, function(err)
     if ws.turn ~= turn then
       return
     end
@@ -254,8 +244,10 @@ local function enqueue(ws, turn)
     return
   end
   table.insert(ws.queue, turn)
+  -- Said outside the chat: a line there would cut the answer streaming in.
   local first = vim.split(turn.prompt, "\n", { plain = true })[1]
-  ws.chat:note((turn.when_busy == protocol.WHEN_BUSY_STEER and "steering: " or "queued: ") .. first)
+  M.notify((turn.when_busy == protocol.WHEN_BUSY_STEER and "steering: " or "queued: ") .. first)
+  require("nexus.context").refresh(ws)
   client.with_client(ws.root, function(c, start_err)
     if not c then
       dequeue(ws, turn)
