@@ -111,7 +111,9 @@ async def test_edit_lands_in_the_open_buffer_and_write_on_edit_saves(
         ]},
         {"text": "Edited a.py."},
         {"toolCalls": [{"id": "e2", "name": "edit_file", "arguments": {
-            "path": "b.py", "oldText": "'old'", "newText": "'new'"}}]},
+            "path": "b.py", "oldText": "'old'", "newText": "'new'"}},
+            {"id": "w2", "name": "write_file", "arguments": {
+                "path": "created.txt", "content": "one\ntwo\n"}}]},
         {"text": "Edited b.py."},
     ]
     async with scripted(responses) as srv:
@@ -128,10 +130,13 @@ async def test_edit_lands_in_the_open_buffer_and_write_on_edit_saves(
     assert (workspace / "a.py").read_text() == "def foo():\n    return 1\n"
 
     # write_on_edit = true: applied and written.
-    assert [c["status"] for c in report["second"]["toolCalls"]] == ["completed"]
+    assert [c["status"] for c in report["second"]["toolCalls"]] == ["completed", "completed"]
     assert report["b_buffer"] == "VALUE = 'new'"
     assert report["b_modified"] is False
     assert (workspace / "b.py").read_text() == "VALUE = 'new'\n"
+    # A file the edit created is written with the text the agent wrote, not
+    # with a second final newline.
+    assert (workspace / "created.txt").read_text() == "one\ntwo\n"
 
     # Each tool batch went out as work-done progress, seen through LspProgress.
     batches: dict[str, list[dict[str, Any]]] = {}
@@ -141,11 +146,11 @@ async def test_edit_lands_in_the_open_buffer_and_write_on_edit_saves(
     assert len(batches) == 2, report["progress"]
     first_batch, second_batch = batches.values()
     assert [e["kind"] for e in first_batch] == ["begin", "report", "report", "end"]
-    assert [e["kind"] for e in second_batch] == ["begin", "report", "end"]
+    assert [e["kind"] for e in second_batch] == ["begin", "report", "report", "end"]
     for events in (first_batch, second_batch):
         assert events[0]["cancellable"] is True
         assert events[-2]["percentage"] == 100
-        assert "edit_file" in events[-2]["message"]
+        assert "_file" in events[-2]["message"]
     # The whole turn on the send's workDoneToken: begin ... end.
     turn_kinds = [e["kind"] for e in report["progress"] if e["token"] == "nexus-turn-1"]
     assert turn_kinds[0] == "begin" and turn_kinds[-1] == "end"

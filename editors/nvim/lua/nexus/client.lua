@@ -158,12 +158,43 @@ local function write_buffers(buffers)
   end
 end
 
+-- A text ending in a newline inserted into a file the edit created leaves an
+-- empty last line, which 'eol' then doubles ("x\n" would be written "x\n\n",
+-- and the server, its journal and a later revert would see a file it never
+-- wrote): drop it, in the edit's undo block. Only created files: elsewhere an
+-- empty last line is the file's own.
+local function fix_final_newline(edit)
+  local buffers = {}
+  for _, change in ipairs(edit.documentChanges or {}) do
+    if change.kind == "create" and change.uri then
+      local bufnr = vim.fn.bufnr(vim.uri_to_fname(change.uri))
+      if bufnr > 0 and api.nvim_buf_is_loaded(bufnr) then
+        buffers[#buffers + 1] = bufnr
+      end
+    end
+  end
+  for _, bufnr in ipairs(buffers) do
+    local count = api.nvim_buf_line_count(bufnr)
+    local eol = vim.bo[bufnr].eol or (vim.bo[bufnr].fixeol and not vim.bo[bufnr].binary)
+    if eol and count > 1 and api.nvim_buf_get_lines(bufnr, count - 1, count, false)[1] == "" then
+      api.nvim_buf_call(bufnr, function()
+        pcall(vim.cmd, "undojoin")
+        api.nvim_buf_set_lines(bufnr, count - 1, count, false, {})
+      end)
+    end
+  end
+end
+M.fix_final_newline = fix_final_newline
+
 -- Neovim applies workspace edits to buffers without saving them: wrap the
 -- default handler (whatever it is at call time) and save when asked to.
 local function apply_edit(err, params, ctx)
   local result = vim.lsp.handlers["workspace/applyEdit"](err, params, ctx)
-  if config.options.write_on_edit and type(result) == "table" and result.applied then
-    write_buffers(M.touched_buffers(params.edit or {}))
+  if type(result) == "table" and result.applied then
+    fix_final_newline(params.edit or {})
+    if config.options.write_on_edit then
+      write_buffers(M.touched_buffers(params.edit or {}))
+    end
   end
   return result
 end
