@@ -199,7 +199,9 @@ async def test_help_file_has_valid_tags_and_links(nvim: Nvim, tmp_path: Path) ->
         "nexus-commands", ":NexusAsk", ":NexusCancel", ":NexusNew", ":NexusSessions",
         ":NexusLog", ":NexusChat", "nexus-chat", "nexus-edits", "nexus-progress",
         "nexus-health", "nexus-api", "nexus-events", "nexus-highlights", "nexus.setup()",
-        ":NexusMode", ":NexusPermissions", "nexus-permissions",
+        ":NexusMode", ":NexusPermissions", "nexus-permissions", ":NexusAdd",
+        ":NexusAddDiagnostics", ":NexusCompact", ":NexusRevert", ":NexusFork", ":NexusMcp",
+        "nexus-context", "nexus-revert", "nexus-mcp",
     }  # fmt: skip
     assert expected <= tags, expected - tags
 
