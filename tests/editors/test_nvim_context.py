@@ -78,3 +78,32 @@ async def test_usage_attachments_queue_steer_and_compaction(
     assert report["compacted"]["compacted"] is True
     assert any(line.startswith("_compacting the context (") for line in chat)
     assert any(line.startswith("_context compacted: ") for line in chat)
+
+
+async def test_ruff_diagnostics_of_an_agent_edit_reach_the_model(
+    nvim: Nvim, workspace: Path
+) -> None:
+    # ruff's own language server (a test dependency) attached in the same Neovim:
+    # the diagnostics come from a real language server, not a double.
+    responses = [
+        {"toolCalls": [{"id": "e1", "name": "edit_file", "arguments": {
+            "path": "hello.py", "oldText": 'return "hi"', "newText": 'return ("hi"'}}]},
+        {"text": "Oops."},
+    ]
+    async with scripted(responses) as srv:
+        settings = settings_for(srv)
+        settings["edits"] = {"diagnosticsDelayMs": 5000}
+        report = (await nvim.run("ruff.lua", cwd=workspace, settings=settings,
+                                 env=ENV)).report
+
+    assert report["ruff_started"] is True
+    assert 'return ("hi"' in report["buffer"]
+    assert any(d["source"] == "Ruff" for d in report["diagnostics"]), report["diagnostics"]
+    tool_message = next(m for m in srv.requests[1].json["messages"] if m["role"] == "tool")
+    content = tool_message["content"]
+    assert "Diagnostics after this change:" in content, content
+    new = content.split("Diagnostics after this change:", 1)[1].strip().splitlines()
+    assert new, content
+    # ruff's syntax errors of the edited file, and nothing else.
+    assert all(line.startswith("- hello.py:") and ": error: " in line
+               and line.endswith("[Ruff invalid-syntax]") for line in new), new

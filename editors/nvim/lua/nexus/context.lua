@@ -263,9 +263,68 @@ function M.collect(uris)
   return items
 end
 
---- Handler of the server's `nexus/editor/diagnostics` request.
+-- The changedtick each buffer had when its diagnostics last changed: a buffer
+-- changed since (the agent's edit) has diagnostics of an older text.
+local diagnosed_tick = {}
+api.nvim_create_autocmd("DiagnosticChanged", {
+  group = api.nvim_create_augroup("nexus_diagnostics", { clear = true }),
+  callback = function(ev)
+    if api.nvim_buf_is_valid(ev.buf) then
+      diagnosed_tick[ev.buf] = vim.b[ev.buf].changedtick
+    end
+  end,
+})
+
+-- A buffer whose language servers have not yet reported on its current text.
+local function stale(bufnr)
+  if not api.nvim_buf_is_loaded(bufnr) or diagnosed_tick[bufnr] == vim.b[bufnr].changedtick then
+    return false
+  end
+  for _, c in ipairs(vim.lsp.get_clients({ bufnr = bufnr })) do
+    if c.name ~= "nexus" then
+      return true
+    end
+  end
+  return false
+end
+
+--- Handler of the server's `nexus/editor/diagnostics` request. Buffers just
+--- changed (by the agent's edit) get up to `diagnostics_wait_ms` for their
+--- language servers to report on the new text, so the answer describes it.
 function M.handle_diagnostics(_, params)
   local uris = type(params) == "table" and params.uris or nil
+  local co, is_main = coroutine.running()
+  local limit = require("nexus.config").options.diagnostics_wait_ms
+  if co and not is_main and limit > 0 and type(uris) == "table" then
+    local buffers = {}
+    for _, uri in ipairs(uris) do
+      local ok, bufnr = pcall(vim.uri_to_bufnr, uri)
+      if ok then
+        buffers[#buffers + 1] = bufnr
+      end
+    end
+    local function settled()
+      for _, bufnr in ipairs(buffers) do
+        if stale(bufnr) then
+          return false
+        end
+      end
+      return true
+    end
+    if not settled() then
+      local timer, waited, resumed = assert(vim.uv.new_timer()), 0, false
+      timer:start(20, 20, vim.schedule_wrap(function()
+        waited = waited + 20
+        if not resumed and (settled() or waited >= limit) then
+          resumed = true
+          timer:stop()
+          timer:close()
+          coroutine.resume(co)
+        end
+      end))
+      coroutine.yield()
+    end
+  end
   return { items = M.collect(uris) }
 end
 
