@@ -35,6 +35,17 @@ local function set_lines(chat, first, last, lines)
   chat:_follow(old_count)
 end
 
+-- Insert lines after `row` by splitting at its end: the marks of later tool
+-- lines (left gravity, at column 0 of the next row) move down with them.
+local function insert_after(chat, row, lines)
+  local text = api.nvim_buf_get_lines(chat.buf, row, row + 1, false)[1]
+  local old_count = api.nvim_buf_line_count(chat.buf)
+  vim.bo[chat.buf].modifiable = true
+  api.nvim_buf_set_text(chat.buf, row, #text, row, #text, { "", unpack(lines) })
+  vim.bo[chat.buf].modifiable = false
+  chat:_follow(old_count)
+end
+
 --- The row of the block's closing fence, opening the block on first use.
 ---@param chat nexus.Chat
 ---@param tool table
@@ -44,7 +55,7 @@ local function closing_row(chat, tool)
     return api.nvim_buf_get_extmark_by_id(chat.buf, ns_output, tool.fence, {})[1]
   end
   local row = tool_row(chat, tool)
-  set_lines(chat, row + 1, row + 1, { INDENT .. "```", INDENT, INDENT .. "```" })
+  insert_after(chat, row, { INDENT .. "```", INDENT, INDENT .. "```" })
   -- Gravity right: lines inserted at the fence's row push it down.
   tool.fence = api.nvim_buf_set_extmark(chat.buf, ns_output, row + 3, 0, {})
   return row + 3
@@ -104,19 +115,20 @@ function M.finish(chat, tool, update)
     return
   end
   tool.finished = true
-  local row
+  local after
   if tool.fence then
-    row = api.nvim_buf_get_extmark_by_id(chat.buf, ns_output, tool.fence, {})[1] + 1
+    after = api.nvim_buf_get_extmark_by_id(chat.buf, ns_output, tool.fence, {})[1]
     -- A trailing newline of the output leaves an empty last line: drop it.
-    local before = api.nvim_buf_get_lines(chat.buf, row - 2, row - 1, false)[1]
-    if before == INDENT and row - 2 > tool_row(chat, tool) + 1 then
-      set_lines(chat, row - 2, row - 1, {})
-      row = row - 1
+    local before = api.nvim_buf_get_lines(chat.buf, after - 1, after, false)[1]
+    if before == INDENT and after - 1 > tool_row(chat, tool) + 1 then
+      set_lines(chat, after - 1, after, {})
+      after = after - 1
     end
   else
-    row = tool_row(chat, tool) + 1
+    after = tool_row(chat, tool)
   end
-  set_lines(chat, row, row, { INDENT .. "_" .. text .. "_" })
+  insert_after(chat, after, { INDENT .. "_" .. text .. "_" })
+  local row = after + 1
   local group = (update.exitCode == 0 and not update.signal) and "NexusFooter" or "NexusError"
   api.nvim_buf_set_extmark(chat.buf, ns_output, row, 0, { line_hl_group = group })
 end
