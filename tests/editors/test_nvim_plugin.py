@@ -88,6 +88,8 @@ async def test_chat_rendering_options_and_helpers(nvim: Nvim, tmp_path: Path) ->
     assert report["history"] == [
         "# Loaded title",
         "",
+        "_the conversation before this point was summarised (compaction; see :NexusLog)_",
+        "",
         "## You",
         "",
         "old question",

@@ -62,6 +62,7 @@ H.run(function(report)
   chat:clear("Loaded title")
   chat:history({
     { role = "system", content = "You are..." },
+    { role = "system", name = "compaction", content = "Summary: the user asked..." },
     { role = "user", content = "old question" },
     { role = "assistant", content = "Reading.", toolCalls = {
       { toolCallId = "t1", name = "read_file", arguments = { path = "x.py" } },

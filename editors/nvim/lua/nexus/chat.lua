@@ -381,7 +381,9 @@ function Chat:history(messages)
   end
   for _, message in ipairs(messages) do
     local content = type(message.content) == "string" and message.content or ""
-    if message.role == "user" then
+    if message.role == "system" and message.name == "compaction" then
+      self:note("the conversation before this point was summarised (compaction; see :NexusLog)")
+    elseif message.role == "user" then
       self:user(content)
     elseif message.role == "assistant" then
       self:content(content)
