@@ -10,7 +10,7 @@ from typing import Any
 from .test_nvim import ENV, scripted, settings_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for mcp_support
-from mcp_support import fault_server_json  # noqa: E402
+from mcp_support import fault_server_json
 
 # `nvim` is the fixture of tests/editors/conftest.py (its `Nvim` class).
 Nvim = Any

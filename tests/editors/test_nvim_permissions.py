@@ -79,7 +79,8 @@ async def test_questions_output_grants_modes_and_withdrawal(
     # :NexusPermissions listed the grant and revoking it worked.
     grants_q = report["questions"][3]
     assert grants_q["kind"] == "nexus_grant"
-    assert len(grants_q["items"]) == 1 and grants_q["items"][0].startswith("allow run_command `ls *`")
+    assert len(grants_q["items"]) == 1
+    assert grants_q["items"][0].startswith("allow run_command `ls *`")
     assert report["revoked"]["match"] == "ls *"
     assert any(m["msg"].startswith("nexus: revoked: allow run_command `ls *`")
                for m in report["messages"])
