@@ -92,6 +92,9 @@ async def test_questions_output_grants_modes_and_withdrawal(
     # The pending question: marked on the tool line, withdrawn by the cancel.
     assert any(line.startswith("- [pending] run_command `touch pending.txt`")
                for line in report["chat_asking"])
+    # The question knows its request id, so the server's $/cancelRequest names it.
+    [pending_id] = report["pending_ids"]
+    assert isinstance(pending_id, str) and pending_id.startswith("nexus-permission-")
     assert report["picker_closed"] is True
     assert not (workspace / "pending.txt").exists()
     assert report["chat"][-1].startswith("_cancelled")

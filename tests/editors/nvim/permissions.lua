@@ -84,6 +84,7 @@ H.run(function(report)
     return report.picker_win ~= nil and require("nexus.permission").pending_count() == 1
   end)
   report.chat_asking = H.chat_lines()
+  report.pending_ids = require("nexus.permission").pending_ids()
   vim.cmd("NexusCancel")
   H.wait("the withdrawal", function()
     return require("nexus.permission").pending_count() == 0 and not H.state().running

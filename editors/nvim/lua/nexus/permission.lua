@@ -201,6 +201,14 @@ function M.pending_count()
   return #pending
 end
 
+--- The JSON-RPC ids of the questions waiting (nil where it was not found).
+---@return table
+function M.pending_ids()
+  return vim.tbl_map(function(q)
+    return q.id == nil and vim.NIL or q.id
+  end, pending)
+end
+
 ---@param grant table an item of nexus/permissions/list
 ---@return string
 function M.format_grant(grant)
