@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest editors-test bench clean
+.PHONY: demo test lint typecheck pytest editors-setup editors-test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# Emacs 30 and Vim + ALE for tests/editors (installed with apt-get when root and missing).
+editors-setup:
+	.ci/editors-setup
+
+pytest: $(STAMP) editors-setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
 
 editors-test: $(STAMP)

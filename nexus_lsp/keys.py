@@ -28,6 +28,7 @@ __all__ = [
     "RedactingLogFilter",
     "SecretScan",
     "add_key_env",
+    "add_key_env_of",
     "key_envs",
     "scrub",
 ]
@@ -50,6 +51,18 @@ def add_key_env(name: str | None) -> None:
         return
     with _lock:
         _names = _names | {name}
+
+
+def add_key_env_of(options: object) -> None:
+    """Register ``provider.apiKeyEnv`` of a raw settings object (maybe wrapped in
+    ``{"nexus": ...}``) before it is validated: what the client sends next may quote
+    the key, and the debug log shows it."""
+    if isinstance(options, dict) and set(options) == {"nexus"}:
+        options = options["nexus"]
+    provider = options.get("provider") if isinstance(options, dict) else None
+    name = provider.get("apiKeyEnv") if isinstance(provider, dict) else None
+    if isinstance(name, str):
+        add_key_env(name)
 
 
 def key_envs() -> frozenset[str]:

@@ -105,6 +105,7 @@ class EditorWorkspace(DiskWorkspace, ABC):
         if problem is not None:
             if not settings.fallback_to_disk:
                 raise ToolError("failed", f"{problem}, and edits.fallbackToDisk is off")
+            await self._refuse_unsaved(change)
             log.info("%s: %s; writing to disk", label, problem)
             await run_in_thread(self.apply_to_disk, change, cancel_token)
             return
@@ -126,6 +127,26 @@ class EditorWorkspace(DiskWorkspace, ABC):
         if not result.applied:
             raise EditRejected(result.failure_reason or "")
         self._remember(change)
+
+    async def _refuse_unsaved(self, change: FileChange) -> None:
+        """Refuse a disk write to a file whose open buffer has unsaved changes.
+
+        The change was made against the buffer's text: written to disk it would save
+        the user's unsaved text with it behind their back (Vim + ALE has no applyEdit).
+        """
+        paths = [change.path, *([change.new_path] if isinstance(change, RenameFile) else [])]
+        for path in paths:
+            buffer = self.buffer_text(path)
+            if buffer is None:
+                continue
+            on_disk = await asyncio.to_thread(_disk_text, path)
+            if _same_text(buffer, on_disk or ""):  # no file: an empty buffer is no change
+                continue
+            raise ToolError(
+                "failed",
+                f"{self.relative(path)} has unsaved changes in the editor and the editor "
+                "can't apply edits; save it first",
+            )
 
     def _check_unchanged(self, change: FileChange) -> None:
         """Refuse an edit prepared against text the editor no longer holds."""
@@ -166,3 +187,25 @@ class EditorWorkspace(DiskWorkspace, ABC):
             self._edited.pop(change.path, None)
         elif isinstance(change, RenameFile) and change.path in self._edited:
             self._edited[change.new_path] = self._edited.pop(change.path)
+
+
+def _disk_text(path: Path) -> str | None:
+    """The file's text as stored (None when it does not exist)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return ""  # unreadable: count it as different, never overwrite on a guess
+
+
+def _same_text(buffer: str, disk: str) -> bool:
+    """Equal but for line endings and a final newline: editors send buffers with
+    ``\n`` and one closing newline (Vim + ALE whatever the file holds)."""
+
+    def norm(text: str) -> str:
+        text = text.replace("\r\n", "\n")
+        return text[:-1] if text.endswith("\n") else text
+
+    return norm(buffer) == norm(disk)

@@ -20,6 +20,7 @@ from typing import Any
 from nexus_lsp import wire
 from nexus_lsp.config import Settings, parse_settings
 from nexus_lsp.host.notify import Notifier
+from nexus_lsp.keys import add_key_env
 
 __all__ = ["SettingsLayers", "unwrap_section"]
 
@@ -78,6 +79,8 @@ class SettingsLayers:
         return settings
 
     def _set(self, settings: Settings) -> None:
+        # The key variable is a secret from the moment it is named, in every log.
+        add_key_env(settings.provider.api_key_env)
         changed = settings != self.settings
         self.settings = settings
         if changed and self.on_change is not None:

@@ -30,6 +30,7 @@ from pygls.protocol import lsp_method
 
 from nexus_lsp import wire
 from nexus_lsp.errors import NexusError
+from nexus_lsp.keys import add_key_env_of
 from nexus_lsp.lsp.converter import dict_converter
 from nexus_lsp.lsp.jsonrpc import JsonRpcDoor
 from nexus_lsp.lsp.logs import LspLogHandler
@@ -71,6 +72,26 @@ class NexusProtocol(JsonRpcDoor):
     def __init__(self, server: LanguageServer, converter: Converter) -> None:
         super().__init__(server, converter)
         self._notifications = 0
+        self._answered: dict[Any, asyncio.Future[None]] = {}
+
+    def answered(self, msg_id: Any) -> asyncio.Future[None]:
+        """Resolved once the response to request ``msg_id`` has been written.
+
+        What follows a command (``window/showDocument`` of the transcript) must reach
+        the editor after the command's answer: eglot aborts the prompt it shows for a
+        document that changed on disk when the answer arrives during it."""
+        future = self._answered.get(msg_id)
+        if future is None:
+            future = self._answered[msg_id] = asyncio.get_running_loop().create_future()
+        return future
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        try:
+            super()._send_response(msg_id, result, error)
+        finally:
+            future = self._answered.pop(msg_id, None)
+            if future is not None and not future.done():
+                future.set_result(None)
 
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
@@ -187,6 +208,15 @@ class NexusLanguageServer(LanguageServer):
         """Whether the runtime is built or being built."""
         return self._startup is not None
 
+    def request_answered(self) -> asyncio.Future[None]:
+        """Resolved once the answer to the current request has been written."""
+        msg_id = self.protocol.msg_id
+        if msg_id is None or not isinstance(self.protocol, NexusProtocol):
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        return self.protocol.answered(msg_id)
+
     @property
     def ready_handlers(self) -> Handlers | None:
         """The handlers if they are built already (for notifications that need not wait)."""
@@ -271,6 +301,7 @@ def _register_lifecycle(server: NexusLanguageServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: NexusLanguageServer, params: types.InitializeParams) -> None:
         ls.initialize_params = params
+        add_key_env_of(params.initialization_options)  # before anything can quote it
 
     @server.feature(types.INITIALIZED)
     @survives_cancel
@@ -338,7 +369,8 @@ def _register_nexus_methods(server: NexusLanguageServer) -> None:
     @survives_cancel
     async def ask(ls: NexusLanguageServer, *args: Any) -> Any:
         with rpc_errors(wire.COMMAND_ASK):
-            return await (await ls.nexus()).ask(list(args), ls.request_cancel_token())
+            handlers = await ls.nexus()
+            return await handlers.ask(list(args), ls.request_cancel_token(), ls.request_answered())
 
     @server.command(wire.COMMAND_CANCEL)
     @survives_cancel

@@ -88,6 +88,15 @@ class LspChannel:
             token, types.WorkDoneProgressReport(message=message, percentage=percentage)
         )
 
+    def report_step(self, token: ProgressToken, message: str) -> None:
+        """A progress message without a percentage (a turn has no measure of done)."""
+        self._server.work_done_progress.report(
+            token, types.WorkDoneProgressReport(message=message)
+        )
+
+    def show_message(self, level: types.MessageType, text: str) -> None:
+        self._server.window_show_message(types.ShowMessageParams(type=level, message=text))
+
     def end_progress(self, token: ProgressToken, message: str) -> None:
         progress = self._server.work_done_progress
         progress.end(token, types.WorkDoneProgressEnd(message=message))

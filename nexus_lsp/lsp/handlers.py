@@ -9,14 +9,18 @@ to JSON-RPC errors in one place by the app's ``rpc_errors``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from nexus_lsp.core.cancel import CancellationToken
+from nexus_lsp.errors import NexusError, SessionBusy
 from nexus_lsp.lsp import params as P
+from nexus_lsp.lsp.ask import run_ask, show_after_answer, show_refusal
 from nexus_lsp.lsp.commands import ask_prompt, selection_range
 from nexus_lsp.lsp.results import list_result, load_result, new_result, send_result
 from nexus_lsp.lsp.rpc_errors import ParamsError
@@ -32,6 +36,10 @@ log = logging.getLogger(__name__)
 class Handlers:
     def __init__(self, runtime: LspRuntime) -> None:
         self.runtime = runtime
+        # Two asks at once must not both start a new command session.
+        self._command_session = asyncio.Lock()
+        # Sessions with a background ask spawned whose turn may not have begun yet.
+        self._asking: set[str] = set()
 
     @classmethod
     async def start(
@@ -89,10 +97,26 @@ class Handlers:
         p = P.parse(P.RevokeParams, raw)
         return {"revoked": await self.runtime.host.store.grants.revoke(p.id)}
 
-    async def ask(self, args: list[Any], cancel: CancellationToken) -> dict[str, Any]:
+    async def ask(
+        self, args: list[Any], cancel: CancellationToken, answered: Awaitable[None]
+    ) -> dict[str, Any]:
         """``nexus.ask``: a turn on the prompt (and selection) in the command session.
 
-        ``cancel`` is cancelled by a ``$/cancelRequest`` of the command."""
+        Answers at once and runs the turn in the background (protocol v2 §7), or with
+        ``wait: true`` answers the ``send`` result, ``cancel`` being cancelled by a
+        ``$/cancelRequest`` of the command. ``answered`` resolves once the answer is
+        written: the transcript is shown after it. A refusal is also shown as a
+        message: not every editor shows a command's error.
+        """
+        try:
+            return await self._ask(args, cancel, answered)
+        except (NexusError, ParamsError) as exc:
+            show_refusal(self.runtime, exc)
+            raise
+
+    async def _ask(
+        self, args: list[Any], cancel: CancellationToken, answered: Awaitable[None]
+    ) -> dict[str, Any]:
         if len(args) != 1:
             raise ParamsError(
                 f"arguments: expected [{{prompt, uri?, range?}}], got {len(args)} arguments",
@@ -103,18 +127,43 @@ class Handlers:
         prompt = await self._ask_prompt(a)
         # An explicit sessionId is resumed (or refused as unknown) like in send; only
         # the remembered command session falls back to a new one when it is gone.
-        session_id = a.session_id
-        if session_id is None:
-            remembered = self.runtime.ask_session_id
-            if remembered is not None and self.runtime.host.manager.session(remembered) is not None:
-                session_id = remembered
-            else:
-                session_id = (await self.runtime.host.new_session(title=title_from(a.prompt))).id
-        self.runtime.ask_session_id = session_id
-        result = await self.runtime.run_turn(session_id, prompt, cancel_token=cancel)
-        if a.show_transcript:
-            self.runtime.show_transcript(session_id)
-        return send_result(result)
+        host = self.runtime.host
+        async with self._command_session:
+            session_id = a.session_id
+            if session_id is None:
+                remembered = self.runtime.ask_session_id
+                if remembered is not None and host.manager.session(remembered) is not None:
+                    session_id = remembered
+                else:
+                    session_id = (await host.new_session(title=title_from(a.prompt))).id
+            self.runtime.ask_session_id = session_id
+        if a.wait:
+            if session_id in self._asking:
+                raise SessionBusy(session_id)
+            result = await self.runtime.run_turn(session_id, prompt, cancel_token=cancel)
+            shown = show_after_answer(self.runtime, answered, result, a.show_transcript)
+            host.spawn(shown, "showing the end of nexus.ask")
+            return send_result(result)
+        session = await host.manager.get(session_id)  # an unknown session is refused here
+        if session.running or session_id in self._asking:
+            raise SessionBusy(session_id)
+        # The turn the background task starts next (a send could still get in first:
+        # then that task is refused as busy and says so).
+        turn_id = session.turn_count + 1
+        self._asking.add(session_id)
+        work = self._run_ask(session_id, prompt, answered, a.show_transcript)
+        host.spawn(work, f"nexus.ask turn {turn_id} of {session_id}")
+        return {"sessionId": session_id, "turnId": turn_id, "started": True}
+
+    async def _run_ask(
+        self, session_id: str, prompt: str, answered: Awaitable[None], show_transcript: bool
+    ) -> None:
+        try:
+            await run_ask(
+                self.runtime, session_id, prompt, answered, show_transcript=show_transcript
+            )
+        finally:
+            self._asking.discard(session_id)
 
     def cancel_all(self) -> dict[str, Any]:
         cancelled = self.runtime.host.cancel_all("cancelled from the editor (nexus.cancel)")

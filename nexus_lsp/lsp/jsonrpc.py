@@ -84,6 +84,9 @@ class JsonRpcDoor(LanguageServerProtocol):
         self.handle_json(data)
 
     def handle_json(self, data: Any) -> None:
+        # The --log-file shows what came in (pygls logs what goes out).
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("received: %s", _preview(data))
         if not isinstance(data, dict):
             self.refuse(None, INVALID_REQUEST, f"a message is a JSON object, not {json_type(data)}")
             return
@@ -194,6 +197,16 @@ class JsonRpcDoor(LanguageServerProtocol):
             self._send_response(msg_id, error=exc.to_response_error())
             return
         super()._send_handler_result(future, msg_id=msg_id)
+
+
+DEBUG_PREVIEW_CHARS = 4000
+
+
+def _preview(data: Any) -> str:
+    text = json.dumps(data, ensure_ascii=False, default=str)
+    if len(text) <= DEBUG_PREVIEW_CHARS:
+        return text
+    return f"{text[:DEBUG_PREVIEW_CHARS]}… ({len(text):,} characters)"
 
 
 def _short(exc: BaseException) -> str:

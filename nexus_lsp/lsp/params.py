@@ -128,6 +128,8 @@ class AskArgs(_Params):
     range: WireRange | None = None
     session_id: str | None = Field(default=None, min_length=1, max_length=200)
     show_transcript: bool = True
+    # v2: the command answers when the turn has ended (else at once, the turn running on)
+    wait: bool = False
 
 
 def parse(model: type[M], raw: Any, *, what: str = "params") -> M:

@@ -21,11 +21,12 @@ from pygls.uris import to_fs_path
 
 from nexus_lsp.config import Settings
 from nexus_lsp.core.cancel import CancellationToken
-from nexus_lsp.core.events import TurnResult
+from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.host.runtime import WorkspaceRuntime
-from nexus_lsp.lsp.channel import LspChannel, LspNotifier, client_features, client_supports
+from nexus_lsp.lsp.channel import LspChannel, LspNotifier, client_features
 from nexus_lsp.lsp.permissions import LspPermissionAsker
 from nexus_lsp.lsp.settings import LspSettingsSource
+from nexus_lsp.lsp.steps import TurnSteps
 from nexus_lsp.lsp.updates import SeqCounter, TurnReporter
 from nexus_lsp.lsp.workspace import LspWorkspace, path_to_uri
 
@@ -100,31 +101,35 @@ class LspRuntime:
         work_done_token: int | str | None = None,
         *,
         cancel_token: CancellationToken | None = None,
+        steps: bool = False,
     ) -> TurnResult:
-        """Run one turn, reporting it to the client as updates and progress."""
+        """Run one turn, reporting it to the client as updates and progress.
+
+        ``steps``: the turn's current step goes to ``work_done_token``'s progress as
+        its message (the server created that progress for a background ``nexus.ask``).
+        """
         token = cancel_token or CancellationToken()
         reporter = TurnReporter(
             self.channel,
             session_id,
             self.seq,
             token,
-            new_progress_token=lambda: f"nexus/batch/{next(self._progress_ids)}",
+            new_progress_token=lambda: self.new_progress_token("batch"),
             to_uri=lambda rel: path_to_uri(self.host.root / rel),
             work_done_token=work_done_token,
             before_batch=self.host.store.flush,
         )
+        sink: EventSink = reporter
+        if steps and work_done_token is not None:
+            sink = TurnSteps(reporter, self.channel, work_done_token)
         try:
-            return await self.host.run_turn(session_id, prompt, reporter, token)
+            return await self.host.run_turn(session_id, prompt, sink, token)
         finally:
             reporter.close()
 
-    def show_transcript(self, session_id: str) -> None:
-        """Open the session's Markdown transcript in the editor (``window/showDocument``)."""
-        if not client_supports(self.server, "window.show_document.support"):
-            return
-        uri = path_to_uri(self.host.store.transcript_path(session_id))
-        params = types.ShowDocumentParams(uri=uri, external=False, take_focus=True)
-        self.host.spawn(self.server.window_show_document_async(params), f"showDocument {uri}")
+    def new_progress_token(self, what: str) -> str:
+        """A fresh server-created progress token (``nexus/turn/3``, ``nexus/batch/4``)."""
+        return f"nexus/{what}/{next(self._progress_ids)}"
 
     async def aclose(self) -> None:
         await self.host.aclose()

@@ -1,7 +1,7 @@
 """Running the server: stdio (editors) and TCP on loopback (debugging).
 
 Both return when the client is gone: after ``exit``, when stdin/the socket closes,
-or on SIGTERM/SIGINT. Before returning, running turns are cancelled (so their
+or on SIGTERM/SIGINT/SIGHUP. Before returning, running turns are cancelled (so their
 ``turnEnd`` and history are written) and the store is closed.
 
 stdin is read with asyncio when it is a pipe or a socket (what editors give:
@@ -169,7 +169,10 @@ async def _run(server: NexusLanguageServer, reader: FrameReader) -> None:
             main.cancel()
 
         server.stop_serving = stop_serving
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    # SIGHUP: editors send it when they quit (Emacs); like SIGTERM, the running turn
+    # ends cancelled with its partial answer stored, the store is flushed, exit 0.
+    hangup = getattr(signal, "SIGHUP", None)  # POSIX only
+    for signum in (signal.SIGTERM, signal.SIGINT, *([hangup] if hangup else [])):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, _interrupt, main, signum)
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -43,6 +43,14 @@ log = logging.getLogger(__name__)
 
 ProviderFactory = Callable[[ProviderSettings, RawLogger | None], Provider]
 TITLE_CHARS = 60
+
+
+@dataclass
+class _Claim:
+    """A session's turn as the manager runs it: claimed, started, released."""
+
+    started: bool = False
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def default_provider(settings: ProviderSettings, raw: RawLogger | None) -> Provider:
@@ -79,7 +87,7 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._provider_settings: dict[str, ProviderSettings] = {}
         self._loading: dict[str, asyncio.Lock] = {}
-        self._claimed: set[str] = set()  # sessions between claim and release (send)
+        self._claimed: dict[str, _Claim] = {}  # sessions between claim and release (send)
         # Set by the front door that can ask the user (protocol v2 §1); None: no way to ask.
         self.asker: PermissionAsker | None = None
         self.permissions = PermissionGate(
@@ -159,9 +167,14 @@ class SessionManager:
             session = await self.new_session(title=title_from(prompt))
         else:
             session = await self.get(session_id)
+        before = self._claimed.get(session.id)
+        if before is not None and before.started and not session.running:
+            # The turn before has ended (its end went out) and is closing its books
+            # (flush, lease): a client that sends at once is served right after.
+            await before.released.wait()
         if session.running or session.id in self._claimed:
             raise SessionBusy(session.id)
-        self._claimed.add(session.id)
+        claim = self._claimed[session.id] = _Claim()
         try:
             # The turn's lease: another process on this workspace may run this session
             # (SessionBusy), or may have written to it since it was loaded here.
@@ -171,18 +184,21 @@ class SessionManager:
             await self._refresh_provider(session)
             remove = session.add_sink(sink) if sink is not None else None
             try:
+                claim.started = True
                 return await session.send(prompt, cancel_token=cancel_token)
             finally:
                 if remove is not None:
                     remove()
                 await self.store.flush()
         finally:
-            self._claimed.discard(session.id)
             try:
                 await self.store.release(session.id)
             except Exception:  # the lease then expires on its own
                 log.warning("session %s: releasing its lease failed", session.id,
                             exc_info=True)
+            finally:
+                del self._claimed[session.id]
+                claim.released.set()
 
     def session(self, session_id: str) -> Session | None:
         """The live session with that id, if any (no loading)."""

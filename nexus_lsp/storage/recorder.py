@@ -140,6 +140,8 @@ class SessionRecorder:
         self._on_turn = on_turn  # (session_id, running)
         self._run: _DeltaRun | None = None
         self._started: dict[str, float] = {}  # "turn", "batch:N", tool call ids → monotonic
+        # turn → 0-based line of its answer in context.md (editors open the transcript there)
+        self.answer_lines: dict[int, int] = {}
 
     def created(self, title: str, model: str, system_prompt: str, at: datetime) -> None:
         self.files.write("context", md.header(self.session_id, title, model, at, system_prompt))
@@ -259,6 +261,9 @@ class SessionRecorder:
         self._event(event.turn_id, event.type, data, at)
         if event.index != 0:  # the system prompt heads the transcript already
             limit = self._settings().markdown_truncate
+            if event.message.role == "assistant" and event.message.content:
+                # the text starts below the entry's heading and its blank line
+                self.answer_lines[event.turn_id] = self.files.line_count("context") + 2
             self.files.write("context", md.message(event.index, event.message, at, limit))
         self.files.write("verbose", md.verbose_message(at, event.index, event.message.role,
                                                        row[10]))
@@ -322,6 +327,8 @@ class SessionRecorder:
         }
         self._event(event.turn_id, event.type, data, at)
         self._buffer.touch(self.session_id, to_db_time(at), "idle", event.turn_id)
+        if not result.content:  # no answer (an error, a cancel before any text): its end
+            self.answer_lines[event.turn_id] = self.files.line_count("context")
         self.files.write("context", md.turn_ended(result, at))
         self.files.write("verbose", md.verbose_turn_ended(at, result, seconds))
         self._on_turn(self.session_id, False)

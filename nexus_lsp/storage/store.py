@@ -147,6 +147,12 @@ class SessionStore:
     def transcript_path(self, session_id: str) -> Path:
         return self.session_dir(session_id) / CONTEXT_MD
 
+    def answer_line(self, session_id: str, turn_id: int) -> int | None:
+        """The 0-based line of the turn's answer in ``context.md`` (its end when it has
+        none), if this store wrote that turn."""
+        recorder = self._recorders.get(session_id)
+        return None if recorder is None else recorder.answer_lines.get(turn_id)
+
     # -- sessions --------------------------------------------------------------------
 
     async def create_session(self, session_id: str, *, title: str, model: str,

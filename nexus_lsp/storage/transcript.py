@@ -60,6 +60,7 @@ class SessionFiles:
         self._redactor = redactor
         self._chunks = ChunkGuard(redactor.secrets, REDACTED)
         self._handles: dict[LogStream, TextIO] = {}
+        self._lines: dict[LogStream, int] = {}  # newlines in each file, once counted
         self._failing: set[LogStream] = set()
         self.closed = False
 
@@ -76,6 +77,22 @@ class SessionFiles:
         """Append ``text`` (Markdown) to ``stream`` if enabled. Never raises."""
         if self.enabled(stream):
             self._append(stream, lambda: self._redactor.text(text))
+
+    def line_count(self, stream: LogStream) -> int:
+        """How many lines ``stream``'s file holds: the 0-based line the next write starts on.
+
+        Counted once from the file (a resumed session appends to it), then kept up to
+        date by every write; an editor is pointed at an answer with it."""
+        count = self._lines.get(stream)
+        if count is None:
+            try:
+                with open(self.path(stream), "rb") as handle:
+                    chunks = iter(lambda: handle.read(1 << 16), b"")
+                    count = sum(chunk.count(b"\n") for chunk in chunks)
+            except OSError:
+                count = 0
+            self._lines[stream] = count
+        return count
 
     def raw(self, kind: str, data: Any) -> None:
         """Append one ``raw.jsonl`` line: time, kind and the redacted data. Never raises.
@@ -140,9 +157,15 @@ class SessionFiles:
             handle = self._handles.get(stream)
             if handle is None:
                 self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+                self._lines.pop(stream, None)  # counted again: the file may have changed
+                lines = self.line_count(stream)
                 handle = self._handles[stream] = open_private(self.path(stream))
-            handle.write(render())
+            else:
+                lines = self.line_count(stream)
+            text = render()
+            handle.write(text)
             handle.flush()
+            self._lines[stream] = lines + text.count("\n")
         except Exception:
             # Drop the handle: the next write reopens (the folder may be back by then).
             self._close(stream)

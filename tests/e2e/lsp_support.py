@@ -21,7 +21,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.uris import from_fs_path, to_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
-from pytest_lsp.client import register_lsp_features
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 from nexus_lsp import wire
 from nexus_lsp.lsp.converter import dict_converter
@@ -47,7 +47,11 @@ class TestEditor(LanguageClient):
 
     def __init__(self) -> None:
         super().__init__(converter_factory=client_converter)
-        register_lsp_features(self)
+        register_lsp_features(
+            self, {**DEFAULT_CLIENT_FEATURES, types.WINDOW_SHOW_DOCUMENT: _show_document}
+        )
+        # for each window/showDocument: the ids of this client's requests unanswered then
+        self.unanswered_at_show: list[set[Any]] = []
         self.updates: list[dict[str, Any]] = []
         self.buffers: dict[str, tuple[int, str]] = {}  # uri → (version, text)
         self.edit_requests: list[types.ApplyWorkspaceEditParams] = []
@@ -268,6 +272,14 @@ class TestEditor(LanguageClient):
         path = _path(doc_uri)
         text = _apply_text_edits(path.read_text(encoding="utf-8"), edits, self.encoding)
         path.write_text(text, encoding="utf-8", newline="")
+
+
+def _show_document(
+    client: TestEditor, params: types.ShowDocumentParams
+) -> types.ShowDocumentResult:
+    client.shown_documents.append(params)
+    client.unanswered_at_show.append(set(client.protocol._request_futures))
+    return types.ShowDocumentResult(success=True)
 
 
 def client_converter() -> Any:

@@ -45,29 +45,38 @@ async def test_code_action_runs_a_prompt_on_the_selection(
     assert explain.command.command == wire.COMMAND_ASK
 
     model.push({"text": "It greets someone."})
-    result = await editor.request(
+    started = await editor.request(
         types.WORKSPACE_EXECUTE_COMMAND,
         types.ExecuteCommandParams(
             command=explain.command.command, arguments=explain.command.arguments
         ),
     )
-    assert result["stopReason"] == "endTurn"
-    assert result["content"] == "It greets someone."
+    # v2: the command answers at once; the turn runs on and its end is shown
+    assert started == {"sessionId": started["sessionId"], "turnId": 1, "started": True}
+    shown = await editor.wait_for_message("It greets someone.")
+    assert shown.type == types.MessageType.Info
+    transcript = f".nexus/sessions/{started['sessionId']}/context.md"
+    assert transcript in shown.message
+    end = await editor.wait_for_update(lambda u: u["kind"] == wire.UPDATE_TURN_END)
+    assert end["stopReason"] == "endTurn"
     prompt = model.requests[-1].json["messages"][-1]["content"]
     assert prompt.startswith("Explain what this code does.")
     assert "Selection from `src/app.py`, lines 3-4:" in prompt
     assert "```python\ndef greet(name):\n    return 'hi 😀 ' + name\n```" in prompt
     assert "import os" not in prompt
 
-    shown = editor.shown_documents[-1]
-    assert shown.uri.endswith(f"/.nexus/sessions/{result['sessionId']}/context.md")
+    document = editor.shown_documents[-1]
+    assert document.uri.endswith(f"/{transcript}")
 
     model.push({"text": "Still the same session."})
     again = await editor.request(
         types.WORKSPACE_EXECUTE_COMMAND,
-        types.ExecuteCommandParams(command=wire.COMMAND_ASK, arguments=[{"prompt": "And?"}]),
+        types.ExecuteCommandParams(
+            command=wire.COMMAND_ASK, arguments=[{"prompt": "And?", "wait": True}]
+        ),
     )
-    assert again["sessionId"] == result["sessionId"] and again["turnId"] == 2
+    assert again["sessionId"] == started["sessionId"] and again["turnId"] == 2
+    assert again["content"] == "Still the same session."
 
 
 async def test_code_actions_respect_the_requested_kinds(
@@ -114,7 +123,9 @@ async def test_ask_cancelled_by_cancel_request(
     model.push({"text": "a long story", "chunkSize": 2, "fault": {"stallAfterChunks": 2}})
     pending = vscode.start_request(
         types.WORKSPACE_EXECUTE_COMMAND,
-        types.ExecuteCommandParams(command=wire.COMMAND_ASK, arguments=[{"prompt": "tell"}]),
+        types.ExecuteCommandParams(
+            command=wire.COMMAND_ASK, arguments=[{"prompt": "tell", "wait": True}]
+        ),
         msg_id=801,
     )
     first = await vscode.wait_for_update(lambda u: u["kind"] == wire.UPDATE_CONTENT)

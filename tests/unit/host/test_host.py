@@ -21,7 +21,7 @@ from nexus_lsp.host.notify import MessageLevel
 from nexus_lsp.host.runtime import WorkspaceRuntime
 from nexus_lsp.host.settings import SettingsLayers
 from nexus_lsp.skills.disk import minimal_replacement
-from nexus_lsp.skills.workspace import FileChange, WriteText
+from nexus_lsp.skills.workspace import DeleteFile, FileChange, RenameFile, WriteText
 from nexus_lsp.testing.fake_provider import FakeAnswer, FakeProvider
 
 
@@ -217,3 +217,38 @@ async def test_a_cancelled_caller_ends_the_turn_before_the_cancel_goes_on(root: 
         assert not session.running
     finally:
         await runtime.aclose()
+
+
+async def test_the_disk_fallback_never_writes_over_unsaved_changes(root: Path) -> None:
+    layers = SettingsLayers(Shown())
+    door = FakeDoor(root, layers, can_apply=False)
+    a = door.resolve("a.txt")
+    token = CancellationToken()
+    unsaved = "typed, not saved\none\n"
+    door.buffers[a] = unsaved
+    with pytest.raises(ToolError) as caught:
+        await door.apply(change_for(door, "a.txt", unsaved, unsaved + "two\n"), "edit", token)
+    assert caught.value.for_tool("edit_file") == (
+        "edit_file: failed: a.txt has unsaved changes in the editor and the editor can't "
+        "apply edits; save it first"
+    )
+    assert a.read_text(encoding="utf-8") == "one\n"
+    # nor deleted, nor renamed, nor created over an unsaved new buffer
+    with pytest.raises(ToolError, match="unsaved changes"):
+        await door.apply(DeleteFile(a), "delete", token)
+    with pytest.raises(ToolError, match="unsaved changes"):
+        await door.apply(RenameFile(a, door.resolve("b.txt")), "rename", token)
+    new = door.resolve("new.txt")
+    door.buffers[new] = "draft\n"
+    with pytest.raises(ToolError, match="new.txt has unsaved changes"):
+        await door.apply(WriteText(new, None, "x\n", ()), "create", token)
+    assert a.exists() and not new.exists()
+
+    # saved buffers (as editors send them: \n line ends, a closing newline) are written
+    a.write_bytes(b"one\r\ntwo")
+    door.buffers[a] = "one\ntwo\n"
+    await door.apply(change_for(door, "a.txt", "one\ntwo\n", "one\n2\n"), "edit", token)
+    assert a.read_text(encoding="utf-8") == "one\n2\n"
+    door.buffers[new] = ""  # an empty new buffer holds nothing to lose
+    await door.apply(WriteText(new, None, "x\n", ()), "create", token)
+    assert new.read_text(encoding="utf-8") == "x\n"

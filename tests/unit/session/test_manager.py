@@ -199,3 +199,25 @@ async def test_a_session_without_a_way_to_ask_is_denied_and_the_turn_goes_on(
     await manager.send(result.session_id, "again")
     assert (root / "x.txt").exists()
     await manager.aclose()
+
+
+async def test_a_send_right_after_the_turn_ended_waits_for_its_books_not_busy(
+    root: Path,
+) -> None:
+    """A client may send the next prompt as soon as it sees turnEnd, while the turn
+    before still flushes and gives back its lease: that send is served, not refused."""
+    manager = await open_manager(
+        root, Providers(FakeAnswer(text=["one"]), FakeAnswer(text=["two"]), FakeAnswer(text=["3"]))
+    )
+    first = await manager.send(None, "first")
+    follow_ups: list[asyncio.Future[object]] = []
+
+    def sink(event: object) -> None:
+        if type(event).__name__ == "TurnEnded" and not follow_ups:
+            follow_ups.append(asyncio.ensure_future(manager.send(first.session_id, "next")))
+
+    await manager.send(first.session_id, "again", sink=sink)
+    (follow_up,) = follow_ups
+    result = await follow_up
+    assert getattr(result, "stop_reason", None) == "endTurn"
+    await manager.aclose()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nexus_lsp.config import LoggingSettings
-from nexus_lsp.core.events import MessageAppended, TurnEnded, TurnResult, TurnStarted
+from nexus_lsp.core.events import MessageAppended, TurnEnded, TurnError, TurnResult, TurnStarted
 from nexus_lsp.core.messages import Message, ToolCall, Usage
 from nexus_lsp.storage import SessionStore
 from nexus_lsp.storage import markdown as md
@@ -144,3 +144,35 @@ async def test_surrogates_and_broken_text_are_stored_replaced(root: Path) -> Non
         if path.is_file() and path.suffix in (".md", ".jsonl"):
             path.read_bytes().decode("utf-8")  # strictly valid UTF-8
     assert query(root / ".nexus" / "nexus.db", "SELECT count(*) FROM messages") == [(3,)]
+
+
+def _line(store: SessionStore, turn: int) -> str:
+    line = store.answer_line("s", turn)
+    assert line is not None
+    return store.transcript_path("s").read_text(encoding="utf-8").splitlines()[line]
+
+
+async def test_answer_line_points_at_each_turns_answer_also_after_a_restart(root: Path) -> None:
+    """Editors open the transcript there (window/showDocument's selection)."""
+    async with await SessionStore.open(root, LoggingSettings()) as store:
+        await store.create_session("s", title="t", model="m", system_prompt="p\n\nmore")
+        events, index = full_turn(1, 1, "q\nwith lines", answer="First answer.\nMore.",
+                                  calls=[ToolCall("c1", "read_file", {"path": "a"})],
+                                  outputs=["x\ny\nz"])
+        for event in events:
+            store.sink("s")(event)
+        assert _line(store, 1) == "First answer."
+    # a new server: the line count starts from the file it appends to
+    async with await SessionStore.open(root, LoggingSettings()) as store:
+        await store.load_session("s")
+        events, index = full_turn(2, index, "again", answer="Second answer.")
+        for event in events:
+            store.sink("s")(event)
+        assert _line(store, 2) == "Second answer."
+        failed = TurnResult("s", 3, "error", "", error=TurnError("auth", "HTTP 401"))
+        for event in [TurnStarted(3, "third"), MessageAppended(3, index, Message.user("third")),
+                      TurnEnded(3, failed)]:
+            store.sink("s")(event)
+        assert _line(store, 3).startswith("_Turn 3 ended · error")
+        assert store.answer_line("s", 4) is None
+        assert store.answer_line("other", 1) is None
