@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest editors-setup editors-test bench clean
+.PHONY: demo test lint typecheck pytest editors-setup editors-test acp-node-test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,12 @@ pytest: $(STAMP) editors-setup
 editors-test: $(STAMP)
 	$(MAKE) -C editors/vscode test
 
-test: lint typecheck pytest editors-test
+# nexus-lsp acp driven by the official ACP TypeScript SDK (a client we did not write)
+acp-node-test: $(STAMP)
+	cd tests/acp-node && npm ci --no-audit --no-fund
+	cd tests/acp-node && PATH="$(CURDIR)/$(BIN):$$PATH" NEXUS_PYTHON="$(CURDIR)/$(BIN)/python" node --test
+
+test: lint typecheck pytest editors-test acp-node-test
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import cancel, command, edit, load, startup, store, turn
+from bench import acp, cancel, command, edit, load, startup, store, turn
 from bench.config import FULL, SMOKE, ProfileMode, Sizes
 from bench.report import Machine, render, write
 from bench.stats import MeasureResult
@@ -34,6 +34,8 @@ MEASURES: dict[str, tuple[tuple[str, ...], Measure]] = {
     "load": (("load",), load.run),
     "edit": (("edit",), edit.run),
     "command": (("permission", "command"), command.run),
+    "acp_turn": (("acp_turn",), acp.run_turn),
+    "acp_startup": (("acp_startup",), acp.run_startup),
 }
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

@@ -50,6 +50,7 @@ _ENV_PROVIDER = {
 
 _ASK_EPILOG = f"""\
 settings (protocol §7 object, merged in this order, later wins):
+  $XDG_CONFIG_HOME/nexus-lsp/settings.json, then the workspace's .nexus/settings.json
   NEXUS_SETTINGS            JSON or @file
   NEXUS_PROVIDER, NEXUS_BASE_URL, NEXUS_MODEL, NEXUS_API_KEY_ENV
                             provider.kind / baseUrl / model / apiKeyEnv
@@ -104,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "ask":
             return _ask(args)
+        if args.command == "acp":
+            return _acp(args)
         if args.command == "demo":
             from nexus_lsp.demo import run_demo
 
@@ -131,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-file", metavar="PATH", help="write the server log to PATH")
     # vscode-languageclient may append this; the server does not need it.
     parser.add_argument("--clientProcessId", help=argparse.SUPPRESS)
-    commands = parser.add_subparsers(dest="command", metavar="{ask,demo}")
+    commands = parser.add_subparsers(dest="command", metavar="{ask,acp,demo}")
     _add_ask(commands)
+    _add_acp(commands)
     demo = commands.add_parser(
         "demo",
         help="offline demo: a scripted model fixes a bug in a sample project",
@@ -172,6 +176,47 @@ def _add_ask(commands: Any) -> None:
     ask.add_argument("--log-file", metavar="PATH", help="write the server log to PATH")
     ask.add_argument("-v", "--verbose", action="store_true", help="server log and details")
     ask.add_argument("prompt", metavar="PROMPT", help="the prompt; '-' reads it from stdin")
+
+
+def _add_acp(commands: Any) -> None:
+    acp = commands.add_parser(
+        "acp",
+        help="serve the Agent Client Protocol on stdio (Zed, JetBrains, CodeCompanion, avante)",
+        description="Serve the Agent Client Protocol (ACP v1) on stdio: newline-delimited "
+        "JSON on stdin/stdout, logs on stderr. ACP carries no settings, so they are read "
+        "from (later wins): --settings-file, --settings, the user file "
+        "$XDG_CONFIG_HOME/nexus-lsp/settings.json, the workspace's .nexus/settings.json.",
+    )
+    acp.add_argument("--settings", metavar="JSON", help="settings object (protocol §7)")
+    acp.add_argument("--settings-file", metavar="PATH", help="settings object from a file")
+    acp.add_argument("--log-file", metavar="PATH", help="write the server log to PATH")
+
+
+def _acp(args: argparse.Namespace) -> int:
+    from nexus_lsp.host import settings_files as files
+
+    layers: list[files.SettingsLayer] = []
+    if args.settings_file is not None:
+        layer, problem = files.read_settings_file(Path(args.settings_file).expanduser())
+        if problem is None and layer is None:
+            problem = f"--settings-file {args.settings_file}: no such file"
+        layers += _layer_or_fail(layer, problem)
+    if args.settings is not None:
+        layers += _layer_or_fail(*files.parse_settings_text(args.settings, "--settings"))
+    user, problem = files.read_settings_file(files.user_settings_path(os.environ))
+    if problem is not None:
+        sys.stderr.write(f"nexus-lsp acp: warning: {problem}; ignored\n")
+    if user is not None:
+        layers.append(user)
+    from nexus_lsp.acp.serve import serve_acp
+
+    _exit_now(serve_acp(layers, args.log_file))
+
+
+def _layer_or_fail(layer: Any, problem: str | None) -> list[Any]:
+    if problem is not None:
+        raise UsageError(problem)
+    return [layer] if layer is not None else []
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -226,7 +271,7 @@ def _ask(args: argparse.Namespace) -> int:
     if not prompt.strip():
         raise UsageError("PROMPT is empty")
     settings = with_permission_flags(
-        ask_settings(args.settings, os.environ), args.mode, args.allow
+        ask_settings(args.settings, os.environ, workspace.resolve()), args.mode, args.allow
     )
     command = [sys.executable, "-m", "nexus_lsp", "--stdio"]
     if args.log_file:
@@ -270,13 +315,33 @@ def with_permission_flags(
     return {**settings, "permissions": permissions} if permissions else settings
 
 
-def ask_settings(option: str | None, environ: Mapping[str, str]) -> dict[str, Any]:
-    """The settings object for ``ask``, from the environment and ``--settings``.
+def ask_settings(
+    option: str | None, environ: Mapping[str, str], workspace: Path | None = None
+) -> dict[str, Any]:
+    """The settings object for ``ask``: the settings files (the user's, then the
+    workspace's ``.nexus/settings.json``, as ``nexus-lsp acp`` reads them), then the
+    environment and ``--settings``.
 
-    Validated here so that a typo fails at once with the field named, instead of a
-    warning from the server and a turn run with the defaults.
+    Validated here so that a typo fails at once with the field named (and the file
+    it is in), instead of a warning from the server and a turn run with the defaults.
     """
+    from nexus_lsp.config import parse_settings
+    from nexus_lsp.host import settings_files as files
+    from nexus_lsp.host.settings import unwrap_section
+
     settings: dict[str, Any] = {}
+    paths = [files.user_settings_path(environ)]
+    if workspace is not None:
+        paths.append(files.workspace_settings_path(workspace))
+    for path in paths:
+        layer, problem = files.read_settings_file(path)
+        if problem is not None:
+            raise UsageError(problem)
+        if layer is not None:
+            _, problems = parse_settings(unwrap_section(layer.raw))
+            if problems:
+                raise UsageError(f"{layer.where}: invalid settings: " + "; ".join(problems))
+            settings = _merge(settings, unwrap_section(layer.raw))
     if environ.get("NEXUS_SETTINGS"):
         settings = _merge(settings, _settings_object(environ["NEXUS_SETTINGS"], "NEXUS_SETTINGS"))
     provider = {key: environ[name] for name, key in _ENV_PROVIDER.items() if environ.get(name)}
@@ -284,8 +349,6 @@ def ask_settings(option: str | None, environ: Mapping[str, str]) -> dict[str, An
         settings = _merge(settings, {"provider": provider})
     if option is not None:
         settings = _merge(settings, _settings_object(option, "--settings"))
-
-    from nexus_lsp.config import parse_settings
 
     _, problems = parse_settings(settings)
     if problems:

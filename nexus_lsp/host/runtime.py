@@ -90,9 +90,14 @@ class WorkspaceRuntime(Generic[W]):
     # sessions -----------------------------------------------------------------
 
     async def new_session(
-        self, title: str | None = None, system_prompt: str | None = None, model: str | None = None
+        self,
+        title: str | None = None,
+        system_prompt: str | None = None,
+        model: str | None = None,
+        *,
+        session_id: str | None = None,
     ) -> Session:
-        return await self.manager.new_session(title, system_prompt, model)
+        return await self.manager.new_session(title, system_prompt, model, session_id=session_id)
 
     async def session_for_prompt(self, session_id: str | None, prompt: str) -> str:
         """``session_id``, or a new session titled from the prompt's first line."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from nexus_lsp import wire
@@ -48,6 +48,16 @@ class SettingsLayers:
         """Apply the initial layer; returns the settings in force."""
         self._initial = self._parse(unwrap_section(raw), Settings(), where)
         self._set(self._initial)
+        return self.settings
+
+    def load_layers(self, layers: Iterable[tuple[Any, str]]) -> Settings:
+        """Apply several initial layers ``(raw, where)``, each over the one before
+        (settings files: an invalid field is named with its file)."""
+        settings = Settings()
+        for raw, where in layers:
+            settings = self._parse(unwrap_section(raw), settings, where)
+        self._initial = settings
+        self._set(settings)
         return self.settings
 
     def apply_client(self, raw: Any, where: str) -> Settings:

@@ -99,9 +99,16 @@ class SessionManager:
         return f"<SessionManager {str(self.root)!r}: {len(self._sessions)} live, {running} running>"
 
     async def new_session(
-        self, title: str | None = None, system_prompt: str | None = None, model: str | None = None
+        self,
+        title: str | None = None,
+        system_prompt: str | None = None,
+        model: str | None = None,
+        *,
+        session_id: str | None = None,
     ) -> Session:
-        session_id = new_session_id()
+        """A new session, stored at once; ``session_id`` is one the door already
+        handed out (ACP names a session before its first prompt), else a new one."""
+        session_id = session_id or new_session_id()
         provider_settings = self._provider_settings_for(model)
         prompt = compose_system_prompt(
             self.root, self.settings.session.system_prompt, system_prompt,

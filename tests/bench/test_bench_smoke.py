@@ -27,6 +27,8 @@ RUNS = {
     "store": SMOKE.store_pairs,
     "permission": SMOKE.permission_runs,
     "command": SMOKE.command_runs,
+    "acp_turn": SMOKE.turn_runs,
+    "acp_startup": SMOKE.startup_runs,
 }
 
 

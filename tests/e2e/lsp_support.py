@@ -33,7 +33,9 @@ WAIT = 15.0  # upper bound for anything a test waits for; never a timing asserti
 
 
 def server_env(**extra: str) -> dict[str, str]:
-    return {**os.environ, API_KEY_ENV: "e2e-secret-key", **extra}
+    # the user's own settings file (nexus-lsp acp, ask) never leaks into a test
+    base = {**os.environ, "XDG_CONFIG_HOME": "/nonexistent/nexus-lsp-test-config"}
+    return {**base, API_KEY_ENV: "e2e-secret-key", **extra}
 
 
 def uri(path: Path) -> str:

@@ -42,8 +42,12 @@ class Run:
         return match.group(1)
 
 
+NO_CONFIG_HOME = "/nonexistent/nexus-lsp-test-config"
+
+
 def cli_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "NO_COLOR": "1"}
+    # the user's own settings file never leaks into a test
+    env = {**os.environ, "NO_COLOR": "1", "XDG_CONFIG_HOME": NO_CONFIG_HOME}
     for name in (KEY_ENV, "NEXUS_SETTINGS", "NEXUS_PROVIDER", "NEXUS_BASE_URL", "NEXUS_MODEL"):
         env.pop(name, None)
     return {**env, **extra}
@@ -291,6 +295,30 @@ async def test_settings_from_a_file_and_the_environment(
     run = await cli(*args, cwd=workspace, env=env)
     assert run.code == EXIT_OK, run.stderr
     assert model.requests[-1].json["model"] == "from-file"
+
+
+async def test_ask_reads_the_user_and_workspace_settings_files(
+    model: ScriptedModelServer, workspace: Path, tmp_path: Path
+) -> None:
+    model.extend([{"text": "ok"}, {"text": "ok"}])
+    config = tmp_path / "config"
+    (config / "nexus-lsp").mkdir(parents=True)
+    (config / "nexus-lsp" / "settings.json").write_text(json.dumps({"provider": {
+        "kind": "openai", "baseUrl": model.openai_base_url, "model": "from-user",
+        "maxRetries": 0}}))
+    env = cli_env(XDG_CONFIG_HOME=str(config))
+    run = await cli("ask", "hi", cwd=workspace, env=env)
+    assert run.code == EXIT_OK, run.stderr
+    assert model.requests[-1].json["model"] == "from-user"
+    (workspace / ".nexus" / "settings.json").write_text(
+        json.dumps({"nexus": {"provider": {"model": "from-workspace"}}}))
+    run = await cli("ask", "hi", cwd=workspace, env=env)
+    assert run.code == EXIT_OK, run.stderr
+    assert model.requests[-1].json["model"] == "from-workspace"
+    (workspace / ".nexus" / "settings.json").write_text('{"session": {"maxIterations": 0}}')
+    run = await cli("ask", "hi", cwd=workspace, env=env)
+    assert run.code == EXIT_USAGE
+    assert ".nexus/settings.json: invalid settings: session.maxIterations" in run.stderr
 
 
 @pytest.mark.parametrize(
