@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import acp, cancel, command, edit, load, startup, store, turn
+from bench import acp, cancel, command, context, edit, load, startup, store, turn
 from bench.config import FULL, SMOKE, ProfileMode, Sizes
 from bench.report import Machine, render, write
 from bench.stats import MeasureResult
@@ -33,6 +33,8 @@ MEASURES: dict[str, tuple[tuple[str, ...], Measure]] = {
     "store": (("store",), store.run),
     "load": (("load",), load.run),
     "edit": (("edit",), edit.run),
+    "compaction": (("compaction",), context.run_compaction),
+    "diagnostics": (("diagnostics",), context.run_diagnostics),
     "command": (("permission", "command"), command.run),
     "acp_turn": (("acp_turn",), acp.run_turn),
     "acp_startup": (("acp_startup",), acp.run_startup),

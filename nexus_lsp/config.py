@@ -56,6 +56,11 @@ class SessionSettings(_Model):
     system_prompt: str | None = None
     context_tokens: int = Field(default=128_000, ge=1_000)
     max_tool_output_chars: int = Field(default=20_000, ge=200)
+    # protocol v2 §4: summarise when the context would pass this fraction of contextTokens
+    compact_at: float = Field(default=0.8, gt=0, le=1)
+    keep_recent_exchanges: int = Field(default=4, ge=0)
+    # what attachments on send may add to one prompt, in characters (all items together)
+    max_attachment_chars: int = Field(default=100_000, ge=1_000)
 
 
 class LoggingSettings(_Model):
@@ -70,6 +75,8 @@ class LoggingSettings(_Model):
 class EditSettings(_Model):
     fallback_to_disk: bool = True
     confirm: bool = False
+    # protocol v2 §4: how long to wait for the editor's diagnostics to settle after a batch
+    diagnostics_delay_ms: int = Field(default=1500, ge=0, le=60_000)
 
 
 PermissionMode = Literal["default", "plan", "acceptEdits", "auto", "strict"]

@@ -16,19 +16,33 @@ SESSION_LIST: Final = "nexus/session/list"
 SESSION_LOAD: Final = "nexus/session/load"
 SESSION_DELETE: Final = "nexus/session/delete"
 SESSION_SET_MODE: Final = "nexus/session/setMode"  # protocol v2 §1
+SESSION_COMPACT: Final = "nexus/session/compact"  # protocol v2 §4
 PERMISSIONS_LIST: Final = "nexus/permissions/list"
 PERMISSIONS_REVOKE: Final = "nexus/permissions/revoke"
 REQUEST_METHODS: Final = (
     SESSION_NEW, SESSION_SEND, SESSION_LIST, SESSION_LOAD, SESSION_DELETE,
-    SESSION_SET_MODE, PERMISSIONS_LIST, PERMISSIONS_REVOKE,
+    SESSION_SET_MODE, PERMISSIONS_LIST, PERMISSIONS_REVOKE, SESSION_COMPACT,
 )
 
-# Requests (server → client), protocol v2 §1
+# Requests (server → client): protocol v2 §1; §4, to a client that declared `diagnostics`
 PERMISSION_REQUEST: Final = "nexus/permission/request"
+EDITOR_DIAGNOSTICS: Final = "nexus/editor/diagnostics"
 
 # initializationOptions.clientFeatures (protocol v2): booleans a client declares
 CLIENT_FEATURES: Final = "clientFeatures"
 FEATURE_PERMISSION_REQUESTS: Final = "permissionRequests"
+FEATURE_DIAGNOSTICS: Final = "diagnostics"
+FEATURE_USAGE: Final = "usage"
+# The optional client features this server uses (listed in experimental.nexus)
+USED_CLIENT_FEATURES: Final = (FEATURE_PERMISSION_REQUESTS, FEATURE_USAGE, FEATURE_DIAGNOSTICS)
+
+# nexus/session/send (protocol v2 §4): whenBusy values and context item types
+WHEN_BUSY_REJECT: Final = "reject"
+WHEN_BUSY_QUEUE: Final = "queue"
+WHEN_BUSY_STEER: Final = "steer"
+CONTEXT_FILE: Final = "file"
+CONTEXT_TEXT: Final = "text"
+CONTEXT_DIAGNOSTICS: Final = "diagnostics"
 
 # Tool kinds (protocol v2 §1, the Agent Client Protocol's words)
 KIND_READ: Final = "read"
@@ -65,6 +79,10 @@ UPDATE_REASONING: Final = "reasoning"
 UPDATE_TOOL_CALL: Final = "toolCall"
 UPDATE_TOOL_CALL_UPDATE: Final = "toolCallUpdate"
 UPDATE_TURN_END: Final = "turnEnd"
+UPDATE_USAGE: Final = "usage"  # protocol v2 §4, to clients that declared `usage`
+UPDATE_COMPACTION: Final = "compaction"  # protocol v2 §4
+COMPACTION_START: Final = "start"
+COMPACTION_END: Final = "end"
 # toolCall / toolCallUpdate fields added by protocol v2 §1–§2
 FIELD_TOOL_KIND: Final = "toolKind"
 
@@ -95,6 +113,8 @@ BUILTIN_TOOLS: Final = (
     TOOL_RENAME_FILE,
     TOOL_RUN_COMMAND,
 )
+# Offered when the client declared clientFeatures.diagnostics (protocol v2 §4)
+TOOL_GET_DIAGNOSTICS: Final = "get_diagnostics"
 
 # JSON-RPC error codes and data.reason values
 REQUEST_CANCELLED: Final = -32800

@@ -105,6 +105,8 @@ class TurnRenderer:
             self._tool_call(params)
         elif kind == wire.UPDATE_TOOL_CALL_UPDATE:
             self._tool_call_update(params)
+        elif kind == wire.UPDATE_COMPACTION and params.get("phase") == wire.COMPACTION_END:
+            self.note(self.style.dim(_compaction_note(params)))
         elif kind == wire.UPDATE_TURN_END:
             self.state.stop_reason = str(params.get("stopReason"))
             usage = params.get("usage")
@@ -277,3 +279,11 @@ def describe_outcome(
         renderer.note(style.red(f"✗ {message}") + style.dim(tail))
     if transcript:
         renderer.note(style.dim("  transcript: ") + transcript)
+
+
+def _compaction_note(params: Mapping[str, Any]) -> str:
+    """One line for a ``compaction`` end (protocol v2 §4)."""
+    sizes = f"~{params.get('tokensBefore')} → ~{params.get('tokensAfter')} tokens"
+    if params.get("summary") is None:
+        return f"context compacted by truncation ({params.get('fallback')}; {sizes})"
+    return f"context compacted: older messages summarised ({sizes})"

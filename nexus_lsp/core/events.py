@@ -28,6 +28,13 @@ The calls of a parallel batch interleave their ``ToolCallStatus``/``BatchProgres
 partial answer (``MessageAppended(assistant)`` marked ``cancelled`` or
 ``interrupted``) and a result for every call still without one. A turn with
 ``use_context=False`` emits no ``MessageAppended`` or ``ContextTruncated``.
+
+Protocol v2 §4 adds ``UsageReported`` right after each complete
+``MessageAppended(assistant)`` and, before a model call when the context would pass
+``session.compactAt``, ``CompactionStarted`` ``MessageAppended(summary marker)``
+``ContextTruncated`` ``CompactionEnded`` (a forced compaction between turns emits the
+same with the last turn's id). A steered prompt enters as ``MessageAppended(user)``
+before the model call it joins.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ __all__ = [
     "BatchOutcome",
     "BatchProgress",
     "BatchStarted",
+    "CompactionEnded",
+    "CompactionStarted",
     "ContentDelta",
     "ContextTruncated",
     "EventSink",
@@ -59,6 +68,7 @@ __all__ = [
     "TurnError",
     "TurnResult",
     "TurnStarted",
+    "UsageReported",
 ]
 
 StopReason = Literal["endTurn", "maxIterations", "cancelled", "error"]
@@ -98,6 +108,7 @@ class TurnResult:
 class TurnStarted:
     turn_id: int
     prompt: str
+    attachments: tuple[str, ...] = ()  # one label per attached item (protocol v2 §4)
     type: Literal["turnStarted"] = "turnStarted"
 
 
@@ -205,6 +216,49 @@ class TurnEnded:
     type: Literal["turnEnded"] = "turnEnded"
 
 
+@dataclass(frozen=True, slots=True)
+class UsageReported:
+    """After every model call: the prompt's size and the answer's (protocol v2 §4).
+
+    ``used_tokens`` is the prompt's size as the provider reported it, or an estimate
+    (``estimated``) when it reported none.
+    """
+
+    turn_id: int
+    used_tokens: int
+    context_tokens: int
+    input_tokens: int | None
+    output_tokens: int | None
+    estimated: bool
+    type: Literal["usage"] = "usage"
+
+
+@dataclass(frozen=True, slots=True)
+class CompactionStarted:
+    """The oldest exchanges are about to be summarised (before a model call, or forced)."""
+
+    turn_id: int
+    tokens_before: int
+    type: Literal["compactionStarted"] = "compactionStarted"
+
+
+@dataclass(frozen=True, slots=True)
+class CompactionEnded:
+    """Compaction finished: ``summary`` replaced the messages at ``indexes``.
+
+    ``summary`` is None when summarising failed or was cancelled: the context was
+    truncated instead (v1), and ``fallback`` says why.
+    """
+
+    turn_id: int
+    tokens_before: int
+    tokens_after: int
+    summary: str | None
+    indexes: tuple[int, ...] = ()
+    fallback: str | None = None
+    type: Literal["compactionEnded"] = "compactionEnded"
+
+
 SessionEvent = (
     TurnStarted
     | MessageAppended
@@ -218,6 +272,9 @@ SessionEvent = (
     | BatchProgress
     | BatchEnded
     | TurnEnded
+    | UsageReported
+    | CompactionStarted
+    | CompactionEnded
 )
 
 # A sink may be sync or async. One that raises is logged and never breaks the turn.

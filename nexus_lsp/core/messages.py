@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "SUMMARY_NAME",
     "Message",
     "Role",
     "ToolCall",
@@ -20,6 +21,9 @@ __all__ = [
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
+# The ``name`` of a ``system`` message in the history that holds a compaction summary
+# (protocol v2 §4; ``nexus/session/load`` shows it so).
+SUMMARY_NAME = "compaction"
 ToolStatus = Literal["completed", "failed", "cancelled", "skipped"]
 
 

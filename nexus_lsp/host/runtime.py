@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from nexus_lsp.config import Settings
+from nexus_lsp.core.attachments import Attachment
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.errors import StoreError
 from nexus_lsp.host.editor import EditorWorkspace
 from nexus_lsp.host.notify import Notifier
 from nexus_lsp.host.settings import SettingsLayers
+from nexus_lsp.session.compaction import CompactionOutcome
 from nexus_lsp.session.manager import (
     ProviderFactory,
     SessionManager,
+    Steered,
+    WhenBusy,
     default_provider,
     title_from,
 )
@@ -39,6 +43,10 @@ log = logging.getLogger(__name__)
 CLOSE_TIMEOUT = 5.0
 
 W = TypeVar("W", bound=EditorWorkspace)
+T = TypeVar("T")
+# A door's sink for a turn it did not ask for (a steered prompt run as the next turn):
+# (session id, token) → (sink, close)
+SinkFactory = Callable[[str, CancellationToken], tuple[EventSink, Callable[[], None]]]
 
 
 class WorkspaceRuntime(Generic[W]):
@@ -56,7 +64,9 @@ class WorkspaceRuntime(Generic[W]):
         self.workspace = workspace
         self.manager = manager
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._turns: set[asyncio.Future[TurnResult]] = set()
+        self._turns: set[asyncio.Future[Any]] = set()
+        self.sink_factory: SinkFactory | None = None
+        manager.queue.follow_up = self._follow_up
 
     @classmethod
     async def open(
@@ -115,18 +125,60 @@ class WorkspaceRuntime(Generic[W]):
 
     # turns --------------------------------------------------------------------
 
+    @overload
     async def run_turn(
         self,
         session_id: str,
         prompt: str,
         sink: EventSink,
         cancel_token: CancellationToken | None = None,
-    ) -> TurnResult:
-        """Run one turn, its events to ``sink``; see the module docstring."""
+        *,
+        when_busy: Literal["reject", "queue"] = "reject",
+        attachments: Sequence[Attachment] = (),
+    ) -> TurnResult: ...
+
+    @overload
+    async def run_turn(
+        self,
+        session_id: str,
+        prompt: str,
+        sink: EventSink,
+        cancel_token: CancellationToken | None = None,
+        *,
+        when_busy: WhenBusy,
+        attachments: Sequence[Attachment] = (),
+    ) -> TurnResult | Steered: ...
+
+    async def run_turn(
+        self,
+        session_id: str,
+        prompt: str,
+        sink: EventSink,
+        cancel_token: CancellationToken | None = None,
+        *,
+        when_busy: WhenBusy = "reject",
+        attachments: Sequence[Attachment] = (),
+    ) -> TurnResult | Steered:
+        """Run one turn, its events to ``sink``; see the module docstring.
+
+        ``when_busy`` and ``attachments``: protocol v2 §4 (``SessionManager.send``)."""
         token = cancel_token or CancellationToken()
         turn = asyncio.ensure_future(
-            self.manager.send(session_id, prompt, cancel_token=token, sink=sink)
+            self.manager.send(session_id, prompt, cancel_token=token, sink=sink,
+                              when_busy=when_busy, attachments=attachments)
         )
+        return await self._owned(turn, token)
+
+    async def compact(
+        self, session_id: str, sink: EventSink, cancel_token: CancellationToken | None = None
+    ) -> CompactionOutcome:
+        """``nexus/session/compact``: the same cancel path as a turn."""
+        token = cancel_token or CancellationToken()
+        work = asyncio.ensure_future(
+            self.manager.compact(session_id, cancel_token=token, sink=sink))
+        return await self._owned(work, token)
+
+    async def _owned(self, turn: asyncio.Future[T], token: CancellationToken) -> T:
         self._turns.add(turn)
         turn.add_done_callback(self._turns.discard)
         try:
@@ -135,6 +187,20 @@ class WorkspaceRuntime(Generic[W]):
             token.cancel("the request was cancelled")
             await asyncio.gather(turn, return_exceptions=True)  # turn ended, store flushed
             raise
+
+    def _follow_up(self, session_id: str, prompt: str) -> None:
+        """A steered prompt whose turn ended first: the next turn, reported by the door."""
+        async def run() -> None:
+            token = CancellationToken()
+            sink, close = (self.sink_factory(session_id, token) if self.sink_factory
+                           else (None, lambda: None))
+            try:
+                await self.manager.send(session_id, prompt, cancel_token=token, sink=sink,
+                                        when_busy="queue")
+            finally:
+                close()
+
+        self.spawn(run(), f"the queued steered prompt of {session_id}")
 
     def cancel_all(self, reason: str) -> int:
         return self.manager.cancel_all(reason)

@@ -31,6 +31,7 @@ from pygls.protocol import lsp_method
 from nexus_lsp import wire
 from nexus_lsp.errors import NexusError
 from nexus_lsp.keys import add_key_env_of
+from nexus_lsp.lsp.channel import client_features
 from nexus_lsp.lsp.converter import dict_converter
 from nexus_lsp.lsp.jsonrpc import JsonRpcDoor
 from nexus_lsp.lsp.logs import LspLogHandler
@@ -52,14 +53,23 @@ STARTUP_CLOSE_SECONDS = 5.0
 PRUNE_EVERY = 256
 
 
-def experimental_capabilities() -> dict[str, Any]:
-    """``capabilities.experimental`` of the initialize result (protocol §1)."""
+def experimental_capabilities(features: dict[str, bool] | None = None) -> dict[str, Any]:
+    """``capabilities.experimental`` of the initialize result (protocol §1).
+
+    ``clientFeatures`` lists the optional client features (protocol v2) the server will
+    use: those the client declared that it knows."""
+    declared = features or {}
+    used = [name for name in wire.USED_CLIENT_FEATURES if declared.get(name)]
+    tools = list(wire.BUILTIN_TOOLS)
+    if declared.get(wire.FEATURE_DIAGNOSTICS):
+        tools.append(wire.TOOL_GET_DIAGNOSTICS)
     return {
         "nexus": {
             "protocolVersion": wire.PROTOCOL_VERSION,
             "methods": [*wire.REQUEST_METHODS, wire.SESSION_CANCEL, wire.SESSION_UPDATE],
-            "tools": list(wire.BUILTIN_TOOLS),
+            "tools": tools,
             "commands": [wire.COMMAND_ASK, wire.COMMAND_CANCEL],
+            "clientFeatures": used,
         }
     }
 
@@ -135,7 +145,9 @@ class NexusProtocol(JsonRpcDoor):
         self, params: types.InitializeParams
     ) -> Generator[Any, Any, types.InitializeResult]:
         result: types.InitializeResult = yield from super().lsp_initialize(params)
-        result.capabilities.experimental = experimental_capabilities()
+        result.capabilities.experimental = experimental_capabilities(
+            client_features(params.initialization_options)
+        )
         return result
 
 
@@ -342,6 +354,11 @@ def _register_nexus_methods(server: NexusLanguageServer) -> None:
     async def session_delete(ls: NexusLanguageServer, params: Any) -> Any:
         with rpc_errors(wire.SESSION_DELETE):
             return await (await ls.nexus()).session_delete(params)
+
+    @server.feature(wire.SESSION_COMPACT)
+    async def session_compact(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.SESSION_COMPACT):
+            return await (await ls.nexus()).session_compact(params)
 
     @server.feature(wire.SESSION_SET_MODE)
     async def session_set_mode(ls: NexusLanguageServer, params: Any) -> Any:

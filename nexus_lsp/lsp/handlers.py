@@ -17,12 +17,22 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
+from nexus_lsp.core.attachments import Attachment
 from nexus_lsp.core.cancel import CancellationToken
+from nexus_lsp.core.events import TurnResult
 from nexus_lsp.errors import NexusError, SessionBusy
+from nexus_lsp.host.attachments import AttachmentError, ContextItem, resolve_attachments
 from nexus_lsp.lsp import params as P
 from nexus_lsp.lsp.ask import run_ask, show_after_answer, show_refusal
 from nexus_lsp.lsp.commands import ask_prompt, selection_range
-from nexus_lsp.lsp.results import list_result, load_result, new_result, send_result
+from nexus_lsp.lsp.results import (
+    compact_result,
+    list_result,
+    load_result,
+    new_result,
+    send_result,
+    steered_result,
+)
 from nexus_lsp.lsp.rpc_errors import ParamsError
 from nexus_lsp.lsp.runtime import LspRuntime
 from nexus_lsp.lsp.settings import LspSettingsSource
@@ -60,9 +70,41 @@ class Handlers:
     async def session_send(self, raw: Any) -> dict[str, Any]:
         p = P.parse(P.SendParams, raw)
         await self.settled()
+        attachments = await self._attachments(p.context)
         session_id = await self.runtime.host.session_for_prompt(p.session_id, p.prompt)
-        result = await self.runtime.run_turn(session_id, p.prompt, p.work_done_token)
-        return send_result(result)
+        result = await self.runtime.run_turn(
+            session_id, p.prompt, p.work_done_token, when_busy=p.when_busy,
+            attachments=attachments,
+        )
+        if isinstance(result, TurnResult):
+            return send_result(result)
+        return steered_result(result)
+
+    async def session_compact(self, raw: Any) -> dict[str, Any]:
+        p = P.parse(P.CompactParams, raw)
+        await self.settled()
+        return compact_result(await self.runtime.compact(p.session_id))
+
+    async def _attachments(self, items: list[P.ContextItemParams]) -> list[Attachment]:
+        if not items:
+            return []
+        workspace = self.runtime.workspace
+        encoding = workspace.position_encoding()
+
+        def select(text: str, wire_range: Any) -> tuple[str, int, int]:
+            start = types.Position(line=wire_range.start.line,
+                                   character=wire_range.start.character)
+            end = types.Position(line=wire_range.end.line, character=wire_range.end.character)
+            return selection_range(text, start, end, encoding)
+
+        resolved = [ContextItem(i.type, i.uri, i.range, i.title, i.text) for i in items]
+        try:
+            return await resolve_attachments(
+                resolved, workspace, max_chars=self.runtime.settings.session.max_attachment_chars,
+                select=select, diagnostics=self.runtime.diagnostics,
+            )
+        except AttachmentError as exc:
+            raise ParamsError(str(exc), exc.field) from None
 
     async def session_list(self, raw: Any) -> dict[str, Any]:
         P.parse(P.ListParams, raw)

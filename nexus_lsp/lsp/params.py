@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import unquote, urlparse
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from nexus_lsp.lsp.rpc_errors import ParamsError
@@ -19,6 +27,8 @@ from nexus_lsp.lsp.rpc_errors import ParamsError
 __all__ = [
     "AskArgs",
     "CancelParams",
+    "CompactParams",
+    "ContextItemParams",
     "DeleteParams",
     "ListParams",
     "LoadParams",
@@ -55,11 +65,52 @@ def _progress_token(value: Any) -> int | str | None:
     raise ValueError("a progress token is an integer or a string")
 
 
+class WirePosition(_Params):
+    line: int = Field(ge=0)
+    character: int = Field(ge=0)
+
+
+class WireRange(_Params):
+    start: WirePosition
+    end: WirePosition
+
+
+class ContextItemParams(_Params):
+    """One ``ContextItem`` of ``send`` (protocol v2 §4)."""
+
+    type: Literal["file", "text", "diagnostics"]
+    uri: str | None = Field(default=None, min_length=1, max_length=4096)
+    range: WireRange | None = None
+    title: str | None = Field(default=None, max_length=200)
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_the_type(self) -> ContextItemParams:
+        allowed = {"file": {"uri", "range"}, "text": {"title", "text"},
+                   "diagnostics": {"uri"}}[self.type]
+        given = {name for name in ("uri", "range", "title", "text")
+                 if getattr(self, name) is not None}
+        if given - allowed:
+            raise ValueError(f"a {self.type} item has no {', '.join(sorted(given - allowed))}")
+        if self.type == "file" and self.uri is None:
+            raise ValueError("a file item needs uri")
+        if self.type == "text" and (self.title is None or self.text is None):
+            raise ValueError("a text item needs title and text")
+        return self
+
+
 class SendParams(_Params):
     session_id: str | None = Field(default=None, min_length=1, max_length=200)
     prompt: str = Field(min_length=1)
     # one validator instead of a union: errors then name the field, not its variants
     work_done_token: Annotated[Any, BeforeValidator(_progress_token)] = None
+    # protocol v2 §4
+    context: list[ContextItemParams] = Field(default_factory=list, max_length=100)
+    when_busy: Literal["reject", "queue", "steer"] = "reject"
+
+
+class CompactParams(_Params):
+    session_id: str = Field(min_length=1, max_length=200)
 
 
 class ListParams(_Params):
@@ -89,16 +140,6 @@ class PermissionsListParams(_Params):
 
 class RevokeParams(_Params):
     id: int = Field(ge=1)
-
-
-class WirePosition(_Params):
-    line: int = Field(ge=0)
-    character: int = Field(ge=0)
-
-
-class WireRange(_Params):
-    start: WirePosition
-    end: WirePosition
 
 
 # What file systems take (Linux's NAME_MAX and PATH_MAX): a longer name is the

@@ -15,6 +15,8 @@ from nexus_lsp.core.messages import Message
 from nexus_lsp.lsp.updates import usage_json
 
 if TYPE_CHECKING:
+    from nexus_lsp.session.compaction import CompactionOutcome
+    from nexus_lsp.session.manager import Steered
     from nexus_lsp.session.session import Session
     from nexus_lsp.storage import SessionRecord
 
@@ -26,6 +28,8 @@ __all__ = [
     "new_result",
     "record_json",
     "send_result",
+    "steered_result",
+    "compact_result",
     "tool_call_json",
 ]
 
@@ -75,6 +79,24 @@ def send_result(result: TurnResult) -> dict[str, Any]:
         out["usage"] = usage
     if result.error is not None:
         out["error"] = {"code": result.error.code, "message": result.error.message}
+    return out
+
+
+def steered_result(steered: Steered) -> dict[str, Any]:
+    """A ``whenBusy: "steer"`` send that joined the running turn (protocol v2 §4)."""
+    return {"sessionId": steered.session_id, "steered": True, "turnId": steered.turn_id}
+
+
+def compact_result(outcome: CompactionOutcome) -> dict[str, Any]:
+    """``nexus/session/compact``: what the ``compaction`` end update says."""
+    out: dict[str, Any] = {
+        "compacted": outcome.summary is not None,
+        "tokensBefore": outcome.tokens_before,
+        "tokensAfter": outcome.tokens_after,
+        "summary": outcome.summary,
+    }
+    if outcome.fallback is not None:
+        out["fallback"] = outcome.fallback
     return out
 
 

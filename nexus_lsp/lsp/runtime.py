@@ -13,22 +13,29 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal, overload
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
+from nexus_lsp import wire
 from nexus_lsp.config import Settings
+from nexus_lsp.core.attachments import Attachment
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.host.runtime import WorkspaceRuntime
 from nexus_lsp.lsp.channel import LspChannel, LspNotifier, client_features
+from nexus_lsp.lsp.diagnostics import LspDiagnosticsSource
 from nexus_lsp.lsp.permissions import LspPermissionAsker
 from nexus_lsp.lsp.settings import LspSettingsSource
 from nexus_lsp.lsp.steps import TurnSteps
 from nexus_lsp.lsp.updates import SeqCounter, TurnReporter
 from nexus_lsp.lsp.workspace import LspWorkspace, path_to_uri
+from nexus_lsp.session.compaction import CompactionOutcome
+from nexus_lsp.session.manager import Steered, WhenBusy
 
 __all__ = ["LspRuntime", "workspace_root"]
 
@@ -55,6 +62,7 @@ class LspRuntime:
         server: LanguageServer,
         host: WorkspaceRuntime[LspWorkspace],
         settings: LspSettingsSource,
+        features: dict[str, bool] | None = None,
     ) -> None:
         self.server = server
         self.host = host
@@ -63,6 +71,13 @@ class LspRuntime:
         self.channel = LspChannel(server)
         self.ask_session_id: str | None = None
         self._progress_ids = itertools.count(1)
+        self.features = features or {}
+        # protocol v2: optional client features are used only when declared
+        self.diagnostics: LspDiagnosticsSource | None = None
+        if self.features.get(wire.FEATURE_DIAGNOSTICS):
+            self.diagnostics = LspDiagnosticsSource(server, host.workspace)
+            host.manager.diagnostics_source = self.diagnostics
+        host.sink_factory = self._follow_up_sink
 
     @classmethod
     async def start(
@@ -79,8 +94,9 @@ class LspRuntime:
             lambda root, s: LspWorkspace(root, server, lambda: s.settings.edits),
             LspNotifier(server),
         )
-        host.manager.asker = LspPermissionAsker(server, client_features(options))
-        runtime = cls(server, host, source)
+        features = client_features(options)
+        host.manager.asker = LspPermissionAsker(server, features)
+        runtime = cls(server, host, source, features)
         if not source.pulled:
             await source.pull()
         log.info("nexus-lsp ready in %s (store %s)", host.root, host.store.nexus_dir)
@@ -94,6 +110,7 @@ class LspRuntime:
     def workspace(self) -> LspWorkspace:
         return self.host.workspace
 
+    @overload
     async def run_turn(
         self,
         session_id: str,
@@ -101,15 +118,69 @@ class LspRuntime:
         work_done_token: int | str | None = None,
         *,
         cancel_token: CancellationToken | None = None,
+        when_busy: Literal["reject", "queue"] = "reject",
+        attachments: Sequence[Attachment] = (),
         steps: bool = False,
-    ) -> TurnResult:
+    ) -> TurnResult: ...
+
+    @overload
+    async def run_turn(
+        self,
+        session_id: str,
+        prompt: str,
+        work_done_token: int | str | None = None,
+        *,
+        cancel_token: CancellationToken | None = None,
+        when_busy: WhenBusy,
+        attachments: Sequence[Attachment] = (),
+        steps: bool = False,
+    ) -> TurnResult | Steered: ...
+
+    async def run_turn(
+        self,
+        session_id: str,
+        prompt: str,
+        work_done_token: int | str | None = None,
+        *,
+        cancel_token: CancellationToken | None = None,
+        when_busy: WhenBusy = "reject",
+        attachments: Sequence[Attachment] = (),
+        steps: bool = False,
+    ) -> TurnResult | Steered:
         """Run one turn, reporting it to the client as updates and progress.
 
         ``steps``: the turn's current step goes to ``work_done_token``'s progress as
         its message (the server created that progress for a background ``nexus.ask``).
         """
         token = cancel_token or CancellationToken()
-        reporter = TurnReporter(
+        reporter = self._reporter(session_id, token, work_done_token)
+        sink: EventSink = reporter
+        if steps and work_done_token is not None:
+            sink = TurnSteps(reporter, self.channel, work_done_token)
+        try:
+            return await self.host.run_turn(
+                session_id, prompt, sink, token, when_busy=when_busy, attachments=attachments
+            )
+        finally:
+            reporter.close()
+
+    async def compact(
+        self, session_id: str, cancel_token: CancellationToken | None = None
+    ) -> CompactionOutcome:
+        """``nexus/session/compact``: its ``compaction`` updates carry the last turn's id."""
+        token = cancel_token or CancellationToken()
+        reporter = self._reporter(session_id, token, None)
+        session = await self.host.manager.get(session_id)
+        reporter.adopt(session.turn_count)
+        try:
+            return await self.host.compact(session_id, reporter, token)
+        finally:
+            reporter.close()
+
+    def _reporter(
+        self, session_id: str, token: CancellationToken, work_done_token: int | str | None
+    ) -> TurnReporter:
+        return TurnReporter(
             self.channel,
             session_id,
             self.seq,
@@ -118,14 +189,14 @@ class LspRuntime:
             to_uri=lambda rel: path_to_uri(self.host.root / rel),
             work_done_token=work_done_token,
             before_batch=self.host.store.flush,
+            usage_updates=bool(self.features.get(wire.FEATURE_USAGE)),
         )
-        sink: EventSink = reporter
-        if steps and work_done_token is not None:
-            sink = TurnSteps(reporter, self.channel, work_done_token)
-        try:
-            return await self.host.run_turn(session_id, prompt, sink, token)
-        finally:
-            reporter.close()
+
+    def _follow_up_sink(
+        self, session_id: str, token: CancellationToken
+    ) -> tuple[EventSink, Callable[[], None]]:
+        reporter = self._reporter(session_id, token, None)
+        return reporter, reporter.close
 
     def new_progress_token(self, what: str) -> str:
         """A fresh server-created progress token (``nexus/turn/3``, ``nexus/batch/4``)."""

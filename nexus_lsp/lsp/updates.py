@@ -36,6 +36,8 @@ from nexus_lsp.core.events import (
     BatchEnded,
     BatchProgress,
     BatchStarted,
+    CompactionEnded,
+    CompactionStarted,
     ContentDelta,
     ReasoningChanged,
     SessionEvent,
@@ -44,6 +46,7 @@ from nexus_lsp.core.events import (
     ToolOutput,
     TurnEnded,
     TurnStarted,
+    UsageReported,
 )
 from nexus_lsp.core.messages import Usage
 
@@ -116,6 +119,7 @@ class TurnReporter:
         to_uri: Callable[[str], str],
         work_done_token: ProgressToken | None = None,
         before_batch: Callable[[], Awaitable[None]] | None = None,
+        usage_updates: bool = False,
     ) -> None:
         self._channel = channel
         self._before_batch = before_batch
@@ -133,6 +137,7 @@ class TurnReporter:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._last_flush = -COALESCE_SECONDS  # _clock() when text was last sent
         self._batch_tokens: dict[int, ProgressToken] = {}
+        self._usage_updates = usage_updates  # the client declared clientFeatures.usage
         self._output_call: tuple[str, str] | None = None  # (id, name) of the pending output
 
     async def __call__(self, event: SessionEvent) -> None:
@@ -174,6 +179,19 @@ class TurnReporter:
             self._batch_ended(event)
         elif isinstance(event, TurnEnded):
             self._turn_ended(event.result.stop_reason, usage_json(event.result.usage))
+        elif isinstance(event, UsageReported):
+            if self._usage_updates:
+                self._update(wire.UPDATE_USAGE, _usage_update(event))
+        elif isinstance(event, CompactionStarted):
+            self._update(wire.UPDATE_COMPACTION, {
+                "phase": wire.COMPACTION_START, "tokensBefore": event.tokens_before})
+        elif isinstance(event, CompactionEnded):
+            self._update(wire.UPDATE_COMPACTION, _compaction_end(event))
+
+    def adopt(self, turn_id: int) -> None:
+        """Report events outside a turn (a forced compaction) under ``turn_id``."""
+        self.turn_id = turn_id
+        self.ended = True  # no turnStart was sent: close() must not invent a turnEnd
 
     def close(self) -> None:
         """End what is still open: a turn that never sent ``turnEnd`` ends in error."""
@@ -245,7 +263,10 @@ class TurnReporter:
 
     def _turn_started(self, event: TurnStarted) -> None:
         self.turn_id = event.turn_id
-        self._update(wire.UPDATE_TURN_START, {"prompt": event.prompt})
+        extra: dict[str, Any] = {"prompt": event.prompt}
+        if event.attachments:
+            extra["attachments"] = list(event.attachments)
+        self._update(wire.UPDATE_TURN_START, extra)
         token = self._work_done_token
         if token is not None:
             self._channel.on_progress_cancel(token, self._progress_cancelled)
@@ -330,6 +351,31 @@ class TurnReporter:
         token = self._batch_tokens.pop(index, None)
         if token is not None:
             self._channel.end_progress(token, message)
+
+
+def _usage_update(event: UsageReported) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "usedTokens": event.used_tokens,
+        "contextTokens": event.context_tokens,
+        "inputTokens": event.input_tokens,
+        "outputTokens": event.output_tokens,
+        "costUsd": None,  # the contract's field; no prices are known to the server
+    }
+    if event.estimated:
+        out["estimated"] = True
+    return out
+
+
+def _compaction_end(event: CompactionEnded) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "phase": wire.COMPACTION_END,
+        "tokensBefore": event.tokens_before,
+        "tokensAfter": event.tokens_after,
+        "summary": event.summary,
+    }
+    if event.fallback is not None:
+        out["fallback"] = event.fallback
+    return out
 
 
 def _count(n: int) -> str:

@@ -11,6 +11,13 @@ other are merged, empty assistant messages dropped.
 Tokens are estimated (about four characters a token) where the provider has not
 reported usage; once it has, the reported input count of the last request plus
 estimates of what came after is used instead.
+
+Compaction (protocol v2 §4, :mod:`nexus_lsp.session.compaction`) adds a *summary
+marker* to the history: a ``system`` message named :data:`SUMMARY_NAME` whose text
+replaces the exchanges it summarised (marked out of context, like truncated ones).
+The marker in context goes to the model right after the system prompt, as a user
+message; older markers are summarised into newer ones. The system prompt (with the
+rules files) is never part of what is summarised.
 """
 
 from __future__ import annotations
@@ -19,9 +26,13 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 
-from nexus_lsp.core.messages import Message, ToolDefinition, ToolResult, Usage
+from nexus_lsp.core.events import UsageReported
+from nexus_lsp.core.messages import SUMMARY_NAME, Message, ToolDefinition, ToolResult, Usage
+from nexus_lsp.core.stream import StreamComplete
 
-__all__ = ["Context", "estimate_tokens", "repair"]
+__all__ = [
+    "SUMMARY_NAME", "Context", "estimate_tokens", "is_summary", "repair", "usage_event",
+]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +40,16 @@ CHARS_PER_TOKEN = 4
 MESSAGE_OVERHEAD_TOKENS = 4
 # Kept free for the model's answer when deciding whether to truncate.
 ANSWER_RESERVE_FRACTION = 0.2
+
+
+SUMMARY_HEADING = (
+    "Summary of the earlier conversation (written when the context grew large; the "
+    "messages it replaces are no longer shown):"
+)
+
+
+def is_summary(message: Message) -> bool:
+    return message.role == "system" and message.name == SUMMARY_NAME
 
 
 def estimate_tokens(message: Message) -> int:
@@ -85,9 +106,42 @@ class Context:
         return len(self._messages) - 1
 
     def record_usage(self, usage: Usage | None, message_count: int) -> None:
-        """Remember the provider's input count for a request of ``message_count`` messages."""
+        """Remember the provider's input count for a request made when the history
+        held ``message_count`` messages (what came after is estimated)."""
         if usage is not None and usage.input_tokens is not None:
             self._reported = (usage.input_tokens, message_count)
+
+    def estimate_request(self, request: Sequence[Message]) -> int:
+        """An estimate of a request's size: its messages and the tool definitions."""
+        tools = sum(len(json.dumps(t.parameters)) + len(t.description) for t in self.tools)
+        return tools // CHARS_PER_TOKEN + sum(estimate_tokens(m) for m in request)
+
+    def over(self, fraction: float) -> bool:
+        """Whether the context is past ``fraction`` of the budget."""
+        return self.tokens_in_context() > int(self.budget_tokens * fraction)
+
+    def compaction_plan(self, keep_recent: int) -> list[int]:
+        """In-context indexes to summarise: all but the last ``keep_recent`` exchanges
+        (the exchange in flight always stays), with the summary already in force."""
+        exchanges = self._exchanges()
+        keep = max(1, keep_recent)
+        old = [i for group in exchanges[:-keep] for i in group] if len(exchanges) > keep else []
+        if not old:
+            return []
+        markers = [i for i in range(1, len(self._messages))
+                   if i not in self._excluded and is_summary(self._messages[i])]
+        return sorted({*markers, *old})
+
+    def summary_in_force(self) -> str | None:
+        for i in range(len(self._messages) - 1, 0, -1):
+            if i not in self._excluded and is_summary(self._messages[i]):
+                return self._messages[i].content
+        return None
+
+    def exclude(self, indexes: Iterable[int]) -> None:
+        """Mark messages out of context (they stay in the history)."""
+        self._excluded.update(i for i in indexes if 0 < i < len(self._messages))
+        self._reported = None  # the provider's count included them
 
     def tokens_in_context(self) -> int:
         if self._reported is not None:
@@ -127,7 +181,7 @@ class Context:
         """In-context indexes after the system prompt, grouped from each user message."""
         groups: list[list[int]] = []
         for i in range(1, len(self._messages)):
-            if i in self._excluded:
+            if i in self._excluded or is_summary(self._messages[i]):
                 continue
             if self._messages[i].role == "user" or not groups:
                 groups.append([])
@@ -136,7 +190,17 @@ class Context:
 
     def request_messages(self) -> list[Message]:
         """What goes to the provider: system prompt and in-context history, repaired."""
-        chosen = [m for i, m in enumerate(self._messages) if i not in self._excluded]
+        chosen = [self._messages[0]]
+        summaries: list[Message] = []
+        for i in range(1, len(self._messages)):
+            if i in self._excluded:
+                continue
+            message = self._messages[i]
+            if is_summary(message):
+                summaries.append(Message.user(f"{SUMMARY_HEADING}\n\n{message.content}"))
+            elif message.role != "system":
+                chosen.append(message)
+        chosen[1:1] = summaries[-1:]  # the newest summary, right after the system prompt
         repaired, problems = repair(chosen)
         for problem in problems:
             log.warning("history repaired before the request: %s", problem)
@@ -198,3 +262,23 @@ def repair(messages: Sequence[Message]) -> tuple[list[Message], list[str]]:
         problems.append(f"dropped a leading {out[first].role} message")
         del out[first]
     return out, problems
+
+
+def usage_event(
+    turn_id: int,
+    context: Context,
+    request: Sequence[Message],
+    complete: StreamComplete,
+    context_tokens: int,
+) -> UsageReported:
+    """The ``usage`` of one model call (protocol v2 §4): the provider's numbers, or
+    estimates (marked so) where it reported none."""
+    usage = complete.usage
+    reported_in = usage.input_tokens if usage else None
+    reported_out = usage.output_tokens if usage else None
+    used = reported_in if reported_in is not None else context.estimate_request(request)
+    out = reported_out if reported_out is not None else estimate_tokens(complete.message)
+    return UsageReported(
+        turn_id, used, context_tokens, used, out,
+        estimated=reported_in is None or reported_out is None,
+    )

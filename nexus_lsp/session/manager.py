@@ -11,28 +11,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from nexus_lsp.config import PermissionMode, ProviderSettings, Settings
+from nexus_lsp.core.attachments import Attachment, render_prompt
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.core.messages import Message
-from nexus_lsp.errors import SessionBusy, UnknownSession
+from nexus_lsp.errors import NexusError, SessionBusy, UnknownSession
 from nexus_lsp.keys import add_key_env
 from nexus_lsp.permissions.gate import PermissionAsker, PermissionGate
 from nexus_lsp.providers import create_provider
 from nexus_lsp.providers.base import Provider, RawLogger
+from nexus_lsp.session.compaction import CompactionOutcome
+from nexus_lsp.session.diagnostics import DiagnosticsWatch
 from nexus_lsp.session.prompt import compose_system_prompt
+from nexus_lsp.session.queue import WHEN_BUSY, Steered, TurnQueue, WhenBusy
 from nexus_lsp.session.session import Session, new_session_id
 from nexus_lsp.skills import Workspace, builtin_registry
 from nexus_lsp.skills.command import CommandLimits
+from nexus_lsp.skills.diagnostics import DiagnosticsSource, GetDiagnostics
 from nexus_lsp.storage import SessionRecord, SessionStore
 
 __all__ = [
+    "WHEN_BUSY",
     "LoadResult",
+    "Steered",
+    "WhenBusy",
     "ProviderFactory",
     "SessionManager",
     "default_provider",
@@ -43,14 +51,6 @@ log = logging.getLogger(__name__)
 
 ProviderFactory = Callable[[ProviderSettings, RawLogger | None], Provider]
 TITLE_CHARS = 60
-
-
-@dataclass
-class _Claim:
-    """A session's turn as the manager runs it: claimed, started, released."""
-
-    started: bool = False
-    released: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def default_provider(settings: ProviderSettings, raw: RawLogger | None) -> Provider:
@@ -87,7 +87,12 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._provider_settings: dict[str, ProviderSettings] = {}
         self._loading: dict[str, asyncio.Lock] = {}
-        self._claimed: dict[str, _Claim] = {}  # sessions between claim and release (send)
+        # One turn (or compaction) at a time per session, queued sends in order.
+        self.queue = TurnQueue()
+        # Set by a door whose editor gives diagnostics (protocol v2 §4).
+        self.diagnostics_source: DiagnosticsSource | None = None
+        self._claimed: set[str] = set()  # sessions between claim and release (send)
+        self._started: set[str] = set()  # sessions whose turn began (until release)
         # Set by the front door that can ask the user (protocol v2 §1); None: no way to ask.
         self.asker: PermissionAsker | None = None
         self.permissions = PermissionGate(
@@ -164,48 +169,105 @@ class SessionManager:
         *,
         cancel_token: CancellationToken | None = None,
         sink: EventSink | None = None,
-    ) -> TurnResult:
+        when_busy: WhenBusy = "reject",
+        attachments: Sequence[Attachment] = (),
+    ) -> TurnResult | Steered:
         """Run one turn; a new session (titled from the prompt) when ``session_id`` is None.
 
         ``sink`` receives this turn's events only. The store is flushed before this
         returns — also when the turn is cancelled or the caller's task is.
+
+        While the session runs a turn: ``reject`` raises ``SessionBusy``; ``queue``
+        waits for it (and for earlier queued sends) and runs after it; ``steer``
+        hands the prompt to the running turn (:meth:`Session.steer`) and returns
+        :class:`Steered` at once, or queues when the turn is past its last model call.
         """
         if session_id is None:
             session = await self.new_session(title=title_from(prompt))
         else:
             session = await self.get(session_id)
-        before = self._claimed.get(session.id)
-        if before is not None and before.started and not session.running:
-            # The turn before has ended (its end went out) and is closing its books
-            # (flush, lease): a client that sends at once is served right after.
-            await before.released.wait()
-        if session.running or session.id in self._claimed:
-            raise SessionBusy(session.id)
-        claim = self._claimed[session.id] = _Claim()
+        # A turn that has ended (its end went out) but still closes its books (flush,
+        # lease): a client that sends at once is served right after, not refused.
+        finishing = session.id in self._started and not session.running
+        if session.running or self.queue.busy(session.id) or session.id in self._claimed:
+            if when_busy == "reject" and not finishing:
+                raise SessionBusy(session.id)
+            if when_busy == "steer":
+                turn_id = session.steer(render_prompt(prompt, attachments))
+                if turn_id is not None:
+                    return Steered(session.id, turn_id)
+        lock = await self.queue.acquire(session.id, cancel_token)
         try:
-            # The turn's lease: another process on this workspace may run this session
-            # (SessionBusy), or may have written to it since it was loaded here.
-            if await self.store.claim(session.id, len(session.history)):
-                log.info("session %s changed in another process; loaded again", session.id)
-                session = await self._reload(session.id)
-            await self._refresh_provider(session)
-            remove = session.add_sink(sink) if sink is not None else None
+            # a queued send: the live session may have been reloaded while it waited
+            session = self._sessions.get(session.id) or await self.get(session.id)
+            self._claimed.add(session.id)
             try:
-                claim.started = True
-                return await session.send(prompt, cancel_token=cancel_token)
+                # The turn's lease: another process on this workspace may run this
+                # session (SessionBusy), or may have written to it since it was loaded.
+                if await self.store.claim(session.id, len(session.history)):
+                    log.info("session %s changed in another process; loaded again",
+                             session.id)
+                    session = await self._reload(session.id)
+                await self._refresh_provider(session)
+                remove = session.add_sink(sink) if sink is not None else None
+                try:
+                    self._started.add(session.id)
+                    result = await session.send(
+                        prompt, cancel_token=cancel_token, attachments=attachments
+                    )
+                finally:
+                    if remove is not None:
+                        remove()
+                    await self.store.flush()
+                    leftover = session.take_leftover()
+                    if leftover:
+                        self._run_leftover(session.id, "\n\n".join(leftover))
+                return result
             finally:
-                if remove is not None:
-                    remove()
-                await self.store.flush()
+                await self._release(session.id)
         finally:
+            lock.release()
+
+    async def compact(
+        self,
+        session_id: str,
+        *,
+        cancel_token: CancellationToken | None = None,
+        sink: EventSink | None = None,
+    ) -> CompactionOutcome:
+        """Compact a session's context now (between turns; ``SessionBusy`` during one)."""
+        session = await self.get(session_id)
+        if session.running or self.queue.busy(session.id) or session.id in self._claimed:
+            raise SessionBusy(session.id)
+        async with self.queue.lock(session.id):
+            self._claimed.add(session.id)
             try:
-                await self.store.release(session.id)
-            except Exception:  # the lease then expires on its own
-                log.warning("session %s: releasing its lease failed", session.id,
-                            exc_info=True)
+                if await self.store.claim(session.id, len(session.history)):
+                    session = await self._reload(session.id)
+                await self._refresh_provider(session)
+                remove = session.add_sink(sink) if sink is not None else None
+                try:
+                    return await session.compact(cancel_token)
+                finally:
+                    if remove is not None:
+                        remove()
+                    await self.store.flush()
             finally:
-                del self._claimed[session.id]
-                claim.released.set()
+                await self._release(session.id)
+
+    async def _release(self, session_id: str) -> None:
+        try:
+            await self.store.release(session_id)
+        except Exception:  # the lease then expires on its own
+            log.warning("session %s: releasing its lease failed", session_id, exc_info=True)
+        finally:
+            # only now: until the lease is back a new send must wait, not be refused
+            self._claimed.discard(session_id)
+            self._started.discard(session_id)
+
+    def _run_leftover(self, session_id: str, prompt: str) -> None:
+        self.queue.run_leftover(
+            session_id, prompt, lambda: self.send(session_id, prompt, when_busy="queue"))
 
     def session(self, session_id: str) -> Session | None:
         """The live session with that id, if any (no loading)."""
@@ -263,6 +325,7 @@ class SessionManager:
 
     async def aclose(self) -> None:
         """Cancel running turns, wait briefly for them to close, release everything."""
+        await self.queue.aclose()
         if self.cancel_all("the server is shutting down"):
             for _ in range(100):  # the turns' own tasks finish them; give them a moment
                 if not any(s.running for s in self._sessions.values()):
@@ -289,11 +352,15 @@ class SessionManager:
         created_at: datetime | None = None,
     ) -> Session:
         provider = self._provider_factory(provider_settings, self.store.raw_logger(session_id))
+        registry = builtin_registry(self.workspace, self.settings.session, self._command_limits)
+        source = self.diagnostics_source
+        if source is not None:
+            registry.register(GetDiagnostics(self.workspace, source))
         session = Session(
             provider=provider,
             settings=self.settings.session,
             system_prompt=prompt,
-            registry=builtin_registry(self.workspace, self.settings.session, self._command_limits),
+            registry=registry,
             session_id=session_id,
             title=title,
             history=history or (),
@@ -303,9 +370,22 @@ class SessionManager:
             permissions=self.permissions,
         )
         session.add_sink(self.store.sink(session_id))
+        if source is not None:
+            session.diagnostics = DiagnosticsWatch(
+                source,
+                delay_ms=lambda: self.settings.edits.diagnostics_delay_ms,
+                is_read_only=registry.is_read_only,
+                normalise=self._workspace_path,
+            )
         self._sessions[session_id] = session
         self._provider_settings[session_id] = provider_settings
         return session
+
+    def _workspace_path(self, path: str) -> str | None:
+        try:
+            return self.workspace.relative(self.workspace.resolve(path))
+        except NexusError:
+            return None
 
     def _command_limits(self) -> CommandLimits:
         settings = self.settings

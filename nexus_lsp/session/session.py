@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from nexus_lsp.config import PermissionMode, SessionSettings
+from nexus_lsp.core.attachments import Attachment, render_prompt
 from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
 from nexus_lsp.core.events import (
     ContentDelta,
@@ -64,7 +65,9 @@ from nexus_lsp.permissions.gate import EDITS_MAY_CONFIRM, PermissionGate, ToolFa
 from nexus_lsp.providers.base import Provider
 from nexus_lsp.session.batch import Authorize, ToolBatch
 from nexus_lsp.session.callbacks import SessionCallbacks
-from nexus_lsp.session.context import Context
+from nexus_lsp.session.compaction import CompactionOutcome, compact_and_report
+from nexus_lsp.session.context import Context, usage_event
+from nexus_lsp.session.diagnostics import DiagnosticsWatch
 from nexus_lsp.skills.base import SkillRegistry, strip_session_arguments
 
 __all__ = ["Session", "new_session_id"]
@@ -91,6 +94,7 @@ class _Turn:
     usage: Usage | None = None
     reasoning: bool = False
     batch: ToolBatch | None = None  # the batch running now, if any
+    closing: bool = False  # past its last model call: steered prompts are queued
 
 
 class Session:
@@ -131,8 +135,13 @@ class Session:
         )
         self.turn_count = turn_count
         self.callbacks = SessionCallbacks()
+        # The editor's diagnostics after edits (protocol v2 §4), when a door gives them.
+        self.diagnostics: DiagnosticsWatch | None = None
         self._sinks: list[EventSink] = []
         self._turn: _Turn | None = None
+        self._compacting = False
+        self._steered: list[str] = []  # prompts waiting to join the running turn
+        self.leftover: list[str] = []  # steered prompts the turn ended without
 
     def __repr__(self) -> str:
         state = f"running turn {self._turn.id}" if self._turn else "idle"
@@ -143,7 +152,36 @@ class Session:
 
     @property
     def running(self) -> bool:
-        return self._turn is not None
+        return self._turn is not None or self._compacting
+
+    def steer(self, prompt: str) -> int | None:
+        """Let ``prompt`` join the running turn before its next model call.
+
+        Returns the turn's id, or None when no turn can take it (none runs, or it is
+        past its last model call): the caller queues it instead. A prompt taken here
+        that the turn ends without is left in :attr:`leftover` for the caller.
+        """
+        turn = self._turn
+        if turn is None or turn.closing or not turn.persistent:
+            return None
+        self._steered.append(prompt)
+        return turn.id
+
+    def take_leftover(self) -> list[str]:
+        leftover, self.leftover = self.leftover, []
+        return leftover
+
+    async def compact(self, cancel_token: CancellationToken | None = None) -> CompactionOutcome:
+        """Compact the context now, between turns (``nexus/session/compact``)."""
+        if self.running:
+            raise SessionBusy(self.id)
+        self._compacting = True
+        try:
+            return await self._compact(
+                self.turn_count, self.context, cancel_token or CancellationToken()
+            )
+        finally:
+            self._compacting = False
 
     @property
     def history(self) -> list[Message]:
@@ -190,9 +228,13 @@ class Session:
         cancel_token: CancellationToken | None = None,
         use_tools: bool | None = None,
         use_context: bool = True,
+        attachments: Sequence[Attachment] = (),
     ) -> TurnResult:
-        """Run one turn. ``use_tools`` defaults to whether the session has skills."""
-        if self._turn is not None:
+        """Run one turn. ``use_tools`` defaults to whether the session has skills.
+
+        ``attachments`` reach the model as a block before the prompt (protocol v2 §4).
+        """
+        if self.running:
             raise SessionBusy(self.id)
         if use_tools is None:
             use_tools = self.registry is not None
@@ -211,8 +253,8 @@ class Session:
         self._turn = turn
         self.turn_count = turn.id
         try:
-            await self._emit(TurnStarted(turn.id, prompt))
-            await self._append(turn, Message.user(prompt))
+            await self._emit(TurnStarted(turn.id, prompt, tuple(a.label for a in attachments)))
+            await self._append(turn, Message.user(render_prompt(prompt, attachments)))
             stop, error = await self._loop(turn, use_tools)
         except asyncio.CancelledError:
             # The task running this turn was cancelled (e.g. pygls on $/cancelRequest):
@@ -229,6 +271,9 @@ class Session:
             stop, error = "error", TurnError("internal", _describe(exc))
             await self._close_after_failure(turn)
         finally:
+            turn.closing = True
+            self.leftover.extend(self._steered)
+            self._steered.clear()
             self._turn = None
         return await self._end(turn, stop, error)
 
@@ -266,10 +311,19 @@ class Session:
     async def _loop(self, turn: _Turn, use_tools: bool) -> tuple[StopReason, TurnError | None]:
         tools = turn.context.tools if use_tools else []
         for iteration in range(self.settings.max_iterations):
+            await self._take_steered(turn)
+            if (turn.persistent and turn.context.over(self.settings.compact_at)
+                    and turn.context.compaction_plan(self.settings.keep_recent_exchanges)):
+                await self._compact(turn.id, turn.context, turn.token)
+                if turn.token.cancelled:
+                    return "cancelled", None
             dropped = turn.context.truncate()
             if dropped and turn.persistent:
                 await self._emit(ContextTruncated(turn.id, dropped))
             request = turn.context.request_messages()
+            history_length = len(turn.context)
+            if iteration == self.settings.max_iterations - 1:
+                turn.closing = True  # no model call after this one: steer queues instead
             try:
                 complete = await race(self._stream(turn, request, tools), turn.token)
             except Cancelled:
@@ -289,12 +343,15 @@ class Session:
                     "providerProtocol", "the model's stream ended before the answer was complete"
                 )
             turn.text = []  # the answer is complete: it goes in as a whole message
-            turn.context.record_usage(complete.usage, len(request))
+            turn.context.record_usage(complete.usage, history_length)
             turn.usage = _add_usage(turn.usage, complete.usage)
             message = complete.message
             turn.last_text = message.content
             await self._append(turn, message)
+            await self._report_usage(turn, request, complete)
             if not message.tool_calls:
+                if self._steered and not turn.closing:
+                    continue  # a steered prompt arrived: the turn goes on with it
                 return "endTurn", None
             for call in message.tool_calls:
                 kind = self.registry.kind_of(call.name) if self.registry else None
@@ -312,14 +369,37 @@ class Session:
                 authorize=self._authorizer(turn.id, mode) if use_tools else None,
             )
             turn.batch = batch
+            watch = self.diagnostics if turn.persistent and use_tools else None
+            baseline = await watch.before(message.tool_calls, turn.token) if watch else None
             results, outcome = await batch.run(turn.token)
             turn.batch = None
+            if watch is not None and baseline is not None and outcome != "cancelled":
+                results = await watch.after(baseline, message.tool_calls, results, turn.token)
             for call, result in zip(message.tool_calls, results, strict=True):
                 turn.records.append(ToolCallRecord(call, result.status, result.error))
                 await self._append(turn, result.to_message())
             if outcome == "cancelled":
                 return "cancelled", None
         return "maxIterations", None
+
+    async def _take_steered(self, turn: _Turn) -> None:
+        """Steered prompts join the turn as user messages, before the model call."""
+        while self._steered:
+            await self._append(turn, Message.user(self._steered.pop(0)))
+
+    async def _report_usage(
+        self, turn: _Turn, request: list[Message], complete: StreamComplete
+    ) -> None:
+        await self._emit(usage_event(
+            turn.id, turn.context, request, complete, self.settings.context_tokens))
+
+    async def _compact(
+        self, turn_id: int, context: Context, token: CancellationToken
+    ) -> CompactionOutcome:
+        return await compact_and_report(
+            self.provider, context, self.settings.keep_recent_exchanges, token,
+            turn_id=turn_id, emit=self._emit,
+        )
 
     @property
     def permission_mode(self) -> PermissionMode:

@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from nexus_lsp.core.events import TurnResult
-from nexus_lsp.core.messages import Message, ToolCall
+from nexus_lsp.core.events import CompactionEnded, TurnResult
+from nexus_lsp.core.messages import SUMMARY_NAME, Message, ToolCall
 
 __all__ = [
     "context_truncated",
@@ -89,6 +89,8 @@ def message(ord_: int, msg: Message, at: datetime, limit: int) -> str:
         head = f"### Tool result `{msg.name or '?'}` · `{msg.tool_call_id or '?'}`{flag} · {stamp}"
         return f"{head}\n\n{truncate(msg.content, limit, ord_)}\n"
     title = {"user": "User", "assistant": "Assistant", "system": "System"}[msg.role]
+    if msg.role == "system" and msg.name == SUMMARY_NAME:
+        title = "Summary of the earlier conversation (compaction)"
     parts = [f"### {title} · {stamp}\n\n"]
     if msg.content:
         parts.append(msg.content if msg.content.endswith("\n") else msg.content + "\n")
@@ -104,6 +106,20 @@ def message(ord_: int, msg: Message, at: datetime, limit: int) -> str:
 def context_truncated(indexes: Iterable[int], at: datetime) -> str:
     listed = ", ".join(str(i) for i in indexes)
     return f"_{md_time(at)}: messages {listed} no longer go to the model (context budget)._\n\n"
+
+
+def attachments(labels: Iterable[str]) -> str:
+    listed = "\n".join(f"- `{label}`" for label in labels)
+    return f"**Attached:**\n\n{listed}\n\n"
+
+
+def compaction_ended(event: CompactionEnded, at: datetime) -> str:
+    if event.summary is None:
+        return (f"_{md_time(at)}: compaction fell back to truncation: {event.fallback} "
+                f"(~{event.tokens_before:,} → ~{event.tokens_after:,} tokens)._\n\n")
+    return (f"_{md_time(at)}: compaction: {len(event.indexes)} messages replaced by the summary "
+            f"above (~{event.tokens_before:,} → ~{event.tokens_after:,} tokens; the originals "
+            "stay in nexus.db)._\n\n")
 
 
 def turn_ended(result: TurnResult, at: datetime) -> str:

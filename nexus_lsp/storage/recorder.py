@@ -22,6 +22,8 @@ from nexus_lsp.core.events import (
     BatchEnded,
     BatchProgress,
     BatchStarted,
+    CompactionEnded,
+    CompactionStarted,
     ContentDelta,
     ContextTruncated,
     MessageAppended,
@@ -32,6 +34,7 @@ from nexus_lsp.core.events import (
     ToolOutput,
     TurnEnded,
     TurnStarted,
+    UsageReported,
 )
 from nexus_lsp.storage import markdown as md
 from nexus_lsp.storage.raw_chunks import key_start
@@ -196,6 +199,19 @@ class SessionRecorder:
             self._batch_ended(event, at)
         elif isinstance(event, TurnEnded):
             self._turn_ended(event, at)
+        elif isinstance(event, UsageReported):
+            self._event(event.turn_id, event.type, {
+                "usedTokens": event.used_tokens, "contextTokens": event.context_tokens,
+                "inputTokens": event.input_tokens, "outputTokens": event.output_tokens,
+                "estimated": event.estimated}, at)
+        elif isinstance(event, CompactionStarted):
+            self._event(event.turn_id, event.type, {"tokensBefore": event.tokens_before}, at)
+        elif isinstance(event, CompactionEnded):
+            self._event(event.turn_id, event.type, {
+                "tokensBefore": event.tokens_before, "tokensAfter": event.tokens_after,
+                "summarised": len(event.indexes) if event.summary else 0,
+                "fallback": event.fallback}, at)
+            self.files.write("context", md.compaction_ended(event, at))
         else:
             log.debug("session %s: event %r not recorded", self.session_id, event)
 
@@ -250,6 +266,8 @@ class SessionRecorder:
         self._buffer.touch(self.session_id, to_db_time(at), "running", event.turn_id)
         self._event(event.turn_id, event.type, {"prompt": event.prompt}, at)
         self.files.write("context", md.turn_started(event.turn_id, at))
+        if event.attachments:
+            self.files.write("context", md.attachments(event.attachments))
         self.files.write("verbose", md.verbose_turn_started(event.turn_id, at))
 
     def _message(self, event: MessageAppended, at: datetime) -> None:

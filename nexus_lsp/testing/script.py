@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "COMPACTION_MARKER",
     "Fault",
     "Piece",
     "Script",
@@ -178,8 +179,16 @@ class Piece:
     tool_name: str = ""
 
 
+# Opens the system prompt of a compaction request (nexus_lsp.session.compaction's
+# COMPACTION_MARKER; a unit test keeps the two equal).
+COMPACTION_MARKER = "[nexus:compaction]"
+
+
 class Script(_Model):
     responses: tuple[ScriptedResponse, ...] = ()
+    # The answer to every compaction request (which takes no response of the script);
+    # None: a summary made from the request (see docs/scripted-model.md).
+    summary: ScriptedResponse | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Script:

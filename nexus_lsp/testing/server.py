@@ -26,6 +26,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from nexus_lsp.testing.script import Fault, Script, ScriptedResponse, parse_response
+from nexus_lsp.testing.summary import compaction_transcript, default_summary
 from nexus_lsp.testing.wire_anthropic import (
     AnthropicRenderer,
     anthropic_error_body,
@@ -83,6 +84,8 @@ class ScriptedModelServer:
         elif not isinstance(script, Script):
             script = Script.from_dict(script)
         self._queue: deque[ScriptedResponse] = deque(script.responses)
+        self.summary: ScriptedResponse | None = script.summary
+        self.summary_requests: list[int] = []  # indexes in requests of compaction requests
         self._port = port
         self._on_request = on_request
         self._runner: web.AppRunner | None = None
@@ -149,6 +152,10 @@ class ScriptedModelServer:
         """Append one response (a dict in the script format) to the script."""
         self._queue.append(parse_response(response))
 
+    def set_summary(self, response: ScriptedResponse | Mapping[str, Any] | None) -> None:
+        """What every compaction request is answered with (None: the default summary)."""
+        self.summary = None if response is None else parse_response(response)
+
     def extend(self, responses: Iterable[ScriptedResponse | Mapping[str, Any]]) -> None:
         parsed = [parse_response(r) for r in responses]  # all or nothing
         self._queue.extend(parsed)
@@ -205,6 +212,9 @@ class ScriptedModelServer:
             self.validation_errors.append(ValidationFailure(request.path, problem, index))
             log.warning("scripted model: request %d refused: %s", index, problem)
             return _error(fmt, 400, problem)
+        transcript = compaction_transcript(fmt, body)
+        if transcript is not None:
+            return await self._summarise(request, fmt, body, transcript)
         if not self._queue:
             await self._record(request, body)
             message = (f"the scripted model's script is exhausted: all {self._served} "
@@ -225,6 +235,27 @@ class ScriptedModelServer:
             return await self._whole(request, renderer, fault)
         except asyncio.CancelledError:
             # handler_cancellation: the client closed the connection mid-response.
+            if not self._stopping.is_set():
+                await asyncio.shield(self._disconnected(position))
+            raise
+
+    async def _summarise(self, request: web.Request, fmt: _Format, body: Any,
+                         transcript: str) -> web.StreamResponse:
+        """A compaction request: answered with the summary, the script left as it is."""
+        index = await self._record(request, body)
+        self.summary_requests.append(index)
+        response = self.summary or ScriptedResponse(text=default_summary(transcript))
+        fault = response.fault
+        if fault is not None and fault.status is not None:
+            return _error(fmt, fault.status, fault.message or _default_message(fault.status),
+                          retry_after=fault.retry_after)
+        position = 10_000 + len(self.summary_requests)  # never a script position
+        renderer = _renderer(fmt, response, body, position)
+        try:
+            if body.get("stream") is True:
+                return await self._stream(request, renderer, response, position)
+            return await self._whole(request, renderer, fault)
+        except asyncio.CancelledError:
             if not self._stopping.is_set():
                 await asyncio.shield(self._disconnected(position))
             raise

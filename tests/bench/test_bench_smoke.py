@@ -25,6 +25,8 @@ RUNS = {
     "load": SMOKE.load_runs,
     "edit": SMOKE.edit_runs,
     "store": SMOKE.store_pairs,
+    "compaction": SMOKE.compaction_runs,
+    "diagnostics": SMOKE.diagnostics_runs,
     "permission": SMOKE.permission_runs,
     "command": SMOKE.command_runs,
     "acp_turn": SMOKE.turn_runs,

@@ -107,3 +107,18 @@ def test_an_error_outcome_names_its_code() -> None:
         transcript=None,
     )
     assert err.getvalue() == "✗ turn ended in error providerAuth: invalid api key · session s9\n"
+
+
+def test_a_compaction_is_one_line_on_stderr() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    renderer = TurnRenderer(out, err)
+    renderer.update(update(1, "compaction", phase="start", tokensBefore=900))
+    renderer.update(update(2, "compaction", phase="end", tokensBefore=900, tokensAfter=200,
+                           summary="s"))
+    renderer.update(update(3, "compaction", phase="end", tokensBefore=900, tokensAfter=700,
+                           summary=None, fallback="summary cancelled"))
+    assert out.getvalue() == ""
+    assert err.getvalue() == (
+        "context compacted: older messages summarised (~900 → ~200 tokens)\n"
+        "context compacted by truncation (summary cancelled; ~900 → ~700 tokens)\n"
+    )

@@ -46,6 +46,7 @@ async def test_initialize_advertises_protocol_v1(
                 "methods": [*wire.REQUEST_METHODS, wire.SESSION_CANCEL, wire.SESSION_UPDATE],
                 "tools": list(wire.BUILTIN_TOOLS),
                 "commands": [wire.COMMAND_ASK, wire.COMMAND_CANCEL],
+                "clientFeatures": [],  # none declared: none used (protocol v2)
             }
         }
         assert capabilities.execute_command_provider is not None

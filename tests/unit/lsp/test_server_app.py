@@ -23,6 +23,14 @@ def test_experimental_capabilities_name_every_wire_method_and_tool() -> None:
     assert nexus["tools"] == list(wire.BUILTIN_TOOLS)
 
 
+def test_experimental_capabilities_list_the_declared_client_features_the_server_uses() -> None:
+    nexus = experimental_capabilities({"diagnostics": True, "usage": True, "telepathy": True,
+                                       "permissionRequests": False})["nexus"]
+    assert nexus["clientFeatures"] == [wire.FEATURE_USAGE, wire.FEATURE_DIAGNOSTICS]
+    assert nexus["tools"] == [*wire.BUILTIN_TOOLS, wire.TOOL_GET_DIAGNOSTICS]
+    assert experimental_capabilities()["nexus"]["clientFeatures"] == []
+
+
 def test_commands_and_code_actions_are_registered() -> None:
     server = create_server()
     assert set(server.protocol.fm.commands) == {wire.COMMAND_ASK, wire.COMMAND_CANCEL}

@@ -135,6 +135,35 @@ async def test_new_provider_settings_apply_from_the_next_turn(root: Path) -> Non
     await manager.aclose()
 
 
+async def test_queued_sends_run_in_order_and_a_cancelled_one_stops_waiting(root: Path) -> None:
+    from nexus_lsp.core.cancel import CancellationToken, Cancelled
+
+    providers = Providers(FakeAnswer(stall=True), FakeAnswer(text=["second"]))
+    manager = await open_manager(root, providers)
+    session = await manager.new_session()
+    first_token = CancellationToken()
+    first = asyncio.ensure_future(manager.send(session.id, "one", cancel_token=first_token))
+    await providers.made[0][1].stalled.wait()
+    with pytest.raises(SessionBusy):
+        await manager.send(session.id, "rejected")
+    dropped_token = CancellationToken()
+    dropped = asyncio.ensure_future(
+        manager.send(session.id, "never", cancel_token=dropped_token, when_busy="queue"))
+    second = asyncio.ensure_future(manager.send(session.id, "two", when_busy="queue"))
+    await asyncio.sleep(0.05)
+    dropped_token.cancel("the request was cancelled")
+    with pytest.raises(Cancelled):
+        await dropped
+    assert not second.done()
+    first_token.cancel("user")
+    one, two = await first, await second
+    assert (one.turn_id, one.stop_reason) == (1, "cancelled")
+    assert (two.turn_id, two.content) == (2, "second")
+    prompts = [m.content for m in session.history if m.role == "user"]
+    assert prompts == ["one", "two"]
+    await manager.aclose()
+
+
 async def test_tool_results_added_on_cancel_reach_the_database_and_the_transcript(
     root: Path,
 ) -> None:

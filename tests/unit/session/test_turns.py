@@ -225,13 +225,13 @@ async def test_events_follow_the_documented_order(make_session: SessionFactory) 
     await session.send("go")
     kinds = [e.type for e in events]
     assert kinds == [
-        "turnStarted", "messageAppended", "content", "messageAppended", "toolCall",
+        "turnStarted", "messageAppended", "content", "messageAppended", "usage", "toolCall",
         "batchStarted", "toolCallUpdate", "toolCallUpdate", "batchProgress", "batchEnded",
-        "messageAppended", "content", "messageAppended", "turnEnded",
+        "messageAppended", "content", "messageAppended", "usage", "turnEnded",
     ]
-    assert isinstance(events[4], ToolCallRequested)
-    assert events[4].call.arguments == {"path": "a.txt"}
-    assert isinstance(events[5], BatchStarted) and isinstance(events[9], BatchEnded)
+    assert isinstance(events[5], ToolCallRequested)
+    assert events[5].call.arguments == {"path": "a.txt"}
+    assert isinstance(events[6], BatchStarted) and isinstance(events[10], BatchEnded)
 
 
 def test_repr_says_what_a_session_is(make_session: SessionFactory) -> None:
