@@ -83,11 +83,12 @@ async def test_ask_streams_text_into_the_chat(nvim: Nvim, workspace: Path) -> No
     assert report["third"]["sessionId"] == session_id
     assert report["chat_buffers"] == 1
 
-    # The range went along: path, line numbers and the selected text.
+    # The range went along as an attachment (protocol v2 §4): the file's lines 2-3.
     second_prompt = user_texts(srv, 1)[-1]
-    assert second_prompt.startswith("Explain this\n\nSelected lines 2-3 of `hello.py`:")
-    assert '    return "hi"\n' in second_prompt
-    assert "print(greet())" not in second_prompt
+    assert second_prompt == (
+        '<attachments>\n<attachment type="file" name="hello.py:2-3">\n    return "hi"\n'
+        "</attachment>\n</attachments>\n\nExplain this"
+    )
 
     assert report["events"] == ["NexusTurnStart", "NexusTurnEnd"] * 3
 
