@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Real MCP servers the tests run (npm's server-everything and server-filesystem).
+# Rewritten by every `npm ci`: current when newer than the lockfile; offline after
+# the first install (npm's cache).
+MCP_SERVERS := tests/mcp-servers/node_modules/.package-lock.json
 
-.PHONY: demo test lint typecheck pytest editors-setup editors-test acp-node-test bench clean
+.PHONY: demo test lint typecheck pytest editors-setup editors-test acp-node-test bench clean mcp-servers
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +29,13 @@ typecheck: $(STAMP)
 editors-setup:
 	.ci/editors-setup
 
-pytest: $(STAMP) editors-setup
+mcp-servers: $(MCP_SERVERS)
+
+$(MCP_SERVERS): tests/mcp-servers/package.json tests/mcp-servers/package-lock.json
+	cd tests/mcp-servers && npm ci --prefer-offline --no-audit --no-fund
+	@touch $@
+
+pytest: $(STAMP) editors-setup $(MCP_SERVERS)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
 
 editors-test: $(STAMP)
@@ -38,7 +48,7 @@ acp-node-test: $(STAMP)
 
 test: lint typecheck pytest editors-test acp-node-test
 
-bench: $(STAMP)
+bench: $(STAMP) $(MCP_SERVERS)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench
 
 clean:

@@ -16,7 +16,20 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import acp, cancel, command, context, edit, load, startup, store, turn
+from bench import (
+    acp,
+    cancel,
+    command,
+    context,
+    edit,
+    load,
+    mcp_call,
+    memory,
+    search,
+    startup,
+    store,
+    turn,
+)
 from bench.config import FULL, SMOKE, ProfileMode, Sizes
 from bench.report import Machine, render, write
 from bench.stats import MeasureResult
@@ -38,6 +51,9 @@ MEASURES: dict[str, tuple[tuple[str, ...], Measure]] = {
     "command": (("permission", "command"), command.run),
     "acp_turn": (("acp_turn",), acp.run_turn),
     "acp_startup": (("acp_startup",), acp.run_startup),
+    "mcp": (("mcp",), mcp_call.run),
+    "search": (("search",), search.run),
+    "memory": (("memory",), memory.run),
 }
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 

@@ -25,51 +25,48 @@ options when `nexus-lsp` is started without a sub-command (`cli.py`), and defer
 `rpc_errors`/`logs` until after `initialize`.
 """,
     "rss": """
-The heavy parts are imported when the client sends `initialized`: the handlers build
-the settings (pydantic models: ~8 MiB with pydantic-core), the skills, the providers
-(httpx), the store (sqlite3, aiosqlite) and the session manager, ~18 MiB over bare
-pygls (see the import profile). Trimming modules cannot reach 1.2× (~47 MiB): the
-settings models alone take the server past it. What would fix it: build the handlers
-on the first `nexus/*` request or command instead of in `initialized` (the store's
-`.nexus` folder and the settings pull would then happen at first use, and that first
-request pays ~0.3 s of imports). It is not made here because it changes what users
-and tests see: `.nexus` would no longer exist right after `initialized`, and invalid
-settings would be reported at the first request instead of at start-up; that is the
-server's owner's call.
+Since the runtime is built on first use, `initialized` imports nothing heavy: the
+idle server is pygls plus nexus-lsp's small LSP door (see the import profile). A
+miss here is the machine's noise on a ratio that sits near 1.0; the memory measure
+shows what the first turn adds.
 """,
     "turn": """
-Not a single hot spot: the answer is ~20k SSE events and each costs nexus-lsp more
-than the ~10 µs per event the scripted server takes to produce it. Per event, B′
-(no raw log) pays httpx's chunked-body reader, httpx-sse's chain of nested async
-generators (about five `__anext__` hops per event), `json.loads`, the decoder, and
-the session's events to two sinks (store and LSP reporter); B adds ~18 µs per event
-for `raw.jsonl` (a JSON line and an OS write+flush per chunk). Fixed on the way:
-a `race()` per event (two tasks each) in the provider took 3.7 s per turn, redaction
-walked every chunk's JSON, and a first delta waited a whole coalescing window. What
-would fix the rest: parse every SSE event of one network read in one synchronous pass
-(an SSE line splitter over `aiter_bytes`) and hand the session one merged delta per
-read, so the per-event awaits disappear; write `raw.jsonl` chunk lines buffered and
-flush them with the store (every second and at turn end) instead of per line.
+Fixed in this round: SSE is parsed by the provider itself, one synchronous pass per
+network read (`providers/sse.py`, `reads.py`: HTTP chunks already buffered are
+joined without an await each), the session gets one merged delta per read (~70
+`content` updates instead of ~20k deltas), `raw.jsonl` gets one line per read, and
+plain text chunks of a learned shape skip `json.loads` and the re-serialisation for
+`raw.jsonl` (`text_template.py`); until the first delta is out, a read's events are
+decoded one at a time. Without `raw` (B′) nexus-lsp now keeps up with the bare
+client. With `raw`, each chunk still passes the key guard (`storage/raw_chunks.py`:
+a regular expression per chunk, and a walk of the chunks that may start a key) and
+the line is redacted: that is B − B′. Both sides read the same stream at once, so
+on this shared 2-core machine the ratio moves with the load (the model server, the
+bare client and nexus-lsp compete for the cores). What would fix the rest: a guard
+that checks one read's text per field instead of each chunk, and writing the raw
+lines from a worker thread.
 
-First output: nexus-lsp's own share is small (a one-chunk answer shows its first
-update ~2.5 ms after the bare client's first byte); the spread of the per-pair
-difference comes from the scripted server, which computes all 20k chunks of an
-answer before its first byte and takes 15–30 ms to do so, differently for each
-request, so the difference of medians moves by a few ms from run to run.
+First output: not explained yet. In-process, the provider's first text delta comes
+with the first body byte (the first read's events are decoded one at a time until
+one is shown), and the pre-change code measured +4.7 ms (median) in a run on this
+machine the same hour, against +9 to +41 ms with this round's code: the gap is
+between `send` and the request (the prompt's commit, the store's queued transcript
+writes) or between the delta and its notification. What would fix it: time each step
+of a turn's first 50 ms in the server (the bench's profile covers whole turns only).
 """,
     "store": """
-With one flush per turn (2,000 flushes) a large part of the store's time goes to the
-flushes: each is five round trips to aiosqlite's thread (`BEGIN`, three
-`executemany`, `COMMIT`, ~0.15 ms each here) for ~30 rows. The rest is recording:
-every event and message also goes to `context.md`/`verbose.md`, with a write and a
-flush to the OS per entry (~44k of them), and through redaction. Flushed when the
-store decides (B′, in the notes) the same rows take much less time: WAL and batching
-do their part, the per-turn commits are what B pays for. Fixed on the way: the
-retention query walked up to 50k index entries on every flush (now only when a
-session may be over retention) and redaction walked every value of every row. What
-would fix the rest: run a flush as one call in the database thread (one round trip
-instead of five), and append transcript entries in one write per flush rather than
-one per event.
+The flushes are cheap now: one round trip to aiosqlite's thread each (the whole
+transaction runs there at once: `Database.transaction_in_thread`) and one write per
+transcript file (entries are queued and written at flushes and turn ends); compare
+B with B′, which flushes only when the store decides. What is left is recording:
+the history feeds 334k events through the sink (292k of them streamed deltas, 146
+per turn, as the old streaming path emitted them; a live session now sends one per
+network read), each event row is redacted and JSON-encoded, and the transcripts are
+rendered (see the profile). The baseline's cost is the disk's commit (fsync with
+`synchronous=FULL`): it swings by 2× and more between runs on this shared disk
+(~0.5 ms per commit in this run), and the ratio with it. What would fix the rest:
+encode event rows and render transcript entries at the flush, in the database
+thread, instead of per event on the loop.
 """,
     "load": """
 About a third is reading and rebuilding the history in the server: fetching ~6.5 MB
@@ -87,16 +84,62 @@ What would fix the rest: build `Message` objects without the frozen dataclass
 not wait for 10k messages it will not show.
 """,
     "command": """
-Reading the command's 10 MB costs little: in-process, `run_command` takes ~1.3× a bare
-asyncio subprocess that reads the same pipe (the output is fed to the bounded head/tail
-straight from the pipe's callback, 1 MiB pipe buffer), and ~1.7× one writing to
-/dev/null. The rest is the editor's share: the first `commands.maxStoredOutputBytes`
-(1 MiB) stream to the client as `toolCallUpdate` chunks, and the server writes its
-stdout synchronously (`lsp/serve.py` `WireWriter`), so the event loop waits while the
-client reads and parses ~1.5 MB of JSON; meanwhile the command's pipe is not drained.
-With `commands.maxStoredOutputBytes` at 64 KiB the ratio measured 1.63×. What would fix
-it: write to stdout through an asyncio transport (the loop keeps reading the pipe while
-the client catches up), or stream the editor less than the store keeps (a separate,
-smaller live-output bound, with the rest shown on request).
+The target compares a reader of the pipe with a command that writes to /dev/null: the
+kernel copies the 10 MB into the pipe and out of it, and the reader must be woken for
+it, none of which /dev/null does. The A′ row is a bare asyncio subprocess that only
+reads the pipe: it alone measures 1.5–1.9× (medians of three runs; 0.9–2.5× per pair
+on this shared 2-core machine), so 1.5× against /dev/null leaves a reader of the pipe
+nothing for its own work; B/A′ measured 2.5–3.1×. Reading is not
+where nexus-lsp spends: in-process, `run_command` takes ~7 ms of CPU for the 10 MB
+(20 runs, the same with or without decoding the middle of the output, so it is
+decoded). The rest is the first `commands.maxStoredOutputBytes` (1 MiB) that streams
+to the editor and into the store, ~30 ms of CPU per MiB, measured piece by piece
+in-process: the wire's JSON ~5 ms, the store's redaction of each chunk's JSON line ~13
+ms (`storage/redact.py` `json_line`: a lowered copy and a dozen substring scans per
+line), its SQLite insert ~10 ms (the writer thread), the client's parse ~3 ms; with the
+stream cap at 64 KiB B/A drops to ~2.2×. Changed here: the server's
+stdout pipe is grown to 1 MiB (`lsp/serve.py`; the synchronous writes no longer stop
+the loop every 64 KiB: a 256 KiB write waited up to ~10 ms, now ~0.1–1 ms); the output
+is coalesced where it is read (`skills/stream.py`: at once after a quiet spell, then one
+report per 4 ms or 64 KiB; a quiet machine read 10 MB in up to 256 reports per run, now
+≤ 17), so fewer events, stored rows and notifications; a read across the bound is shown
+up to it. B/A did not move measurably (noise ±1× between runs). What would fix the
+rest: a cheaper redaction for streamed output (one pass, or checked once per tool call
+rather than per chunk), storing a command's output once at its end instead of per chunk,
+or a live-output bound for the editor smaller than what the store keeps; and a target
+measured against A′ (a reader of the same pipe), which is what a server can be held to.
+""",
+    "search": """
+`search_text` runs `rg` (started from a worker thread, its pipes read by the loop)
+and is as fast as `rg` itself. The loop-lag check is absolute (10 ms); row C, the
+same ticker with nothing running, shows that on this shared 2-core machine the
+scheduler alone delays a 1 ms sleep by up to ~10 ms, so a run of B that crosses
+the line by a few ms says more about the machine than about the search. What is
+left on the loop: parsing `rg`'s JSON lines (a few hundred for this tree).
+""",
+    "memory": """
+Idle is now tiny (the runtime is built on first use), so the ratio compares 20
+loaded 1,000-message sessions plus the whole runtime (pydantic settings, httpx,
+sqlite, the store; see "after the first turn") against pygls alone. Each loaded
+session keeps its history in memory (~1.1 MB of Python objects for ~0.65 MB of
+text), and loading them made ~20 large JSON answers whose freed memory the
+allocator keeps. What would fix it: keep a loaded session's history as the stored
+rows (or on disk) until a turn needs it, page `nexus/session/load`, and release a
+session that has been idle for a while.
+""",
+    "cancel": """
+Nothing in this round touches the cancel path beyond the provider's read (a cancel
+still interrupts the read's await at once: see the model server's side, a few ms).
+The -32800 answer's tail comes from the machine: this run had a load average of 4–5
+on 2 cores, and the same path measured p95 3.0 ms on a quiet machine (the previous
+report). What would fix it: a quieter machine for the run; nothing in the code is on
+that path for more than a few hundred µs.
+""",
+    "edit": """
+The edit itself is the same as before this round (one exact-range TextDocumentEdit
+of ~316 bytes); the time is spread over both processes (applyEdit sent, the bench
+client applying 5 MB, the answer, the store recording the tool's end) and doubled
+with the machine's load in this run (load average 4–5 on 2 cores; the previous
+report measured 26 ms). What would fix it: a quieter machine for the run.
 """,
 }

@@ -25,7 +25,7 @@ class Sizes:
     turn_chunk: int = 4  # characters per streamed chunk
     cancel_runs: int = 20
     store_turns: int = 2_000  # 5 messages and 25 events per turn: 10k + 50k
-    store_pairs: int = 2  # interleaved (baseline, store) pairs
+    store_pairs: int = 3  # interleaved (baseline, store) pairs: 3 consecutive runs
     load_turns: int = 2_000  # a 10k-message session
     load_runs: int = 6
     edit_bytes: int = 5_000_000
@@ -36,6 +36,12 @@ class Sizes:
     permission_runs: int = 20  # permission questions answered (round trip)
     command_runs: int = 5  # interleaved (bare, run_command) pairs
     command_bytes: int = 10_000_000
+    mcp_runs: int = 20  # interleaved (direct SDK, through a turn) MCP calls
+    search_files: int = 10_000  # the generated tree search_text searches
+    search_runs: int = 6
+    memory_sessions: int = 20  # sessions loaded at once
+    memory_turns: int = 200  # 5 messages each: 1k-message sessions
+    memory_runs: int = 3  # spawns of the server
 
     def scaled(self, **changes: int) -> Sizes:
         return replace(self, **changes)
@@ -63,4 +69,10 @@ SMOKE = Sizes(
     permission_runs=2,
     command_runs=2,
     command_bytes=100_000,
+    mcp_runs=2,
+    search_files=60,
+    search_runs=2,
+    memory_sessions=2,
+    memory_turns=3,
+    memory_runs=1,
 )

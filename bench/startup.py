@@ -4,7 +4,8 @@ A: ``python bench/bare_server.py`` (a pygls ``LanguageServer`` with no features)
 B: ``python -m nexus_lsp``. Same interpreter, same client, same workspace folder,
 alternating A, B, A, B. The timer runs from just before the process is spawned to
 the ``initialize`` result at the client. Then the client sends ``initialized``
-(nexus-lsp builds its session manager and opens ``.nexus`` there) and the bench
+(nexus-lsp builds nothing more there: its runtime comes with the first ``nexus/*``
+request; the memory measure shows the RSS after a first turn) and the bench
 reads ``VmRSS`` from ``/proc/<pid>/status`` every 50 ms until two readings agree
 (at least 300 ms after ``initialized``, at most 3 s): the idle RSS.
 """

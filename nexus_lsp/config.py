@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "CommandSettings",
     "EditSettings",
     "LoggingSettings",
+    "McpServerSettings",
     "PERMISSION_MODES",
     "PermissionMode",
     "PermissionRule",
@@ -26,6 +27,7 @@ __all__ = [
     "ProviderSettings",
     "SessionSettings",
     "Settings",
+    "parse_mcp_servers",
     "parse_settings",
 ]
 
@@ -120,6 +122,52 @@ DEFAULT_CODE_ACTIONS = (
 )
 
 
+# A server's name becomes part of its tools' names (mcp__<server>__<tool>).
+MCP_SERVER_NAME = r"^[A-Za-z0-9_-]{1,40}$"
+
+
+class McpServerSettings(_Model):
+    """One MCP server (protocol v2 §5): ``command`` (stdio) or ``url`` (streamable HTTP).
+
+    The field names are those of the common ``mcp.json`` files, not camelCase."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+
+    type: Literal["stdio", "http", "streamable-http"] | None = None
+    command: str | None = Field(default=None, min_length=1)
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_sse(cls, value: object) -> object:
+        if isinstance(value, dict) and value.get("type") == "sse":
+            raise ValueError("the SSE transport is not supported: use a streamable-HTTP url")
+        return value
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if (self.command is None) == (self.url is None):
+            raise ValueError(
+                "give either command (a stdio server) or url (an HTTP server)")
+        if self.url is not None and (self.args or self.env or self.cwd):
+            raise ValueError("args, env and cwd are for command servers, not url ones")
+        if self.command is not None and self.headers:
+            raise ValueError("headers are for url servers, not command ones")
+        if self.type == "stdio" and self.url is not None:
+            raise ValueError("type stdio needs a command")
+        if self.type in ("http", "streamable-http") and self.command is not None:
+            raise ValueError(f"type {self.type} needs a url")
+        return self
+
+    @property
+    def transport(self) -> Literal["stdio", "http"]:
+        return "stdio" if self.command is not None else "http"
+
+
 class Settings(_Model):
     provider: ProviderSettings = ProviderSettings()
     session: SessionSettings = SessionSettings()
@@ -128,6 +176,41 @@ class Settings(_Model):
     permissions: PermissionSettings = PermissionSettings()
     commands: CommandSettings = CommandSettings()
     code_actions: tuple[CodeActionSetting, ...] = DEFAULT_CODE_ACTIONS
+    mcp_servers: dict[str, McpServerSettings] = Field(default_factory=dict)
+
+    @field_validator("mcp_servers", mode="before")
+    @classmethod
+    def _server_names(cls, value: object) -> object:
+        if isinstance(value, dict):
+            import re
+
+            for name in value:
+                if not isinstance(name, str) or not re.match(MCP_SERVER_NAME, name):
+                    raise ValueError(
+                        f"server name {name!r}: use 1-40 letters, digits, _ or - "
+                        "(it becomes part of tool names)")
+        return value
+
+
+def parse_mcp_servers(raw: object, where: str) -> tuple[dict[str, McpServerSettings], list[str]]:
+    """The valid entries of an ``mcpServers`` object (``.mcp.json``'s), and a problem
+    naming each invalid one (``where.<name>: ...``)."""
+    if not isinstance(raw, dict):
+        return {}, [f"{where}: expected an object, got {type(raw).__name__}"]
+    import re
+
+    servers: dict[str, McpServerSettings] = {}
+    problems: list[str] = []
+    for name, entry in raw.items():
+        if not re.match(MCP_SERVER_NAME, str(name)):
+            problems.append(f"{where}: server name {name!r}: use 1-40 letters, digits, _ or -")
+            continue
+        try:
+            servers[name] = McpServerSettings.model_validate(entry)
+        except ValidationError as exc:
+            for error in exc.errors():
+                problems.append(f"{_dotted((where, name, *error['loc']))}: {error['msg']}")
+    return servers, problems
 
 
 def parse_settings(raw: object, base: Settings | None = None) -> tuple[Settings, list[str]]:

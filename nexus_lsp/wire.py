@@ -19,9 +19,10 @@ SESSION_SET_MODE: Final = "nexus/session/setMode"  # protocol v2 §1
 SESSION_COMPACT: Final = "nexus/session/compact"  # protocol v2 §4
 PERMISSIONS_LIST: Final = "nexus/permissions/list"
 PERMISSIONS_REVOKE: Final = "nexus/permissions/revoke"
+MCP_LIST: Final = "nexus/mcp/list"  # protocol v2 §5
 REQUEST_METHODS: Final = (
     SESSION_NEW, SESSION_SEND, SESSION_LIST, SESSION_LOAD, SESSION_DELETE,
-    SESSION_SET_MODE, PERMISSIONS_LIST, PERMISSIONS_REVOKE, SESSION_COMPACT,
+    SESSION_SET_MODE, PERMISSIONS_LIST, PERMISSIONS_REVOKE, SESSION_COMPACT, MCP_LIST,
 )
 
 # Requests (server → client): protocol v2 §1; §4, to a client that declared `diagnostics`
@@ -54,6 +55,13 @@ KIND_EXECUTE: Final = "execute"
 KIND_MCP: Final = "mcp"
 TOOL_KINDS: Final = (KIND_READ, KIND_SEARCH, KIND_EDIT, KIND_DELETE, KIND_MOVE, KIND_EXECUTE,
                      KIND_MCP)
+
+# MCP (protocol v2 §5): the project file, the tool-name prefix, the permission question
+# that allows a project server (toolCall.name), the statuses of nexus/mcp/list
+MCP_PROJECT_FILE: Final = ".mcp.json"
+MCP_TOOL_PREFIX: Final = "mcp__"
+MCP_SERVER_PERMISSION_PREFIX: Final = "mcp_server:"
+MCP_STATUSES: Final = ("running", "stopped", "failed", "notAllowed")
 
 # Permission modes and the options of a permission question
 MODE_DEFAULT: Final = "default"

@@ -5,6 +5,8 @@ One :class:`~nexus_lsp.host.runtime.WorkspaceRuntime` per folder (``cwd`` of
 settings layers of :mod:`nexus_lsp.host.settings_files`; the sessions are the
 runtime's, stored in that folder's ``.nexus`` (so the LSP door lists and loads them).
 Everything a turn does is reported by :class:`~nexus_lsp.acp.updates.AcpReporter`.
+A session's own ``mcpServers`` are :class:`~nexus_lsp.acp.mcp.SessionServers`'; the
+slash commands are in :mod:`nexus_lsp.acp.commands`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from typing import Any
 
 from acp import Client, helpers
 from acp.schema import (
-    AvailableCommand,
-    AvailableCommandInput,
     CloseSessionResponse,
     DeleteSessionResponse,
     InitializeResponse,
@@ -28,10 +28,16 @@ from acp.schema import (
     ResumeSessionResponse,
     SessionInfo,
     SetSessionConfigOptionResponse,
-    UnstructuredCommandInput,
 )
 
+from nexus_lsp.acp.commands import (
+    available_commands,
+    compact,
+    not_available,
+    nothing_to_compact,
+)
 from nexus_lsp.acp.hello import initialize_result
+from nexus_lsp.acp.mcp import SessionServers, acp_entries
 from nexus_lsp.acp.permissions import (
     MODE_CONFIG_ID,
     AcpPermissionAsker,
@@ -60,11 +66,6 @@ Runtime = WorkspaceRuntime[AcpWorkspace]
 STOP_REASONS = {
     "endTurn": "end_turn", "maxIterations": "max_turn_requests", "cancelled": "cancelled",
 }
-COMMAND_HELP = {
-    "compact": "Summarise the older part of the conversation to free context",
-    "fork": "Start a new session from this one's history",
-    "revert": "Undo the file changes of the last turn",
-}
 
 
 class LogNotifier:
@@ -92,6 +93,8 @@ class NexusAgent:
         self._unstarted: set[str] = set()
         self._modes: dict[str, PermissionMode] = {}  # modes set before the first prompt
         self._notifier = LogNotifier()
+        self._mcp = SessionServers()  # the sessions' own MCP servers (mcpServers)
+        self._compacting: dict[str, CancellationToken] = {}  # /compact running
 
     def on_connect(self, conn: Client) -> None:
         self._client = conn
@@ -118,6 +121,7 @@ class NexusAgent:
                         "nexus-lsp reads the API key from provider.apiKeyEnv")
 
     async def aclose(self) -> None:
+        await self._mcp.aclose()
         for opening in self._runtimes.values():
             if opening.done() and not opening.cancelled() and opening.exception() is None:
                 await opening.result().aclose()
@@ -154,6 +158,7 @@ class NexusAgent:
             root, layers, workspace, self._notifier, self._provider_factory
         )
         runtime.manager.asker = AcpPermissionAsker(client)
+        self._mcp.install(runtime.manager.tools)
         log.info("workspace %s ready (store %s)", root, runtime.store.nexus_dir)
         return runtime
 
@@ -167,11 +172,13 @@ class NexusAgent:
     # sessions -------------------------------------------------------------------
 
     async def new_session(self, cwd: str, mcp_servers: Any = None, **_: Any) -> NewSessionResponse:
+        entries = acp_entries(mcp_servers)
         runtime = await self._runtime(cwd)
         session_id = new_session_id()
+        notes = await self._start_servers(runtime, session_id, entries)
         self._sessions[session_id] = runtime
         self._unstarted.add(session_id)
-        self._after_open(runtime, session_id, None)
+        self._after_open(runtime, session_id, None, notes)
         mode = runtime.settings.permissions.mode
         return NewSessionResponse(session_id=session_id, modes=mode_state(mode),
                                   config_options=config_options(mode))  # type: ignore[arg-type]
@@ -179,6 +186,7 @@ class NexusAgent:
     async def load_session(
         self, cwd: str, session_id: str, mcp_servers: Any = None, **_: Any
     ) -> None:
+        entries = acp_entries(mcp_servers)
         runtime = await self._runtime(cwd)
         try:
             loaded = await runtime.manager.load(session_id)
@@ -192,9 +200,12 @@ class NexusAgent:
             await send(session_id, update)
         await send(session_id, title_update(loaded.session.title))
         await send(session_id, helpers.update_current_mode(loaded.session.permission_mode))
-        self._after_open(runtime, session_id, None)
+        notes = await self._start_servers(runtime, session_id, entries)
+        self._after_open(runtime, session_id, None, notes)
 
-    async def resume_session(self, session_id: str, cwd: str, **_: Any) -> ResumeSessionResponse:
+    async def resume_session(self, session_id: str, cwd: str, mcp_servers: Any = None,
+                             **_: Any) -> ResumeSessionResponse:
+        entries = acp_entries(mcp_servers)
         runtime = await self._runtime(cwd)
         try:
             session = await runtime.manager.get(session_id)
@@ -202,8 +213,9 @@ class NexusAgent:
             raise rpc_error("unknownSession", str(exc)) from exc
         except SessionBusy as exc:
             raise rpc_error("sessionBusy", str(exc)) from exc
+        notes = await self._start_servers(runtime, session_id, entries)
         self._sessions[session_id] = runtime
-        self._after_open(runtime, session_id, session.title)
+        self._after_open(runtime, session_id, session.title, notes)
         mode = session.permission_mode
         return ResumeSessionResponse(modes=mode_state(mode),
                                      config_options=config_options(mode))  # type: ignore[arg-type]
@@ -226,6 +238,7 @@ class NexusAgent:
         if session_id in self._unstarted:
             self._unstarted.discard(session_id)
             del self._sessions[session_id]
+            await self._mcp.stop(session_id)
             return DeleteSessionResponse()
         runtime = self._sessions.get(session_id)
         candidates = [runtime] if runtime else [
@@ -235,30 +248,35 @@ class NexusAgent:
             try:
                 if await candidate.manager.delete(session_id):
                     self._sessions.pop(session_id, None)
+                    await self._mcp.stop(session_id)
                     return DeleteSessionResponse()
             except SessionBusy as exc:
                 raise rpc_error("sessionBusy", str(exc)) from exc
         raise rpc_error("unknownSession", f"unknown session {session_id!r}")
 
     async def close_session(self, session_id: str, **_: Any) -> CloseSessionResponse:
-        runtime = self._runtime_of(session_id)
-        runtime.manager.cancel(session_id, "the session was closed")
+        self._runtime_of(session_id)
+        self.cancel_turn(session_id, "the session was closed")
         del self._sessions[session_id]
+        await self._mcp.stop(session_id)
         self._unstarted.discard(session_id)
         self._modes.pop(session_id, None)
         return CloseSessionResponse()
 
-    def _after_open(self, runtime: Runtime, session_id: str, title: str | None) -> None:
-        """Commands (and the title) once the client knows the session: sent after the answer."""
-        updates: list[Update | Any] = []
+    async def _start_servers(self, runtime: Runtime, session_id: str,
+                             entries: list[dict[str, Any]]) -> list[str]:
+        """The session's MCP servers (none: the ones it had are stopped); the problems."""
+        timeout = runtime.settings.session.tool_timeout_seconds
+        return await self._mcp.start(session_id, entries, runtime.root, timeout)
+
+    def _after_open(self, runtime: Runtime, session_id: str, title: str | None,
+                    notes: Sequence[str] = ()) -> None:
+        """Commands (and the title) once the client knows the session: sent after the answer,
+        with the problems of its MCP servers (ACP has no other channel to the user)."""
+        updates: list[Update | Any] = [helpers.update_agent_message_text(n + "\n") for n in notes]
         if title is not None:
             updates.append(title_update(title))
-        commands = [
-            AvailableCommand(name=name, description=text, input=AvailableCommandInput(
-                root=UnstructuredCommandInput(hint="optional instructions")))
-            for name, text in COMMAND_HELP.items()
-        ]
-        updates.append(helpers.update_available_commands(commands))
+        updates.append(available_commands())
 
         async def send_all() -> None:
             for update in updates:
@@ -279,7 +297,7 @@ class NexusAgent:
             parts = await build_prompt(prompt, runtime.workspace)
             command = command_of(parts.prompt_text)
             if command is not None:
-                return await self._command(session_id, command)
+                return await self._command(runtime, session_id, command)
             if session_id in self._unstarted:
                 title = title_from(parts.prompt_text or parts.attachments[0].uri)
                 await runtime.new_session(title=title, session_id=session_id)
@@ -313,11 +331,16 @@ class NexusAgent:
             raise rpc_error(code, message, INTERNAL_ERROR)
         return PromptResponse(stop_reason=STOP_REASONS[result.stop_reason])  # type: ignore[arg-type]
 
-    async def _command(self, session_id: str, command: str) -> PromptResponse:
-        # compaction, revert and fork come with the context and checkpoints issues
-        text = f"/{command} is not available yet in this version of nexus-lsp."
-        await self._send(session_id, helpers.update_agent_message_text(text))
-        return PromptResponse(stop_reason="end_turn")
+    async def _command(self, runtime: Runtime, session_id: str, command: str) -> PromptResponse:
+        if command != "compact":
+            return await not_available(self._send, session_id, command)
+        if session_id in self._unstarted:
+            return await nothing_to_compact(self._send, session_id)
+        token = self._compacting[session_id] = CancellationToken()
+        try:
+            return await compact(runtime, session_id, self._send, token)
+        finally:
+            self._compacting.pop(session_id, None)
 
     # permission modes ---------------------------------------------------------------
 
@@ -357,6 +380,9 @@ class NexusAgent:
 
     def cancel_turn(self, session_id: str, how: str = "$/cancel_request") -> None:
         """Cancel the session's running turn, if any (its prompt answers ``cancelled``)."""
+        compacting = self._compacting.get(session_id)
+        if compacting is not None:
+            compacting.cancel(f"cancelled by the client ({how})")
         runtime = self._sessions.get(session_id)
         if runtime is None or session_id in self._unstarted:
             log.info("%s for session %s without a turn: ignored", how, session_id)

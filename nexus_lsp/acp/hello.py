@@ -22,8 +22,8 @@ def initialize_result(protocol_version: int) -> dict[str, Any]:
         "agentCapabilities": {
             "loadSession": True,
             "promptCapabilities": {"image": False, "audio": False, "embeddedContext": True},
-            # No MCP client yet (the MCP issue): mcpServers are accepted and ignored.
-            "mcpCapabilities": {"http": False, "sse": False},
+            # mcpServers of session/new, load and resume: stdio and streamable HTTP.
+            "mcpCapabilities": {"http": True, "sse": False},
             "sessionCapabilities": {"list": {}, "delete": {}, "resume": {}, "close": {}},
         },
         "agentInfo": {"name": "nexus-lsp", "title": "Nexus", "version": _version()},

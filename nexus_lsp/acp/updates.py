@@ -29,18 +29,19 @@ from acp.schema import (
 
 from nexus_lsp import wire
 from nexus_lsp.core.events import (
+    CompactionEnded,
     ContentDelta,
     ReasoningChanged,
     SessionEvent,
     ToolCallRequested,
     ToolCallStatus,
     ToolOutput,
-    TurnEnded,
+    UsageReported,
 )
 from nexus_lsp.core.messages import Message, ToolCall
 from nexus_lsp.host.coalesce import TextCoalescer
 
-__all__ = ["AcpReporter", "Update", "acp_kind", "replay", "tool_kind"]
+__all__ = ["AcpReporter", "Update", "acp_kind", "compaction_note", "replay", "tool_kind"]
 
 log = logging.getLogger(__name__)
 
@@ -152,13 +153,20 @@ class AcpReporter:
     Streamed text is coalesced (:class:`~nexus_lsp.host.coalesce.TextCoalescer`, the
     LSP door's window): thousands of one-word chunks would cost more than the turn.
     :meth:`aclose` sends what is pending; call it when the turn is over.
+
+    A compaction (ACP has no update for it) is a one-line note with the sizes, then a
+    ``usage_update`` of the smaller context: an ``agent_thought_chunk`` during a turn
+    (it is not the answer), an ``agent_message_chunk`` for ``/compact`` (``notes``),
+    whose answer it is.
     """
 
-    def __init__(self, send: Any, session_id: str, root: Path, context_tokens: int) -> None:
+    def __init__(self, send: Any, session_id: str, root: Path, context_tokens: int,
+                 notes: Literal["thought", "message"] = "thought") -> None:
         self._send = send  # async (session_id, update) -> None
         self._session_id = session_id
         self._root = root
         self._context_tokens = context_tokens
+        self._notes = notes
         self._text = TextCoalescer(self._send_text)
         self.answered: set[str] = set()  # tool calls with a final status
         self.started: dict[str, ToolCall] = {}
@@ -170,6 +178,12 @@ class AcpReporter:
             return
         if isinstance(event, ReasoningChanged):
             await self._text.add("thought", event.text or "")
+            return
+        if isinstance(event, CompactionEnded):
+            await self._text.flush()
+            await self._send_text(self._notes, compaction_note(event))
+            await self._send(self._session_id, UsageUpdate(
+                session_update="usage_update", used=event.tokens_after, size=self._context_tokens))
             return
         update = self._update(event)
         if update is not None:
@@ -192,8 +206,10 @@ class AcpReporter:
             return self._output(event)
         if isinstance(event, ToolCallStatus):
             return self._status(event)
-        if isinstance(event, TurnEnded):
-            return self._usage(event)
+        if isinstance(event, UsageReported):
+            # each model call's prompt size, as the provider reported it (or estimated)
+            return UsageUpdate(session_update="usage_update", used=event.used_tokens,
+                               size=event.context_tokens)
         return None
 
     def _output(self, event: ToolOutput) -> Update:
@@ -213,14 +229,15 @@ class AcpReporter:
         why = event.error or event.output or event.status
         return tool_call_end(event.call, self._root, False, why, event.locations, event.details)
 
-    def _usage(self, event: TurnEnded) -> UsageUpdate | None:
-        usage = event.result.usage
-        if usage is None or usage.input_tokens is None:
-            return None
-        # The last model call's prompt is what is in context now; a turn's usage sums
-        # its calls, so this is an upper bound until the context branch reports per call.
-        used = usage.input_tokens + (usage.output_tokens or 0)
-        return UsageUpdate(session_update="usage_update", used=used, size=self._context_tokens)
+
+def compaction_note(event: CompactionEnded) -> str:
+    """The line a client shows for a compaction (sizes in tokens, the summary's in chars)."""
+    sizes = f"{event.tokens_before:,} → {event.tokens_after:,} tokens"
+    if event.summary is not None:
+        return (f"[Context compacted: {len(event.indexes)} messages summarised in "
+                f"{len(event.summary):,} characters; {sizes}]\n")
+    why = event.fallback or "no summary"
+    return f"[Context compacted: {why}; {sizes}]\n"
 
 
 def title_update(title: str) -> SessionInfoUpdate:

@@ -94,6 +94,13 @@ class EditorWorkspace(DiskWorkspace, ABC):
             return self._edited[path]
         return await super().read_text(path)
 
+    def open_buffers(self) -> dict[Path, str]:
+        """Every open buffer's text by resolved path (none unless the door knows them)."""
+        return {}
+
+    def held_texts(self) -> dict[Path, str]:
+        return {**self._edited, **self.open_buffers()}
+
     def document_event(self, path: Path) -> None:
         """The editor opened, saved or closed ``path``: its own state is current again."""
         self._edited.pop(path, None)

@@ -89,6 +89,7 @@ class WorkspaceRuntime(Generic[W]):
         manager = SessionManager(
             root, settings.settings, editor, store, provider_factory or default_provider
         )
+        manager.notify = lambda text: notifier.show_message("warning", text)
         runtime = cls(root, settings, store, editor, manager)
         settings.on_change = manager.update_settings
         return runtime

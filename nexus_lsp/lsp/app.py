@@ -370,6 +370,11 @@ def _register_nexus_methods(server: NexusLanguageServer) -> None:
         with rpc_errors(wire.PERMISSIONS_LIST):
             return await (await ls.nexus()).permissions_list(params)
 
+    @server.feature(wire.MCP_LIST)
+    async def mcp_list(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.MCP_LIST):
+            return await (await ls.nexus()).mcp_list(params)
+
     @server.feature(wire.PERMISSIONS_REVOKE)
     async def permissions_revoke(ls: NexusLanguageServer, params: Any) -> Any:
         with rpc_errors(wire.PERMISSIONS_REVOKE):

@@ -135,6 +135,12 @@ class Handlers:
         grants = await self.runtime.host.store.grants.list_grants()
         return {"grants": [g.to_json() for g in grants]}
 
+    async def mcp_list(self, raw: Any) -> dict[str, Any]:
+        P.parse(P.McpListParams, raw)
+        await self.settled()
+        servers = await self.runtime.host.manager.mcp_servers()
+        return {"servers": servers.list_json() if servers is not None else []}
+
     async def permissions_revoke(self, raw: Any) -> dict[str, Any]:
         p = P.parse(P.RevokeParams, raw)
         return {"revoked": await self.runtime.host.store.grants.revoke(p.id)}

@@ -24,7 +24,8 @@ __all__ = ["LspLogHandler", "configure_logging"]
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # pygls logs every message it sends at INFO: forwarding those would echo the wire.
-_QUIET_LOGGERS = ("pygls", "asyncio", "httpx", "httpcore", "aiosqlite")
+_QUIET_LOGGERS = ("pygls", "asyncio", "httpx", "httpcore", "aiosqlite",
+                  "httpx2", "httpcore2", "mcp")  # the MCP SDK and its HTTP client
 
 _LEVELS = (
     (logging.ERROR, types.MessageType.Error),

@@ -33,6 +33,7 @@ __all__ = [
     "ListParams",
     "LoadParams",
     "NewParams",
+    "McpListParams",
     "PermissionsListParams",
     "RevokeParams",
     "SendParams",
@@ -135,6 +136,10 @@ class SetModeParams(_Params):
 
 
 class PermissionsListParams(_Params):
+    pass
+
+
+class McpListParams(_Params):
     pass
 
 

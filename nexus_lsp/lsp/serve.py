@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import gc
 import ipaddress
 import logging
@@ -35,6 +36,9 @@ from nexus_lsp.lsp.logs import LspLogHandler, configure_logging
 __all__ = ["serve_stdio", "serve_tcp"]
 
 log = logging.getLogger(__name__)
+
+PIPE_BYTES = 1024 * 1024  # stdout's kernel buffer when it is a pipe (see grow_pipe)
+F_SETPIPE_SZ = 1031  # Linux fcntl
 
 
 def thread_source(stdin: BinaryIO, executor: Executor) -> ReadSome:
@@ -72,6 +76,22 @@ class WireWriter:
         self.broken = True
         with contextlib.suppress(OSError, ValueError):
             self._stream.close()
+
+
+def grow_pipe(stream: BinaryIO) -> None:
+    """A 1 MiB kernel buffer when ``stream`` is a pipe (Linux; elsewhere a no-op).
+
+    Writes to stdout are synchronous: with the default 64 KiB pipe, a command's
+    streamed output (up to ``commands.maxStoredOutputBytes``, 1 MiB) blocks the event
+    loop at every 64 KiB until the editor has read it, and meanwhile nothing drains
+    the command's own pipe. With room for a whole stream the two proceed side by side.
+    """
+    if not sys.platform.startswith("linux"):  # F_SETPIPE_SZ is Linux's
+        return
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        fd = stream.fileno()
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def serve_stdio(log_file: str | None) -> int:
@@ -129,6 +149,7 @@ async def _serve_stdio(server: NexusLanguageServer, stdin: BinaryIO, stdout: Bin
         source: ReadSome = stream.read
     else:  # a terminal or file: asyncio cannot watch it, a thread reads instead
         source = thread_source(stdin, server.thread_pool)
+    grow_pipe(stdout)
     server.protocol.set_writer(WireWriter(stdout))
     await _run(server, FrameReader(source))
 

@@ -51,6 +51,15 @@ class LspWorkspace(EditorWorkspace):
         document = self.open_document(path)
         return document.source if document is not None else None
 
+    def open_buffers(self) -> dict[Path, str]:
+        documents: dict[str, TextDocument] = self._server.workspace.text_documents
+        found: dict[Path, str] = {}
+        for document in documents.values():
+            doc_path = to_fs_path(document.uri)
+            if doc_path:
+                found[Path(os.path.realpath(doc_path))] = document.source
+        return found
+
     def open_document(self, path: Path) -> TextDocument | None:
         """The editor's open document for ``path`` (a resolved path), if any."""
         documents: dict[str, TextDocument] = self._server.workspace.text_documents

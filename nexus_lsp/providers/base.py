@@ -20,7 +20,8 @@ from nexus_lsp.core.stream import StreamComplete, StreamEvent
 __all__ = ["Provider", "ProviderStream", "RawLogger"]
 
 # Receives provider traffic for the raw.jsonl stream: ("request", body),
-# ("chunk", data), ("response", body), ("error", detail). Keys are never passed.
+# ("chunks", [data, ...]) (the streamed chunks of one network read), ("response", body),
+# ("error", detail). Keys are never passed.
 RawLogger = Callable[[str, Any], None]
 
 

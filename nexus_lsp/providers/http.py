@@ -29,7 +29,6 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Awaitable,
-    Callable,
     Iterable,
     Sequence,
 )
@@ -37,10 +36,9 @@ from contextlib import aclosing, asynccontextmanager
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import httpx
-from httpx_sse import EventSource, ServerSentEvent, SSEError
 
 from nexus_lsp.config import ProviderSettings
-from nexus_lsp.core.cancel import CancellationToken, Cancelled, race
+from nexus_lsp.core.cancel import CancellationToken, Cancelled
 from nexus_lsp.core.messages import Message, ToolDefinition
 from nexus_lsp.core.stream import StreamComplete, StreamEvent
 from nexus_lsp.errors import (
@@ -60,8 +58,15 @@ from nexus_lsp.providers.api_errors import (
     scrub_error,
 )
 from nexus_lsp.providers.base import ProviderStream, RawLogger
+from nexus_lsp.providers.read_decoder import DONE, ReadDecoder
+from nexus_lsp.providers.reads import (
+    network_reads,
+    next_unless_cancelled,
+    until_cancelled,
+)
 from nexus_lsp.providers.request_body import encode_body
 from nexus_lsp.providers.retry import RetryPolicy, parse_retry_after
+from nexus_lsp.providers.sse import SSEParser, SSETooLarge, is_event_stream
 
 __all__ = ["DONE", "HttpProvider", "StreamDecoder"]
 
@@ -69,7 +74,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DONE = "[DONE]"
 # After the model's final event, how long to wait for the end of the body: reading it
 # lets the connection go back to the pool instead of being dropped.
 DRAIN_SECONDS = 2.0
@@ -166,7 +170,7 @@ class HttpProvider:
         while True:
             try:
                 async with self._open(body, cancel_token) as response:
-                    raw = await self._read(_until_cancelled(response.aread, cancel_token))
+                    raw = await self._read(until_cancelled(response.aread, cancel_token))
                 text = raw.decode("utf-8", "replace")
                 try:
                     data = json.loads(text)
@@ -215,49 +219,56 @@ class HttpProvider:
     async def _events(
         self, response: httpx.Response, decoder: StreamDecoder, token: CancellationToken
     ) -> AsyncGenerator[StreamEvent, None]:
-        sse = EventSource(response).aiter_sse()
+        """The stream events of each network read, decoded in one synchronous pass.
+
+        Per read: the SSE events it completes, one ``raw.jsonl`` record for their
+        chunks, and the deltas merged (one text delta, one reasoning delta between
+        tool-call starts): a long answer costs awaits per read, not per event.
+        """
+        content_type = response.headers.get("content-type", "")
+        if not is_event_stream(content_type):
+            raise ProviderProtocolError(
+                f"the {self.api_name} answered a streamed request with Content-Type "
+                f"{content_type.partition(';')[0]!r}, expected 'text/event-stream'")
+        parser = SSEParser()
+        per_read = ReadDecoder(decoder, api_name=self.api_name, malformed=self._malformed,
+                               raw=self._raw if self._raw_logger is not None else None)
+        reads = network_reads(response)
+        shown = False
         try:
             while not decoder.finished:
-                event = await self._read(_next_unless_cancelled(sse, token))
-                if event is None:
+                read = await self._read(next_unless_cancelled(reads, token))
+                if read is None:
                     break
-                if not event.data:
-                    continue  # keep-alive
-                data = self._parse(event)
-                self._raw("chunk", data)
-                for item in self._feed(decoder, event.event, data):
-                    yield item
+                try:
+                    events = parser.feed(read)
+                except SSETooLarge as exc:
+                    raise self._malformed(str(exc), read[:EXCERPT_CHARS].decode(
+                        "utf-8", "replace")) from None
+                while events:
+                    # Until something is shown, one event at a time: the first words do
+                    # not wait for the rest of a (large) first read to be decoded.
+                    batch, events = (events[:1], events[1:]) if not shown else (events, [])
+                    items, failure = per_read.decode(batch)
+                    for item in items:
+                        shown = True
+                        yield item
+                    if failure is not None:
+                        raise failure
             if decoder.finished:
-                await self._drain(sse, token)
+                await self._drain(reads, token)
         finally:
-            await sse.aclose()
+            await reads.aclose()
 
-    async def _drain(
-        self, sse: AsyncGenerator[ServerSentEvent, None], token: CancellationToken
-    ) -> None:
+    async def _drain(self, reads: AsyncGenerator[bytes, None], token: CancellationToken) -> None:
         try:
             async with asyncio.timeout(DRAIN_SECONDS):
-                while await _until_cancelled(lambda: _next(sse), token) is not None:
+                # In this task, as every read: a read under way is bound to its task.
+                while await next_unless_cancelled(reads, token) is not None:
                     pass
-        except (TimeoutError, Cancelled, httpx.HTTPError, SSEError) as exc:
+        except (TimeoutError, Cancelled, httpx.HTTPError) as exc:
             # The answer is complete; only the connection's reuse is lost.
             log.debug("%s: stopped reading after the final event: %r", self.api_name, exc)
-
-    def _feed(self, decoder: StreamDecoder, event: str, data: Any) -> Iterable[StreamEvent]:
-        try:
-            return list(decoder.feed(event, data))
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            # A shape the decoder did not foresee is the API's fault, not a crash.
-            log.exception("%s: cannot decode event %r", self.api_name, event)
-            raise self._malformed(f"unexpected event shape ({exc!r})", json.dumps(data)) from exc
-
-    def _parse(self, event: ServerSentEvent) -> Any:
-        if event.data.strip() == DONE:
-            return DONE
-        try:
-            return json.loads(event.data)
-        except ValueError:
-            raise self._malformed("a stream event is not JSON", event.data) from None
 
     # -- HTTP ------------------------------------------------------------------------
 
@@ -268,7 +279,7 @@ class HttpProvider:
         """Send the request; yield the response once its status says success."""
         try:
             request = self._build_request(body)
-            response = await _until_cancelled(
+            response = await until_cancelled(
                 lambda: self._client.send(request, stream=True), token)
         except httpx.ConnectTimeout as exc:
             raise ProviderUnavailableError(
@@ -287,7 +298,7 @@ class HttpProvider:
         try:
             if response.status_code >= 400:
                 try:
-                    raw = await _until_cancelled(response.aread, token)
+                    raw = await until_cancelled(response.aread, token)
                 except httpx.HTTPError:
                     raw = b""
                 text = raw.decode("utf-8", "replace")
@@ -314,7 +325,7 @@ class HttpProvider:
             raise ProviderTimeoutError(
                 f"the {self.api_name} sent nothing for {self.settings.timeout_seconds:g}s"
             ) from exc
-        except (httpx.HTTPError, SSEError) as exc:
+        except httpx.HTTPError as exc:
             raise ProviderProtocolError(
                 f"the {self.api_name} stream broke off before the answer was complete: "
                 f"{self._scrub(str(exc)) or type(exc).__name__}"
@@ -395,54 +406,3 @@ def _ssl_context() -> ssl.SSLContext:
     for every session created or loaded, since each session owns a provider.
     """
     return httpx.create_ssl_context()
-
-
-async def _until_cancelled(work: Callable[[], Awaitable[T]], token: CancellationToken) -> T:
-    """:func:`race` for work that is created only when the token is not cancelled yet.
-
-    Creating the coroutine first and letting ``race`` refuse it would leave it never
-    awaited (a RuntimeWarning, and an error under ``filterwarnings = error``).
-    """
-    token.raise_if_cancelled()
-    return await race(work(), token)
-
-
-async def _next_unless_cancelled(
-    events: AsyncGenerator[ServerSentEvent, None], token: CancellationToken
-) -> ServerSentEvent | None:
-    """The next event, or :class:`Cancelled` the moment ``token`` is cancelled.
-
-    :func:`race` per streamed event cost two tasks and an ``asyncio.wait`` each: for a
-    long answer (~20k chunks) that dominated the turn. Here the read stays in the
-    caller's task; a cancel interrupts that task at its current await (the read), and
-    the ``CancelledError`` it gets is turned into ``Cancelled``, the way
-    ``asyncio.timeout`` turns its own cancel into ``TimeoutError``. A cancel of the
-    task by anyone else still propagates as ``CancelledError``.
-    """
-    token.raise_if_cancelled()
-    task = asyncio.current_task()
-    if task is None:  # not in a task: nothing to interrupt, so race it
-        return await race(_next(events), token)
-    interrupted = False
-
-    def interrupt(reason: str) -> None:
-        nonlocal interrupted
-        interrupted = True
-        task.cancel()
-
-    remove = token.on_cancel(interrupt)
-    try:
-        return await _next(events)
-    except asyncio.CancelledError:
-        if interrupted and task.uncancel() == 0:
-            raise Cancelled(token.reason or "cancelled") from None
-        raise
-    finally:
-        remove()
-
-
-async def _next(events: AsyncGenerator[ServerSentEvent, None]) -> ServerSentEvent | None:
-    try:
-        return await events.__anext__()
-    except StopAsyncIteration:
-        return None

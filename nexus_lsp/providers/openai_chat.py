@@ -148,6 +148,30 @@ class OpenAIStreamDecoder:
     def finished(self) -> bool:
         return self._done
 
+    # A chunk that is nothing but text: see providers/text_template.py.
+    TEXT_PATH = ("choices", 0, "delta", "content")
+
+    @staticmethod
+    def plain_text(data: Any) -> str | None:
+        """The text of a chunk that only adds text (what feed() needs nothing else of)."""
+        if type(data) is not dict or data.get("error") or data.get("usage"):
+            return None
+        choices = data.get("choices")
+        if type(choices) is not list or len(choices) != 1 or type(choices[0]) is not dict:
+            return None
+        choice = choices[0]
+        delta = choice.get("delta")
+        if (choice.get("index", 0) != 0 or choice.get("finish_reason")
+                or type(delta) is not dict or not set(delta) <= {"content", "role"}):
+            return None
+        content = delta.get("content")
+        return content if type(content) is str and content else None
+
+    def add_text(self, text: str) -> TextDelta:
+        """What feed() does with a chunk whose plain_text() is ``text``."""
+        self._text.append(text)
+        return TextDelta(text)
+
     def feed(self, event: str, data: Any) -> Iterable[StreamEvent]:
         if data == DONE:
             self._done = True

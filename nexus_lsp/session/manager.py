@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nexus_lsp.config import PermissionMode, ProviderSettings, Settings
 from nexus_lsp.core.attachments import Attachment, render_prompt
@@ -28,13 +29,17 @@ from nexus_lsp.providers import create_provider
 from nexus_lsp.providers.base import Provider, RawLogger
 from nexus_lsp.session.compaction import CompactionOutcome
 from nexus_lsp.session.diagnostics import DiagnosticsWatch
+from nexus_lsp.session.extensions import WorkspaceTools
 from nexus_lsp.session.prompt import compose_system_prompt
 from nexus_lsp.session.queue import WHEN_BUSY, Steered, TurnQueue, WhenBusy
 from nexus_lsp.session.session import Session, new_session_id
-from nexus_lsp.skills import Workspace, builtin_registry
+from nexus_lsp.skills import Workspace
 from nexus_lsp.skills.command import CommandLimits
 from nexus_lsp.skills.diagnostics import DiagnosticsSource, GetDiagnostics
 from nexus_lsp.storage import SessionRecord, SessionStore
+
+if TYPE_CHECKING:
+    from nexus_lsp.mcp import McpServers
 
 __all__ = [
     "WHEN_BUSY",
@@ -98,6 +103,11 @@ class SessionManager:
         self.permissions = PermissionGate(
             lambda: self.settings.permissions, store.grants, lambda: self.asker
         )
+        # How the user is told of a problem that is no request's answer (set by the host).
+        self.notify: Callable[[str], None] | None = None
+        # Skill plugins and MCP servers (protocol v2 §5).
+        self.tools = WorkspaceTools(root, workspace, lambda: self.settings, self.permissions,
+                                    self._tell)
 
     def __repr__(self) -> str:
         running = sum(s.running for s in self._sessions.values())
@@ -323,6 +333,22 @@ class SessionManager:
                 session.registry.timeout_seconds = settings.session.tool_timeout_seconds
                 session.registry.max_output_chars = settings.session.max_tool_output_chars
 
+    # MCP servers and plugins -------------------------------------------------------
+
+    @property
+    def mcp(self) -> McpServers | None:
+        """The workspace's MCP servers, once some were configured."""
+        return self.tools.mcp
+
+    async def mcp_servers(self) -> McpServers | None:
+        """The MCP servers configured now (``nexus/mcp/list``); none is started here."""
+        return await self.tools.mcp_servers()
+
+    def _tell(self, text: str) -> None:
+        log.warning("%s", text)
+        if self.notify is not None:
+            self.notify(text)
+
     async def aclose(self) -> None:
         """Cancel running turns, wait briefly for them to close, release everything."""
         await self.queue.aclose()
@@ -337,6 +363,11 @@ class SessionManager:
             except Exception:
                 log.exception("closing the provider of session %s failed", session.id)
         self._sessions.clear()
+        if self.mcp is not None:
+            try:
+                await self.tools.aclose()
+            except Exception:
+                log.exception("stopping the MCP servers failed")
         await self.store.aclose()
 
     def _make_live(
@@ -352,7 +383,7 @@ class SessionManager:
         created_at: datetime | None = None,
     ) -> Session:
         provider = self._provider_factory(provider_settings, self.store.raw_logger(session_id))
-        registry = builtin_registry(self.workspace, self.settings.session, self._command_limits)
+        registry = self.tools.registry(self._command_limits)
         source = self.diagnostics_source
         if source is not None:
             registry.register(GetDiagnostics(self.workspace, source))
@@ -368,6 +399,7 @@ class SessionManager:
             turn_count=turn_count,
             created_at=created_at,
             permissions=self.permissions,
+            tool_source=self.tools.tool_source,
         )
         session.add_sink(self.store.sink(session_id))
         if source is not None:

@@ -36,9 +36,10 @@ import asyncio
 import inspect
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from nexus_lsp.config import PermissionMode, SessionSettings
 from nexus_lsp.core.attachments import Attachment, render_prompt
@@ -68,9 +69,12 @@ from nexus_lsp.session.callbacks import SessionCallbacks
 from nexus_lsp.session.compaction import CompactionOutcome, compact_and_report
 from nexus_lsp.session.context import Context, usage_event
 from nexus_lsp.session.diagnostics import DiagnosticsWatch
-from nexus_lsp.skills.base import SkillRegistry, strip_session_arguments
+from nexus_lsp.skills.base import Skill, SkillRegistry, strip_session_arguments
 
-__all__ = ["Session", "new_session_id"]
+__all__ = ["Session", "ToolSource", "new_session_id"]
+
+# (session id, turn id, the turn's token) → the extra skills of this turn (MCP tools).
+ToolSource = Callable[[str, int, CancellationToken], Awaitable[Sequence[Skill[Any]]]]
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +118,12 @@ class Session:
         turn_count: int = 0,
         created_at: datetime | None = None,
         permissions: PermissionGate | None = None,
+        tool_source: ToolSource | None = None,
     ) -> None:
         self.id = session_id or new_session_id()
+        # More tools, asked for at the start of each turn with tools (MCP servers):
+        # they replace the registry's "mcp" group and the tools the model is offered.
+        self.tool_source = tool_source
         # The permission gate (protocol v2 §1); None runs every tool unasked (tests, tools
         # the caller trusts). ``mode`` is this session's mode (nexus/session/setMode);
         # None follows the setting.
@@ -309,6 +317,11 @@ class Session:
             await self._append(turn, result.to_message())
 
     async def _loop(self, turn: _Turn, use_tools: bool) -> tuple[StopReason, TurnError | None]:
+        if use_tools and self.tool_source is not None:
+            try:
+                await race(self._refresh_tools(turn), turn.token)
+            except Cancelled:
+                return "cancelled", None
         tools = turn.context.tools if use_tools else []
         for iteration in range(self.settings.max_iterations):
             await self._take_steered(turn)
@@ -400,6 +413,25 @@ class Session:
             self.provider, context, self.settings.keep_recent_exchanges, token,
             turn_id=turn_id, emit=self._emit,
         )
+
+    async def _refresh_tools(self, turn: _Turn) -> None:
+        """The tool source's skills for this turn (its failure costs only its tools)."""
+        assert self.tool_source is not None and self.registry is not None
+        try:
+            extra = await self.tool_source(self.id, turn.id, turn.token)
+        except (Cancelled, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("session %s: listing the MCP tools failed", self.id)
+            extra = []
+        if not extra and not self.registry.group("mcp"):
+            return  # nothing was or is offered: the tools stay as they are
+        clashes = self.registry.replace_group("mcp", extra)
+        if clashes:
+            log.warning("session %s: tools left out (name taken): %s", self.id, clashes)
+        definitions = self.registry.definitions()
+        self.context.tools = definitions
+        turn.context.tools = list(definitions)
 
     @property
     def permission_mode(self) -> PermissionMode:

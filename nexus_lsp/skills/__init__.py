@@ -3,6 +3,7 @@
 from nexus_lsp.skills.base import Skill, SkillArguments, SkillOutput, SkillRegistry
 from nexus_lsp.skills.disk import DiskWorkspace, minimal_replacement
 from nexus_lsp.skills.files import builtin_registry, builtin_skills
+from nexus_lsp.skills.schema import RawArguments, SchemaSkill
 from nexus_lsp.skills.workspace import (
     DeleteFile,
     DirEntry,
@@ -18,7 +19,9 @@ __all__ = [
     "DirEntry",
     "DiskWorkspace",
     "FileChange",
+    "RawArguments",
     "RenameFile",
+    "SchemaSkill",
     "Skill",
     "SkillArguments",
     "SkillOutput",

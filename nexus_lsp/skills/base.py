@@ -118,6 +118,14 @@ class Skill(ABC, Generic[A]):
         """Run with a ``report`` callback for streamed output; most skills ignore it."""
         return await self.run(args, token)
 
+    def parse_arguments(self, arguments: dict[str, Any]) -> A:
+        """The validated arguments; :class:`ToolError` ``invalidArguments`` names what
+        is wrong. A skill described by a raw JSON schema overrides this (``schema.py``)."""
+        try:
+            return self.arguments.model_validate(arguments)  # type: ignore[return-value]
+        except ValidationError as exc:
+            raise ToolError("invalidArguments", _describe_validation(exc)) from None
+
     def definition(self) -> ToolDefinition:
         schema = self.arguments.model_json_schema(by_alias=True)
         schema.pop("title", None)
@@ -150,6 +158,8 @@ class SkillRegistry:
         max_output_chars: int = 20_000,
     ) -> None:
         self._skills: dict[str, Skill[Any]] = {}
+        self._groups: dict[str, list[str]] = {}  # replace_group's names
+        self._definitions: dict[str, tuple[Skill[Any], ToolDefinition]] = {}
         self.timeout_seconds = timeout_seconds
         self.max_output_chars = max_output_chars
         for skill in skills:
@@ -170,8 +180,37 @@ class SkillRegistry:
             raise ValueError(f"a skill named {skill.name!r} is already registered")
         self._skills[skill.name] = skill
 
+    def group(self, group: str) -> list[str]:
+        """The names ``replace_group`` put in ``group``."""
+        return list(self._groups.get(group, ()))
+
+    def replace_group(self, group: str, skills: Iterable[Skill[Any]]) -> list[str]:
+        """Make ``skills`` the registry's ``group`` (MCP tools, refreshed each turn):
+        the group's previous skills go, these come. A name another skill already has
+        is left out; the names left out are returned."""
+        for name in self._groups.pop(group, ()):
+            self._skills.pop(name, None)
+        added: list[str] = []
+        clashes: list[str] = []
+        for skill in skills:
+            if skill.name in self._skills:
+                clashes.append(skill.name)
+                continue
+            self._skills[skill.name] = skill
+            added.append(skill.name)
+        self._groups[group] = added
+        return clashes
+
     def definitions(self) -> list[ToolDefinition]:
-        return [skill.definition() for skill in self._skills.values()]
+        # Built once per skill: a pydantic schema costs milliseconds, and the list is
+        # asked for at every turn that refreshes its MCP tools.
+        out: list[ToolDefinition] = []
+        for name, skill in self._skills.items():
+            cached = self._definitions.get(name)
+            if cached is None or cached[0] is not skill:
+                cached = self._definitions[name] = (skill, skill.definition())
+            out.append(cached[1])
+        return out
 
     def is_read_only(self, name: str) -> bool:
         skill = self._skills.get(name)
@@ -219,11 +258,7 @@ class SkillRegistry:
                 f"the arguments are not a valid JSON object ({call.arguments_error}); "
                 "call the tool again with valid JSON arguments",
             )
-        args = strip_session_arguments(call.arguments)
-        try:
-            parsed = skill.arguments.model_validate(args)
-        except ValidationError as exc:
-            raise ToolError("invalidArguments", _describe_validation(exc)) from None
+        parsed = skill.parse_arguments(strip_session_arguments(call.arguments))
         call_token = token.child()  # cancelled on timeout, too
         timeout = None if skill.own_timeout else self.timeout_seconds
         try:

@@ -12,6 +12,7 @@ Bounds, whatever the command prints:
   a marker saying what was cut in between (a test run's verdict is at its end);
 - the editor gets the output as it comes, up to ``commands.maxStoredOutputBytes``
   (what is streamed is what the store and the transcript can hold), then a marker;
+  it is reported in few large pieces, not one per read (``skills/stream.py``);
 - memory holds the head, a bounded tail and one read chunk.
 
 Timeout (``timeoutSeconds``, default ``commands.timeoutSeconds``) and cancel end the
@@ -45,6 +46,7 @@ from nexus_lsp.config import CommandSettings
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.errors import ToolError
 from nexus_lsp.skills.base import OutputReport, Skill, SkillArguments, SkillOutput
+from nexus_lsp.skills.stream import OutputCoalescer
 from nexus_lsp.skills.workspace import Workspace
 
 __all__ = [
@@ -120,7 +122,7 @@ class _Output:
         self.streamed = 0
         self.stream_bytes = stream_bytes
         self.stream_cut = False
-        self._report = report
+        self._stream_out = OutputCoalescer(report)  # few large reports, not one per read
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def feed(self, data: bytes, final: bool = False) -> None:
@@ -128,7 +130,8 @@ class _Output:
         if not text:
             return
         self.total += len(text)
-        self._stream(text, len(data))
+        if not self.stream_cut:
+            self._stream(text, len(data))
         if self.head_len < self.head_chars:
             part = text[: self.head_chars - self.head_len]
             self.head.append(part)
@@ -141,15 +144,21 @@ class _Output:
                 self.tail_len -= len(self.tail.popleft())
 
     def _stream(self, text: str, size: int) -> None:
-        if self.stream_cut:
-            return
-        if self.streamed + size > self.stream_bytes:
+        room = self.stream_bytes - self.streamed
+        if size > room:  # what fits is shown, up to the bound to the byte, then the marker
             self.stream_cut = True
-            self._report(
+            part = text.encode()[:room].decode("utf-8", "ignore")  # no half character
+            self.streamed += len(part.encode())
+            self._stream_out.add(part)
+            self._stream_out.add(
                 f"\n[output shown up to {self.stream_bytes:,} bytes; the rest is cut here]\n")
             return
         self.streamed += size
-        self._report(text)
+        self._stream_out.add(text)
+
+    def flush(self) -> None:
+        """Report the streamed text still held: the command's output has ended."""
+        self._stream_out.flush()
 
     def text(self) -> tuple[str, str]:
         tail = "".join(self.tail)
@@ -212,8 +221,10 @@ class RunCommand(Skill[RunCommandArgs]):
         except BaseException:  # the turn was cancelled (or the server is going away)
             await asyncio.shield(run.end_group())
             run.close()
+            output.flush()
             raise
         run.close()
+        output.flush()  # before the result: the final update follows every chunk
         duration_ms = int((time.monotonic() - started) * 1000)
         return self._result(args, run.returncode, output, ended, timeout, duration_ms, limit)
 

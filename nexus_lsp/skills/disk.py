@@ -152,6 +152,19 @@ class DiskWorkspace:
             folders.extend(reversed(subfolders))
         return found[:MAX_LISTED_FILES]
 
+    def held_texts(self) -> dict[Path, str]:
+        return {}  # no editor: the disk is all there is
+
+    def text_for_search(self, path: Path, max_bytes: int) -> str | None:
+        """The text of a file for a search, or None when a search skips it (not a
+        regular file, over ``max_bytes``, binary, not UTF-8, vanished). Blocking."""
+        try:
+            if os.stat(path).st_size > max_bytes:
+                return None
+            return self._read_disk(path)
+        except (ToolError, OSError):
+            return None
+
     def _inside(self, entry: os.DirEntry[str]) -> bool:
         if not entry.is_symlink():
             return True

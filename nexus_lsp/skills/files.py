@@ -8,8 +8,10 @@ Output is bounded and says what was cut.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -22,6 +24,7 @@ from nexus_lsp.errors import ToolError
 from nexus_lsp.skills.base import Skill, SkillArguments, SkillOutput, SkillRegistry
 from nexus_lsp.skills.command import CommandLimits, RunCommand
 from nexus_lsp.skills.disk import NotUtf8, minimal_replacement
+from nexus_lsp.skills.ripgrep import SEARCH_TIMEOUT, RgUnavailable, rg_search
 from nexus_lsp.skills.workspace import (
     DeleteFile,
     RenameFile,
@@ -31,6 +34,8 @@ from nexus_lsp.skills.workspace import (
 )
 
 __all__ = ["builtin_registry", "builtin_skills"]
+
+log = logging.getLogger(__name__)
 
 MAX_SEARCH_MATCHES = 200
 MAX_SEARCH_FILE_BYTES = 2 * 1024 * 1024
@@ -149,32 +154,63 @@ class SearchText(_FileSkill):
             detail = f"pattern: not a valid regular expression: {exc}"
             raise ToolError("invalidArguments", detail) from None
         root = self.workspace.resolve(args.path)
-        matches: list[str] = []
-        # Walking a large tree takes a while: not on the event loop.
-        for file in await run_in_thread(self.workspace.files, root):
-            token.raise_if_cancelled()
-            if args.glob and not file.match(args.glob):
-                continue
-            try:
-                if file.stat().st_size > MAX_SEARCH_FILE_BYTES:
-                    continue
-                text = await self.workspace.read_text(file)
-            except (ToolError, OSError):
-                continue  # binary, undecodable, not a regular file or vanished
-            rel = self.workspace.relative(file)
-            for number, line in enumerate(text.splitlines(), 1):
-                if regex.search(line):
-                    matches.append(f"{rel}:{number}: {line.strip()[:300]}")
-                    if len(matches) > MAX_SEARCH_MATCHES:
-                        break
+        # What the editor holds is searched in its text, not in the file on disk.
+        held = {path: text for path, text in self.workspace.held_texts().items()
+                if path == root or path.is_relative_to(root)}
+        timed_out = False
+        try:
+            found = await rg_search(self.workspace.root, root, args.pattern, args.glob,
+                                    max_matches=MAX_SEARCH_MATCHES, token=token)
+            matches = [(m.path, m.line, m.text) for m in found.matches if m.path not in held]
+            cut, timed_out = found.cut, found.timed_out
+        except RgUnavailable as exc:
+            log.info("search_text: %s; searching in Python instead", exc)
+            # Walking and reading a large tree takes a while: not on the event loop.
+            matches, cut = await run_in_thread(self._walk, root, regex, args.glob, held, token)
+        if held:
+            for path, text in held.items():
+                if not args.glob or path.match(args.glob):
+                    matches += _matching_lines(path, text, regex)
+            matches.sort(key=lambda m: (m[0].parts, m[1]))
             if len(matches) > MAX_SEARCH_MATCHES:
-                break
-        if not matches:
+                matches, cut = matches[:MAX_SEARCH_MATCHES], True
+        lines = [f"{self.workspace.relative(path)}:{number}: {text.strip()[:300]}"
+                 for path, number, text in matches]
+        if timed_out:
+            lines.append(f"[search stopped after {SEARCH_TIMEOUT:g} s; narrow the search]")
+        elif cut:
+            lines.append(f"[first {MAX_SEARCH_MATCHES} matches shown; narrow the search]")
+        if not matches and not timed_out:
             return SkillOutput(f"no matches for {args.pattern!r}")
-        if len(matches) > MAX_SEARCH_MATCHES:
-            matches = matches[:MAX_SEARCH_MATCHES]
-            matches.append(f"[first {MAX_SEARCH_MATCHES} matches shown; narrow the search]")
-        return SkillOutput("\n".join(matches))
+        return SkillOutput("\n".join(lines))
+
+    def _walk(self, root: Path, regex: re.Pattern[str], glob: str | None,
+              held: dict[Path, str], token: CancellationToken
+              ) -> tuple[list[tuple[Path, int, str]], bool]:
+        """The Python search (no ``rg`` here): a worker thread walks and reads."""
+        matches: list[tuple[Path, int, str]] = []
+        for file in self.workspace.files(root):
+            token.raise_if_cancelled()
+            if file in held or (glob and not file.match(glob)):
+                continue
+            text = self.workspace.text_for_search(file, MAX_SEARCH_FILE_BYTES)
+            if text is None:
+                continue  # binary, undecodable, not a regular file or vanished
+            matches += _matching_lines(file, text, regex, MAX_SEARCH_MATCHES + 1 - len(matches))
+            if len(matches) > MAX_SEARCH_MATCHES:
+                return matches[:MAX_SEARCH_MATCHES], True
+        return matches, False
+
+
+def _matching_lines(path: Path, text: str, regex: re.Pattern[str],
+                    limit: int = MAX_SEARCH_MATCHES + 1) -> list[tuple[Path, int, str]]:
+    found: list[tuple[Path, int, str]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if regex.search(line):
+            found.append((path, number, line))
+            if len(found) >= limit:
+                break
+    return found
 
 
 class WriteFileArgs(SkillArguments):

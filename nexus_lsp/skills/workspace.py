@@ -102,6 +102,16 @@ class Workspace(Protocol):
         """Every file under ``path`` (skipping .git/, .nexus/ and ignored folders)."""
         ...
 
+    def text_for_search(self, path: Path, max_bytes: int) -> str | None:
+        """The file's text on disk for a search, None when a search skips it. Blocking:
+        for the Python search, which runs off the event loop."""
+        ...
+
+    def held_texts(self) -> dict[Path, str]:
+        """Texts the editor holds that may differ from the disk (open buffers, edits
+        not saved yet), by resolved path: searches read these, not the files."""
+        ...
+
     async def apply(self, change: FileChange, label: str, cancel_token: CancellationToken) -> None:
         """Apply a change (via the editor when there is one).
 

@@ -10,6 +10,7 @@ token. ``MessageAppended.index`` is stored as the message's ``ord``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -148,6 +149,7 @@ class SessionRecorder:
 
     def created(self, title: str, model: str, system_prompt: str, at: datetime) -> None:
         self.files.write("context", md.header(self.session_id, title, model, at, system_prompt))
+        self.files.flush()
 
     def resumed(self, repair: Repair, interrupted_turn: int | None, at: datetime) -> None:
         """Note a repair made by ``load_session`` in the transcript."""
@@ -156,6 +158,18 @@ class SessionRecorder:
         limit = self._settings().markdown_truncate
         for stored in closed:
             self.files.write("context", md.message(stored.ord, stored.message, at, limit))
+        self.files.flush()
+
+    def delta(self, event: SessionEvent) -> bool:
+        """Record a streamed delta (what :meth:`handle` does with it); False if the
+        event is not one (a reasoning change without text)."""
+        if type(event) is ContentDelta:
+            self._delta("content", event.turn_id, event.text)
+            return True
+        if type(event) is ReasoningChanged and event.text is not None:
+            self._delta("reasoning", event.turn_id, event.text)
+            return True
+        return False
 
     def handle(self, event: SessionEvent) -> None:
         # Deltas first, and without a clock read: there are thousands per answer.
@@ -244,11 +258,12 @@ class SessionRecorder:
             self.files.write("verbose", md.verbose_stream(run.started, len(run.parts), len(text)))
 
     def _delta(self, kind: Literal["content", "reasoning"], turn: int, text: str) -> None:
-        if self._run is not None and (self._run.kind != kind or self._run.turn != turn):
-            self.close_run()
-        if self._run is None:
-            self._run = _DeltaRun(kind, turn, now())
-        self._run.parts.append(text)
+        run = self._run
+        if run is None or run.kind != kind or run.turn != turn:
+            if run is not None:
+                self.close_run()
+            run = self._run = _DeltaRun(kind, turn, now())
+        run.parts.append(text)
         self._buffer.chars += len(text)
 
     def _event(self, turn: int, kind: str, data: dict[str, Any], at: datetime) -> None:
@@ -270,6 +285,9 @@ class SessionRecorder:
             self.files.write("context", md.attachments(event.attachments))
         self.files.write("verbose", md.verbose_turn_started(event.turn_id, at))
 
+    def _answer_at(self, turn_id: int, offset: int, line: int) -> None:
+        self.answer_lines[turn_id] = line + offset
+
     def _message(self, event: MessageAppended, at: datetime) -> None:
         stored = StoredMessage(event.index, event.turn_id, event.message, True, to_db_time(at))
         row = message_row(self.session_id, stored, self._redactor.text)
@@ -279,10 +297,13 @@ class SessionRecorder:
         self._event(event.turn_id, event.type, data, at)
         if event.index != 0:  # the system prompt heads the transcript already
             limit = self._settings().markdown_truncate
+            started = None
             if event.message.role == "assistant" and event.message.content:
                 # the text starts below the entry's heading and its blank line
-                self.answer_lines[event.turn_id] = self.files.line_count("context") + 2
-            self.files.write("context", md.message(event.index, event.message, at, limit))
+                started = functools.partial(self._answer_at, event.turn_id, 2)
+            self.files.write(
+                "context", md.message(event.index, event.message, at, limit), started
+            )
         self.files.write("verbose", md.verbose_message(at, event.index, event.message.role,
                                                        row[10]))
 
@@ -345,10 +366,12 @@ class SessionRecorder:
         }
         self._event(event.turn_id, event.type, data, at)
         self._buffer.touch(self.session_id, to_db_time(at), "idle", event.turn_id)
+        started = None
         if not result.content:  # no answer (an error, a cancel before any text): its end
-            self.answer_lines[event.turn_id] = self.files.line_count("context")
-        self.files.write("context", md.turn_ended(result, at))
+            started = functools.partial(self._answer_at, event.turn_id, 0)
+        self.files.write("context", md.turn_ended(result, at), started)
         self.files.write("verbose", md.verbose_turn_ended(at, result, seconds))
+        self.files.flush()  # the turn's transcript entries, one write per file
         self._on_turn(self.session_id, False)
 
     def _elapsed(self, key: str) -> float | None:

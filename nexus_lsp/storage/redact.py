@@ -123,12 +123,24 @@ class Redactor:
         except (TypeError, ValueError):  # types JSON does not know: value() says how
             line = None
         if line is not None and self._plain(secrets) and _only_plain_text(line):
-            line = clean_text(line)
-            for secret in secrets:
-                if secret in line:
-                    line = line.replace(secret, REDACTED)
-            return line
+            return self._scrubbed(line, secrets)
         return clean_text(json.dumps(self.value(record, secrets), ensure_ascii=False))
+
+    def json_text(self, line: str, record: Mapping[str, Any]) -> str:
+        """:meth:`json_line` of ``record`` when ``line`` is already its JSON text
+        (``json.dumps(record, ensure_ascii=False)``): the same line, redacted."""
+        secrets = self.secrets()
+        if self._plain(secrets) and _only_plain_text(line):
+            return self._scrubbed(line, secrets)
+        return clean_text(json.dumps(self.value(record, secrets), ensure_ascii=False))
+
+    @staticmethod
+    def _scrubbed(line: str, secrets: list[str]) -> str:
+        line = clean_text(line)
+        for secret in secrets:
+            if secret in line:
+                line = line.replace(secret, REDACTED)
+        return line
 
     def _plain(self, secrets: list[str]) -> bool:
         """Whether every secret reads the same inside a JSON string (no escapes)."""

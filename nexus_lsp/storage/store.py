@@ -32,7 +32,13 @@ from typing import Any
 import aiosqlite
 
 from nexus_lsp.config import LoggingSettings
-from nexus_lsp.core.events import EventSink, MessageAppended, SessionEvent
+from nexus_lsp.core.events import (
+    ContentDelta,
+    EventSink,
+    MessageAppended,
+    ReasoningChanged,
+    SessionEvent,
+)
 from nexus_lsp.core.messages import Message
 from nexus_lsp.errors import SessionBusy, StoreError, UnknownSession
 from nexus_lsp.providers.base import RawLogger
@@ -201,6 +207,20 @@ class SessionStore:
             raise UnknownSession(session_id)
 
         def record(event: SessionEvent) -> Awaitable[None] | None:
+            kind = type(event)
+            if (kind is ContentDelta or kind is ReasoningChanged) and not self._closed:
+                # Thousands per answer: the shortest way, the rows come at the run's end.
+                recorder = self._recorders.get(session_id)
+                if recorder is not None and session_id in self._known:
+                    try:
+                        if recorder.delta(event):
+                            if self._buffer.chars >= FLUSH_CHARS:
+                                self._wake.set()
+                            return None
+                    except Exception:
+                        log.exception("session %s: recording a %s event failed; the turn "
+                                      "goes on", session_id, event.type)
+                        return None
             if self._closed or session_id not in self._known:
                 log.debug("session %s: %s event after close/delete dropped", session_id,
                           event.type)
@@ -412,6 +432,7 @@ class SessionStore:
     async def _flush_now(self) -> None:
         for recorder in self._recorders.values():
             recorder.close_run(flushing=not self._closing)  # closing: nothing follows
+            recorder.files.flush()  # the transcripts: one write per file
         batch = self._buffer.take()
         if not batch:
             return
@@ -437,7 +458,7 @@ class SessionStore:
             await sql.write_batch(db, batch, retention, self._event_counts)
 
         try:
-            await self._db.transaction(body)
+            await self._db.transaction_in_thread(body)  # one round trip per flush
         except BaseException:
             self._event_counts.clear()  # rolled back: counts may be ahead of the rows
             raise

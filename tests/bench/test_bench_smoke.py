@@ -31,6 +31,9 @@ RUNS = {
     "command": SMOKE.command_runs,
     "acp_turn": SMOKE.turn_runs,
     "acp_startup": SMOKE.startup_runs,
+    "mcp": SMOKE.mcp_runs,
+    "search": SMOKE.search_runs,
+    "memory": SMOKE.memory_runs,
 }
 
 

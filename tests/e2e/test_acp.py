@@ -32,7 +32,7 @@ async def test_initialize_new_prompt_and_updates(
         assert texts(editor.of(sid, "agent_message_chunk")) == "Hello from the model."
         assert texts(editor.of(sid, "agent_thought_chunk")) == "Let me think."
         usage = editor.of(sid, "usage_update")
-        assert [(u.used, u.size) for u in usage] == [(128, 128_000)]
+        assert [(u.used, u.size) for u in usage] == [(120, 128_000)]  # the prompt reported
         commands = await editor.wait_for(
             lambda s, u: s == sid and kind_of(u) == "available_commands_update")
         assert [c.name for c in commands.available_commands] == ["compact", "fork", "revert"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import socket
@@ -14,6 +15,8 @@ from typing import Any
 from pygls.uris import from_fs_path
 
 TIMEOUT = 30.0
+
+F_GETPIPE_SZ = 1032  # Linux fcntl
 
 HEAVY = ("httpx", "pydantic", "aiosqlite", "pygls", "lsprotocol")
 
@@ -86,6 +89,36 @@ async def test_no_arguments_serves_lsp_on_stdio(tmp_path: Path) -> None:
             proc.kill()
             await proc.wait()
         proc.stdin.close()
+
+
+def pipe_max_size() -> int:
+    return int(Path("/proc/sys/fs/pipe-max-size").read_text())
+
+
+async def test_a_stdout_pipe_gets_room_for_a_streamed_command_output(tmp_path: Path) -> None:
+    """Writes to stdout are synchronous: with a 64 KiB pipe, a command's streamed output
+    would stop the event loop every 64 KiB until the editor has read it."""
+    read_end, write_end = os.pipe()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "nexus_lsp", cwd=tmp_path,
+        stdin=asyncio.subprocess.PIPE, stdout=write_end, stderr=asyncio.subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    reader = asyncio.StreamReader()
+    pipe = os.fdopen(read_end, "rb", buffering=0)
+    transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    assert proc.stdin is not None
+    try:
+        answer = await request(reader, proc.stdin, 1, "initialize", initialize_params(tmp_path))
+        assert "result" in answer  # serving: the pipe was set up before any answer
+        expected = 1024 * 1024 if pipe_max_size() >= 1024 * 1024 else 64 * 1024
+        assert fcntl.fcntl(pipe.fileno(), F_GETPIPE_SZ) == expected
+    finally:
+        proc.kill()
+        await proc.wait()
+        proc.stdin.close()
+        transport.close()  # closes the pipe
 
 
 def free_port() -> int:

@@ -42,7 +42,7 @@ ALLOWED_FRONT = {
 }
 # What answering ``initialize`` must not wait for (imported after it, on first use).
 HEAVY = {
-    "httpx", "httpx_sse", "pydantic", "aiosqlite", "aiohttp", "sqlite3",
+    "httpx", "pydantic", "aiosqlite", "aiohttp", "sqlite3",
     "nexus_lsp.config", "nexus_lsp.providers", "nexus_lsp.session", "nexus_lsp.skills",
     "nexus_lsp.storage", "nexus_lsp.testing", "nexus_lsp.host", "nexus_lsp.lsp.handlers",
     "nexus_lsp.lsp.runtime", "nexus_lsp.lsp.params",

@@ -43,7 +43,7 @@ async def test_key_never_appears_in_errors_raw_logs_or_logging(
                repr(provider), repr(srv.requests)]
     assert all(SECRET not in text for text in exposed)
     assert "[redacted]" in error.body_excerpt
-    assert {kind for kind, _ in raw} >= {"request", "chunk", "error"}
+    assert {kind for kind, _ in raw} >= {"request", "chunks", "error"}
     header = "authorization" if kind == "openai" else "x-api-key"
     assert srv.requests[0].headers[header] == "<redacted>"  # it was sent, and redacted there
 

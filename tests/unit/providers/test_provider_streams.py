@@ -45,8 +45,9 @@ async def test_stream_yields_deltas_tool_starts_then_one_complete(
     reasoning = [e.text for e in events if isinstance(e, ReasoningDelta)]
     text = [e.text for e in events if isinstance(e, TextDelta)]
     starts = [e for e in events if isinstance(e, ToolCallStarted)]
-    assert "".join(reasoning) == ANSWER["reasoning"] and len(reasoning) > 1
-    assert "".join(text) == ANSWER["text"] and len(text) > 1
+    # Deltas come merged per network read: how many depends on how the reads fell.
+    assert "".join(reasoning) == ANSWER["reasoning"]
+    assert "".join(text) == ANSWER["text"]
     assert [(s.index, s.id, s.name) for s in starts] == [(0, "call_1", "read_file"),
                                                          (1, "call_2", "list_directory")]
     kinds = [type(e).__name__ for e in events]

@@ -106,8 +106,9 @@ async def test_a_streamed_key_cannot_be_rebuilt_from_raw_jsonl(
         assert KEY in events[-1].message.content  # type: ignore[attr-defined]
     lines = [json.loads(line) for line in
              (tmp_path / ".nexus" / "sessions" / "s" / "raw.jsonl").read_text().splitlines()]
-    chunks = [line["data"] for line in lines
-              if line["kind"] == "chunk" and isinstance(line["data"], dict)]
+    chunks = [data for line in lines  # "chunks": one read's; "chunk": one checked alone
+              for data in {"chunk": [line["data"]], "chunks": line["data"]}.get(line["kind"], [])
+              if isinstance(data, dict)]
     assert len(chunks) > 20
     strings: dict[str, list[str]] = {}
     for data in chunks:  # the attacker's way: every field's strings, joined
@@ -156,3 +157,23 @@ async def test_a_key_streamed_across_a_flush_is_not_split_over_two_event_rows(
                      "reasoning": f"here: {REDACTED} done more"}
     assert all(KEY[:7] not in data for _, data in rows)  # no row holds a piece either
     assert KEY[:7] not in verbose and REDACTED in verbose
+
+
+async def test_a_key_split_across_two_reads_lines_is_redacted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``chunks`` lines (one per network read): a key whose start ends one read and whose
+    rest begins the next is redacted; the held chunk goes out on the next read's line."""
+    monkeypatch.setenv("NEXUS_LLM_CREDENTIAL", KEY)
+    async with await SessionStore.open(tmp_path, LoggingSettings()) as store:
+        await store.create_session("s", title="t", model="m", system_prompt="p")
+        raw = store.raw_logger("s")
+        raw("chunks", [chunk("plain ")["data"], chunk("see x" + KEY[:6])["data"]])
+        raw("chunks", [chunk(KEY[6:] + " end")["data"], chunk(" and a whole " + KEY)["data"]])
+        raw("chunks", [chunk(" last")["data"]])
+        raw("request", {"next": "request"})
+    lines = [json.loads(line) for line in
+             (tmp_path / ".nexus" / "sessions" / "s" / "raw.jsonl").read_text().splitlines()]
+    assert [line["kind"] for line in lines] == ["chunks", "chunks", "chunks", "request"]
+    assert [len(line["data"]) for line in lines[:3]] == [1, 3, 1]
+    texts = [content({"data": data}) for line in lines[:3] for data in line["data"]]
+    assert texts == ["plain ", "see x" + REDACTED, " end", " and a whole " + REDACTED, " last"]

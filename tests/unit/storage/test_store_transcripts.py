@@ -87,12 +87,14 @@ async def test_streams_follow_the_settings_at_run_time(root: Path) -> None:
         sink, raw = store.sink("s"), store.raw_logger("s")
         sink(TurnStarted(1, "first"))
         raw("request", {"model": "m"})
+        await store.flush()  # entries are written at the store's flushes
         assert sorted(p.name for p in folder.iterdir()) == ["context.md"]
 
         store.set_logging(LoggingSettings(streams=("raw", "verbose")))
         before = (folder / "context.md").read_text()
         sink(MessageAppended(1, 1, Message.user("second")))
         raw("chunk", {"delta": "hi"})
+        await store.flush()
         assert (folder / "context.md").read_text() == before
         assert "message 1 (user)" in (folder / "verbose.md").read_text()
         (line,) = (folder / "raw.jsonl").read_text().splitlines()
@@ -120,6 +122,7 @@ async def test_a_failing_transcript_never_breaks_the_turn(
             assert len(failures) == 2  # once per stream, not once per entry
             folder.unlink()
             sink(TurnStarted(2, "again"))
+            await store.flush()
             assert "works again" in caplog.text
         assert (folder / "context.md").exists()
         assert len((await store.load_session("s")).messages) == index
