@@ -196,13 +196,12 @@ async def test_protocol_module_mirrors_wire_py(nvim: Nvim, tmp_path: Path) -> No
         assert lua.get(name) == value, f"protocol.lua {name}: {lua.get(name)!r} != {value!r}"
     # The Lua module adds only the stop reasons (protocol §2), which wire.py leaves to pydantic.
     extra = set(lua) - set(python)
-    # Until the checkpoints and mcp branches land on main, their names (final in
+    # Until the checkpoints branch lands on main, its names (final in
     # protocol-v2.md) are mirrored ahead of wire.py.
     ahead = {
         "SESSION_REVERT", "SESSION_FORK", "COMMAND_REVERT", "COMMAND_FORK",
         "REASON_UNKNOWN_TURN", "REVERT_RESTORED", "REVERT_DELETED", "REVERT_RECREATED",
-        "REVERT_UNCHANGED", "MCP_LIST", "MCP_PROJECT_FILE", "MCP_TOOL_PREFIX",
-        "MCP_SERVER_PERMISSION_PREFIX",
+        "REVERT_UNCHANGED",
     }  # fmt: skip
     assert extra - ahead == {"STOP_END_TURN", "STOP_MAX_ITERATIONS", "STOP_CANCELLED",
                              "STOP_ERROR"}
