@@ -19,6 +19,7 @@ from pathlib import Path
 from bench import (
     acp,
     cancel,
+    checkpoints,
     command,
     context,
     edit,
@@ -49,6 +50,7 @@ MEASURES: dict[str, tuple[tuple[str, ...], Measure]] = {
     "compaction": (("compaction",), context.run_compaction),
     "diagnostics": (("diagnostics",), context.run_diagnostics),
     "command": (("permission", "command"), command.run),
+    "checkpoints": (("revert", "journal", "scan"), checkpoints.run),
     "acp_turn": (("acp_turn",), acp.run_turn),
     "acp_startup": (("acp_startup",), acp.run_startup),
     "mcp": (("mcp",), mcp_call.run),

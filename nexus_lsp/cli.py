@@ -105,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "ask":
             return _ask(args)
+        if args.command == "revert":
+            return _revert(args)
         if args.command == "acp":
             return _acp(args)
         if args.command == "demo":
@@ -134,9 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-file", metavar="PATH", help="write the server log to PATH")
     # vscode-languageclient may append this; the server does not need it.
     parser.add_argument("--clientProcessId", help=argparse.SUPPRESS)
-    commands = parser.add_subparsers(dest="command", metavar="{ask,acp,demo}")
+    commands = parser.add_subparsers(dest="command", metavar="{ask,acp,revert,demo}")
     _add_ask(commands)
     _add_acp(commands)
+    _add_revert(commands)
     demo = commands.add_parser(
         "demo",
         help="offline demo: a scripted model fixes a bug in a sample project",
@@ -176,6 +179,39 @@ def _add_ask(commands: Any) -> None:
     ask.add_argument("--log-file", metavar="PATH", help="write the server log to PATH")
     ask.add_argument("-v", "--verbose", action="store_true", help="server log and details")
     ask.add_argument("prompt", metavar="PROMPT", help="the prompt; '-' reads it from stdin")
+
+
+def _add_revert(commands: Any) -> None:
+    revert = commands.add_parser(
+        "revert",
+        help="revert a turn (and every later one) of a session: code and conversation",
+        description="Restore the files a turn changed to their state before it (three-way: "
+        "changes made since are kept, overlapping ones listed as conflicts) and mark its "
+        "messages reverted. Works on the workspace's .nexus store and files directly.",
+        epilog="exit status: 0 reverted; 1 failed (unknown session or turn, session "
+        "busy); 2 bad arguments; 3 reverted with conflicts or files not restored",
+    )
+    revert.add_argument("--workspace", metavar="DIR", default=".", help="workspace folder")
+    revert.add_argument("--session", metavar="ID", required=True, help="the session")
+    revert.add_argument("--turn", metavar="N", type=int, required=True,
+                        help="the first turn to revert (later ones are reverted too)")
+    only = revert.add_mutually_exclusive_group()
+    only.add_argument("--code-only", action="store_true", help="keep the conversation")
+    only.add_argument("--conversation-only", action="store_true", help="keep the files")
+    revert.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _revert(args: argparse.Namespace) -> int:
+    workspace = Path(args.workspace).expanduser()
+    if not workspace.is_dir():
+        raise UsageError(f"--workspace {args.workspace}: not a directory")
+    if args.turn < 1:
+        raise UsageError(f"--turn {args.turn}: turns are numbered from 1")
+    from nexus_lsp.revert_cli import run_revert
+
+    return run_revert(workspace.resolve(), args.session, args.turn,
+                      code=not args.conversation_only, conversation=not args.code_only,
+                      as_json=args.json)
 
 
 def _add_acp(commands: Any) -> None:

@@ -16,6 +16,7 @@ them to JSON-RPC errors in one place, and the session maps provider errors to th
     ├── SessionError
     │   ├── SessionBusy                  a turn already runs in that session
     │   ├── UnknownSession               no session with that id
+    │   ├── UnknownTurn                  no such turn to revert or fork from
     │   └── ToolsUnavailable             use_tools without a skill registry
     ├── PermissionDenied                 a request the permission policy refuses
     ├── ToolError                        a tool call failed; str() is the model-facing text
@@ -54,6 +55,7 @@ __all__ = [
     "ToolError",
     "ToolsUnavailable",
     "UnknownSession",
+    "UnknownTurn",
 ]
 
 BODY_EXCERPT_CHARS = 500
@@ -140,6 +142,15 @@ class UnknownSession(SessionError):
     def __init__(self, session_id: str) -> None:
         super().__init__(f"no session with id {session_id!r}")
         self.session_id = session_id
+
+
+class UnknownTurn(SessionError):
+    def __init__(self, session_id: str, turn_id: int, why: str = "") -> None:
+        super().__init__(
+            f"session {session_id} has no turn {turn_id}" + (f": {why}" if why else "")
+        )
+        self.session_id = session_id
+        self.turn_id = turn_id
 
 
 class ToolsUnavailable(SessionError):

@@ -142,3 +142,15 @@ SESSIONS_DIR: Final = "sessions"
 CONTEXT_MD: Final = "context.md"
 VERBOSE_MD: Final = "verbose.md"
 RAW_JSONL: Final = "raw.jsonl"
+
+# Checkpoints: revert and fork (protocol v2 §3)
+SESSION_REVERT: Final = "nexus/session/revert"
+SESSION_FORK: Final = "nexus/session/fork"
+COMMAND_REVERT: Final = "nexus.revert"
+COMMAND_FORK: Final = "nexus.fork"
+REASON_UNKNOWN_TURN: Final = "unknownTurn"
+REVERT_RESTORED: Final = "restored"
+REVERT_DELETED: Final = "deleted"
+REVERT_RECREATED: Final = "recreated"
+REVERT_UNCHANGED: Final = "unchanged"
+CHECKPOINT_METHODS: Final = (SESSION_REVERT, SESSION_FORK)

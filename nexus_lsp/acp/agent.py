@@ -33,8 +33,10 @@ from acp.schema import (
 from nexus_lsp.acp.commands import (
     available_commands,
     compact,
-    not_available,
+    fork,
     nothing_to_compact,
+    revert,
+    turn_argument,
 )
 from nexus_lsp.acp.hello import initialize_result
 from nexus_lsp.acp.mcp import SessionServers, acp_entries
@@ -297,7 +299,7 @@ class NexusAgent:
             parts = await build_prompt(prompt, runtime.workspace)
             command = command_of(parts.prompt_text)
             if command is not None:
-                return await self._command(runtime, session_id, command)
+                return await self._command(runtime, session_id, command, parts.prompt_text)
             if session_id in self._unstarted:
                 title = title_from(parts.prompt_text or parts.attachments[0].uri)
                 await runtime.new_session(title=title, session_id=session_id)
@@ -331,9 +333,14 @@ class NexusAgent:
             raise rpc_error(code, message, INTERNAL_ERROR)
         return PromptResponse(stop_reason=STOP_REASONS[result.stop_reason])  # type: ignore[arg-type]
 
-    async def _command(self, runtime: Runtime, session_id: str, command: str) -> PromptResponse:
-        if command != "compact":
-            return await not_available(self._send, session_id, command)
+    async def _command(
+        self, runtime: Runtime, session_id: str, command: str, text: str
+    ) -> PromptResponse:
+        if command in ("revert", "fork"):
+            if session_id in self._unstarted:
+                raise rpc_error("unknownTurn", f"/{command}: the session has no turn yet")
+            act = revert if command == "revert" else fork
+            return await act(runtime, session_id, self._send, turn_argument(text))
         if session_id in self._unstarted:
             return await nothing_to_compact(self._send, session_id)
         token = self._compacting[session_id] = CancellationToken()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -84,7 +84,64 @@ class EditorWorkspace(DiskWorkspace, ABC):
         not the request, and a late answer is still read (:meth:`_late_answer`).
         """
 
+    async def send_all_to_editor(
+        self, changes: Sequence[FileChange], label: str
+    ) -> EditorAnswer:
+        """Send several changes as one edit (one undo step); a door that can, overrides
+        this. The default sends them one by one and stops at the first refused."""
+        confirm = self._edit_settings().confirm
+        for change in changes:
+            answer = await self.send_to_editor(change, label, confirm=confirm)
+            if not answer.applied:
+                return answer
+            self._remember(change)
+        return EditorAnswer(True)
+
     # shared ------------------------------------------------------------------------
+
+    async def apply_all(self, changes: Sequence[FileChange], label: str) -> None:
+        """Apply ``changes`` together (a revert), through the editor when it can.
+
+        Without the editor, on disk if ``edits.fallbackToDisk`` allows, and never over
+        a buffer with unsaved changes (protocol v2 §7): such a file refuses the whole
+        edit before anything is written.
+        """
+        problems = [p for p in map(self.cannot_apply, changes) if p is not None]
+        if problems:
+            if not self._edit_settings().fallback_to_disk:
+                raise ToolError("failed", f"{problems[0]}, and edits.fallbackToDisk is off")
+            await run_in_thread(self._check_saved, list(changes))
+            log.info("%s: %s; writing to disk", label, problems[0])
+            await run_in_thread(self.apply_all_to_disk, list(changes))
+            for change in changes:
+                self._edited.pop(change.path, None)
+            return
+        try:
+            answer = await self.send_all_to_editor(changes, label)
+        except ToolError:
+            raise
+        except Exception as exc:
+            raise ToolError("failed", f"the editor answered the edit with: {exc}") from exc
+        if not answer.applied:
+            raise EditRejected(answer.failure_reason or "")
+        for change in changes:
+            self._remember(change)
+
+    def _check_saved(self, changes: list[FileChange]) -> None:
+        for change in changes:
+            buffer = self.buffer_text(change.path)
+            if buffer is None:
+                continue
+            try:
+                saved = change.path.read_text("utf-8")
+            except (OSError, UnicodeDecodeError):
+                saved = None
+            if saved != buffer:
+                raise ToolError(
+                    "failed",
+                    f"{self.relative(change.path)} has unsaved changes in the editor and the "
+                    "editor can't apply edits; save it first",
+                )
 
     async def read_text(self, path: Path) -> str:
         text = self.buffer_text(path)

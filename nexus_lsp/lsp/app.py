@@ -66,9 +66,16 @@ def experimental_capabilities(features: dict[str, bool] | None = None) -> dict[s
     return {
         "nexus": {
             "protocolVersion": wire.PROTOCOL_VERSION,
-            "methods": [*wire.REQUEST_METHODS, wire.SESSION_CANCEL, wire.SESSION_UPDATE],
+            "methods": [
+                *wire.REQUEST_METHODS,
+                *wire.CHECKPOINT_METHODS,
+                wire.SESSION_CANCEL,
+                wire.SESSION_UPDATE,
+            ],
             "tools": tools,
-            "commands": [wire.COMMAND_ASK, wire.COMMAND_CANCEL],
+            "commands": [
+                wire.COMMAND_ASK, wire.COMMAND_CANCEL, wire.COMMAND_REVERT, wire.COMMAND_FORK
+            ],
             "clientFeatures": used,
         }
     }
@@ -355,6 +362,16 @@ def _register_nexus_methods(server: NexusLanguageServer) -> None:
         with rpc_errors(wire.SESSION_DELETE):
             return await (await ls.nexus()).session_delete(params)
 
+    @server.feature(wire.SESSION_REVERT)
+    async def session_revert(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.SESSION_REVERT):
+            return await (await ls.nexus()).session_revert(params)
+
+    @server.feature(wire.SESSION_FORK)
+    async def session_fork(ls: NexusLanguageServer, params: Any) -> Any:
+        with rpc_errors(wire.SESSION_FORK):
+            return await (await ls.nexus()).session_fork(params)
+
     @server.feature(wire.SESSION_COMPACT)
     async def session_compact(ls: NexusLanguageServer, params: Any) -> Any:
         with rpc_errors(wire.SESSION_COMPACT):
@@ -401,6 +418,19 @@ def _register_nexus_methods(server: NexusLanguageServer) -> None:
             return (await ls.nexus()).cancel_all()
 
 
+    @server.command(wire.COMMAND_REVERT)
+    @survives_cancel
+    async def revert(ls: NexusLanguageServer, *args: Any) -> Any:
+        with rpc_errors(wire.COMMAND_REVERT):
+            return await (await ls.nexus()).revert_command(list(args))
+
+    @server.command(wire.COMMAND_FORK)
+    @survives_cancel
+    async def fork(ls: NexusLanguageServer, *args: Any) -> Any:
+        with rpc_errors(wire.COMMAND_FORK):
+            return await (await ls.nexus()).fork_command(list(args))
+
+
 def _register_editor_features(server: NexusLanguageServer) -> None:
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
@@ -410,13 +440,17 @@ def _register_editor_features(server: NexusLanguageServer) -> None:
         ls: NexusLanguageServer, params: types.CodeActionParams
     ) -> list[types.CodeAction]:
         with rpc_errors(types.TEXT_DOCUMENT_CODE_ACTION):
-            from nexus_lsp.lsp.commands import code_actions, offers_actions
+            from nexus_lsp.lsp.commands import actions_wanted, code_actions, offers_actions
 
             if not offers_actions(params):
                 return []
             source = ls.settings_source()
             await source.layers.settled()
-            return code_actions(source.layers.settings.code_actions, params)
+            actions = code_actions(source.layers.settings.code_actions, params)
+            handlers = ls.ready_handlers  # no store opened for a code action
+            if handlers is not None and actions_wanted(params):
+                actions += await handlers.revert_action()
+            return actions
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(

@@ -26,7 +26,7 @@ from nexus_lsp import wire
 from nexus_lsp.config import CodeActionSetting
 from nexus_lsp.lsp.edits import LineIndex
 
-__all__ = ["ask_prompt", "code_actions", "selection_range"]
+__all__ = ["actions_wanted", "ask_prompt", "code_actions", "offers_actions", "selection_range"]
 
 _LANGUAGES = {
     ".py": "python", ".js": "javascript", ".ts": "typescript", ".tsx": "tsx", ".jsx": "jsx",
@@ -95,8 +95,7 @@ def code_actions(
 ) -> list[types.CodeAction]:
     """One action per configured prompt, unless the client asked for other kinds
     (whether to offer any at all is :func:`offers_actions`)."""
-    only = params.context.only
-    if only and not any(_kind_matches(str(getattr(k, "value", k))) for k in only):
+    if not actions_wanted(params):
         return []
     selection = {
         "start": {"line": params.range.start.line, "character": params.range.start.character},
@@ -115,6 +114,12 @@ def code_actions(
             )
         )
     return actions
+
+
+def actions_wanted(params: types.CodeActionParams) -> bool:
+    """Whether the client's ``only`` (if any) lets our kind of action through."""
+    only = params.context.only
+    return not only or any(_kind_matches(str(getattr(k, "value", k))) for k in only)
 
 
 def _kind_matches(wanted: str) -> bool:

@@ -21,7 +21,13 @@ from lsprotocol import types
 
 from nexus_lsp.skills.workspace import DeleteFile, FileChange, RenameFile, WriteText
 
-__all__ = ["EditTarget", "LineIndex", "build_workspace_edit", "needed_resource_operation"]
+__all__ = [
+    "EditTarget",
+    "LineIndex",
+    "build_workspace_edit",
+    "merge_workspace_edits",
+    "needed_resource_operation",
+]
 
 UTF16: str = types.PositionEncodingKind.Utf16
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -196,6 +202,26 @@ def build_workspace_edit(
             )
         )
     return types.WorkspaceEdit(document_changes=ops, change_annotations=annotations)
+
+
+def merge_workspace_edits(edits: Sequence[types.WorkspaceEdit]) -> types.WorkspaceEdit:
+    """One edit doing ``edits`` in order (all ``documentChanges``, or all ``changes``
+    on distinct files)."""
+    if all(e.document_changes is None for e in edits):
+        changes: dict[str, list[types.TextEdit]] = {}
+        for e in edits:
+            for uri, items in (e.changes or {}).items():
+                changes.setdefault(uri, []).extend(items)
+        return types.WorkspaceEdit(changes=changes)
+    ops: list[types.TextDocumentEdit | types.CreateFile | types.RenameFile | types.DeleteFile]
+    ops = []
+    annotations: dict[str, types.ChangeAnnotation] = {}
+    for e in edits:
+        if e.document_changes is None:
+            raise ValueError("cannot mix changes and documentChanges in one edit")
+        ops.extend(e.document_changes)
+        annotations.update(e.change_annotations or {})
+    return types.WorkspaceEdit(document_changes=ops, change_annotations=annotations or None)
 
 
 def _document_edit(

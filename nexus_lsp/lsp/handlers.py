@@ -17,6 +17,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
+from nexus_lsp import wire
 from nexus_lsp.core.attachments import Attachment
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import TurnResult
@@ -24,12 +25,16 @@ from nexus_lsp.errors import NexusError, SessionBusy
 from nexus_lsp.host.attachments import AttachmentError, ContextItem, resolve_attachments
 from nexus_lsp.lsp import params as P
 from nexus_lsp.lsp.ask import run_ask, show_after_answer, show_refusal
+from nexus_lsp.lsp.channel import LspNotifier
 from nexus_lsp.lsp.commands import ask_prompt, selection_range
 from nexus_lsp.lsp.results import (
     compact_result,
+    fork_result,
     list_result,
     load_result,
     new_result,
+    revert_result,
+    revert_summary,
     send_result,
     steered_result,
 )
@@ -112,8 +117,64 @@ class Handlers:
 
     async def session_load(self, raw: Any) -> dict[str, Any]:
         p = P.parse(P.LoadParams, raw)
-        loaded = await self.runtime.host.manager.load(p.session_id)
-        return load_result(p.session_id, loaded.session.title, loaded.repaired, loaded.messages)
+        manager = self.runtime.host.manager
+        loaded = await manager.load(p.session_id)
+        reverted = await manager.reverted_messages(p.session_id)
+        return load_result(p.session_id, loaded.session.title, loaded.repaired, loaded.messages,
+                           reverted)
+
+    async def session_revert(self, raw: Any) -> dict[str, Any]:
+        p = P.parse(P.RevertParams, raw)
+        result = await self.runtime.host.manager.revert(
+            p.session_id, p.turn_id, code=p.code, conversation=p.conversation)
+        return revert_result(result)
+
+    async def session_fork(self, raw: Any) -> dict[str, Any]:
+        p = P.parse(P.ForkParams, raw)
+        return fork_result(await self.runtime.host.manager.fork(p.session_id, p.turn_id))
+
+    async def revert_command(self, args: list[Any]) -> dict[str, Any]:
+        """``nexus.revert [{sessionId?, turnId?, code?, conversation?}]``: by default the
+        last turn of the command session (the one ``nexus.ask`` uses)."""
+        a = P.parse(P.RevertArgs, args[0] if args else {}, what="arguments[0]")
+        manager = self.runtime.host.manager
+        session_id = a.session_id or self._command_session_id()
+        turn_id = a.turn_id or await manager.last_turn(session_id)
+        result = await manager.revert(session_id, turn_id, code=a.code,
+                                      conversation=a.conversation)
+        LspNotifier(self.runtime.server).show_message("info", revert_summary(turn_id, result))
+        return {"sessionId": session_id, "turnId": turn_id, **revert_result(result)}
+
+    async def fork_command(self, args: list[Any]) -> dict[str, Any]:
+        """``nexus.fork [{sessionId?, turnId?}]``: the fork becomes the command session."""
+        a = P.parse(P.ForkParams, args[0] if args else {"sessionId": self._command_session_id()},
+                    what="arguments[0]")
+        record = await self.runtime.host.manager.fork(a.session_id, a.turn_id)
+        self.runtime.ask_session_id = record.session_id
+        return fork_result(record)
+
+    def _command_session_id(self) -> str:
+        session_id = self.runtime.ask_session_id
+        if session_id is None:
+            raise ParamsError(
+                "no sessionId given and no nexus.ask session to take it from", "sessionId")
+        return session_id
+
+    async def revert_action(self) -> list[types.CodeAction]:
+        """"Nexus: revert the last turn" when the command session has one left."""
+        session_id = self.runtime.ask_session_id
+        if session_id is None:
+            return []
+        try:
+            turn_id = await self.runtime.host.manager.last_turn(session_id)
+        except NexusError:
+            return []
+        argument = {"sessionId": session_id, "turnId": turn_id}
+        title = "Nexus: revert the last turn"
+        return [types.CodeAction(
+            title=title, kind=wire.CODE_ACTION_KIND,
+            command=types.Command(title=title, command=wire.COMMAND_REVERT,
+                                  arguments=[argument]))]
 
     async def session_delete(self, raw: Any) -> dict[str, Any]:
         p = P.parse(P.DeleteParams, raw)

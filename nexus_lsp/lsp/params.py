@@ -30,9 +30,12 @@ __all__ = [
     "CompactParams",
     "ContextItemParams",
     "DeleteParams",
+    "ForkParams",
     "ListParams",
     "LoadParams",
     "NewParams",
+    "RevertArgs",
+    "RevertParams",
     "McpListParams",
     "PermissionsListParams",
     "RevokeParams",
@@ -130,6 +133,26 @@ class CancelParams(_Params):
     session_id: str = SessionId
 
 
+class RevertParams(_Params):
+    """``nexus/session/revert``; also the argument of ``nexus.revert``, where every
+    field may be left out (the command session's last turn)."""
+
+    session_id: str = SessionId
+    turn_id: int = Field(ge=1)
+    code: bool = True
+    conversation: bool = True
+
+
+class RevertArgs(_Params):
+    session_id: str | None = Field(default=None, min_length=1, max_length=200)
+    turn_id: int | None = Field(default=None, ge=1)
+    code: bool = True
+    conversation: bool = True
+
+
+class ForkParams(_Params):
+    session_id: str = SessionId
+    turn_id: int | None = Field(default=None, ge=1)
 class SetModeParams(_Params):
     session_id: str = SessionId
     mode: Literal["default", "plan", "acceptEdits", "auto", "strict"]

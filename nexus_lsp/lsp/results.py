@@ -15,18 +15,22 @@ from nexus_lsp.core.messages import Message
 from nexus_lsp.lsp.updates import usage_json
 
 if TYPE_CHECKING:
+    from nexus_lsp.checkpoints import RevertResult
     from nexus_lsp.session.compaction import CompactionOutcome
     from nexus_lsp.session.manager import Steered
     from nexus_lsp.session.session import Session
     from nexus_lsp.storage import SessionRecord
 
 __all__ = [
+    "fork_result",
     "iso",
     "list_result",
     "load_result",
     "message_json",
     "new_result",
     "record_json",
+    "revert_result",
+    "revert_summary",
     "send_result",
     "steered_result",
     "compact_result",
@@ -108,6 +112,7 @@ def record_json(record: SessionRecord) -> dict[str, Any]:
         "updatedAt": iso(record.updated_at),
         "turnCount": record.turn_count,
         "status": record.status,
+        **({"parentId": record.parent_id} if record.parent_id else {}),
     }
 
 
@@ -136,11 +141,49 @@ def message_json(message: Message) -> dict[str, Any]:
 
 
 def load_result(
-    session_id: str, title: str, repaired: bool, messages: Iterable[Message]
+    session_id: str,
+    title: str,
+    repaired: bool,
+    messages: Iterable[Message],
+    reverted: Iterable[tuple[int, Message]] = (),
 ) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "sessionId": session_id,
         "title": title,
         "repaired": repaired,
         "messages": [message_json(m) for m in messages],
     }
+    # Messages of reverted turns (protocol v2 §3): not in the history any more.
+    listed = [{**message_json(m), "turnId": turn, "reverted": True} for turn, m in reverted]
+    if listed:
+        out["reverted"] = listed
+    return out
+
+
+def revert_result(result: RevertResult) -> dict[str, Any]:
+    return {
+        "files": [{"path": f.path, "action": f.action} for f in result.files],
+        "conflicts": [{"path": c.path, "reason": c.reason} for c in result.conflicts],
+        "notRestored": [{"path": c.path, "reason": c.reason} for c in result.not_restored],
+        "messagesReverted": result.messages_reverted,
+    }
+
+
+def fork_result(record: SessionRecord) -> dict[str, Any]:
+    return {"sessionId": record.session_id, "parentId": record.parent_id,
+            "title": record.title}
+
+
+def revert_summary(turn_id: int, result: RevertResult) -> str:
+    """One line for ``window/showMessage`` after ``nexus.revert``."""
+    changed = [f"{f.path} ({f.action})" for f in result.files if f.action != "unchanged"]
+    parts = [f"Nexus: reverted turn {turn_id}"]
+    parts.append("files: " + (", ".join(changed) if changed else "none changed"))
+    if result.conflicts:
+        parts.append("conflicts (your text kept): " + ", ".join(
+            f"{c.path}: {c.reason}" for c in result.conflicts))
+    if result.not_restored:
+        parts.append("not restored: " + ", ".join(
+            f"{c.path}: {c.reason}" for c in result.not_restored))
+    parts.append(f"{result.messages_reverted} message(s) reverted")
+    return "; ".join(parts)

@@ -8,6 +8,7 @@ exception              code     ``data.reason``
 =====================  =======  ===================
 ParamsError            -32602   (``data.field``)
 UnknownSession         -32803   ``unknownSession``
+UnknownTurn            -32803   ``unknownTurn``
 SessionBusy            -32803   ``sessionBusy``
 StoreError             -32803   ``storeUnavailable``
 PermissionDenied       -32803   ``permissionDenied``
@@ -37,6 +38,7 @@ from nexus_lsp.errors import (
     SessionBusy,
     StoreError,
     UnknownSession,
+    UnknownTurn,
 )
 
 __all__ = ["ParamsError", "rpc_error", "rpc_errors"]
@@ -64,6 +66,10 @@ def rpc_error(exc: Exception) -> JsonRpcException | None:
     if isinstance(exc, UnknownSession):
         data = {"reason": wire.REASON_UNKNOWN_SESSION, "sessionId": exc.session_id}
         return JsonRpcException(str(exc), wire.REQUEST_FAILED, data)
+    if isinstance(exc, UnknownTurn):
+        turn_data: dict[str, object] = {"reason": wire.REASON_UNKNOWN_TURN,
+                                        "sessionId": exc.session_id, "turnId": exc.turn_id}
+        return JsonRpcException(str(exc), wire.REQUEST_FAILED, turn_data)
     if isinstance(exc, SessionBusy):
         data = {"reason": wire.REASON_SESSION_BUSY, "sessionId": exc.session_id}
         return JsonRpcException(str(exc), wire.REQUEST_FAILED, data)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,12 @@ from nexus_lsp.config import EditSettings
 from nexus_lsp.errors import ToolError
 from nexus_lsp.host.editor import EditorAnswer, EditorWorkspace
 from nexus_lsp.lsp.channel import client_supports
-from nexus_lsp.lsp.edits import EditTarget, build_workspace_edit, needed_resource_operation
+from nexus_lsp.lsp.edits import (
+    EditTarget,
+    build_workspace_edit,
+    merge_workspace_edits,
+    needed_resource_operation,
+)
 from nexus_lsp.skills.workspace import FileChange, RenameFile
 
 __all__ = ["LspWorkspace", "path_to_uri"]
@@ -95,6 +100,28 @@ class LspWorkspace(EditorWorkspace):
         )
         return asyncio.ensure_future(_answer(request))
 
+    async def send_all_to_editor(
+        self, changes: Sequence[FileChange], label: str
+    ) -> EditorAnswer:
+        """ONE ``workspace/applyEdit`` for all ``changes`` (a revert: one undo step)."""
+        confirm = self._edit_settings().confirm
+        edits = []
+        touched: set[Path] = set()
+        for change in changes:
+            edit = self._workspace_edit(change, label, confirm=confirm)
+            if touched & {change.path}:  # its version moved with an earlier part
+                _drop_versions(edit)
+            touched.add(change.path)
+            if isinstance(change, RenameFile):
+                touched.add(change.new_path)
+            edits.append(edit)
+        edit = merge_workspace_edits(edits)
+        params = types.ApplyWorkspaceEditParams(edit=edit, label=label)
+        request = asyncio.wrap_future(
+            self._server.protocol.send_request(types.WORKSPACE_APPLY_EDIT, params)
+        )
+        return await _answer(request)
+
     def _resource_operations(self) -> set[str]:
         kinds = client_supports(self._server, "workspace.workspace_edit.resource_operations")
         return {str(getattr(k, "value", k)) for k in kinds or ()}
@@ -136,6 +163,12 @@ class LspWorkspace(EditorWorkspace):
     def position_encoding(self) -> str:
         encoding = self._server.workspace.position_encoding or types.PositionEncodingKind.Utf16
         return str(getattr(encoding, "value", encoding))
+
+
+def _drop_versions(edit: types.WorkspaceEdit) -> None:
+    for op in edit.document_changes or ():
+        if isinstance(op, types.TextDocumentEdit):
+            op.text_document.version = None
 
 
 async def _answer(request: asyncio.Future[Any]) -> EditorAnswer:

@@ -51,11 +51,15 @@ class WorkspaceTools:
         self.session_tools: list[SessionTools] = []
         self._project: ProjectServers | None = None
 
-    def registry(self, command_limits: Callable[[], CommandLimits]) -> SkillRegistry:
-        """A session's skills: the built-ins, then the plugins' (problems told once)."""
-        registry = builtin_registry(self.workspace, self._settings().session, command_limits)
+    def registry(self, command_limits: Callable[[], CommandLimits],
+                 workspace: Workspace | None = None) -> SkillRegistry:
+        """A session's skills: the built-ins, then the plugins' (problems told once).
+
+        ``workspace``: the session's view of the workspace (the checkpoint journal's)."""
+        workspace = workspace or self.workspace
+        registry = builtin_registry(workspace, self._settings().session, command_limits)
         plugins = discover()
-        for skill in plugins.make(self.workspace, registry.names):
+        for skill in plugins.make(workspace, registry.names):
             registry.register(skill)
         fresh = plugins.new_problems()
         if fresh:

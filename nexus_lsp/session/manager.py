@@ -17,12 +17,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nexus_lsp.checkpoints import (
+    Journal,
+    JournaledWorkspace,
+    RevertResult,
+    fork_session,
+    revert_turns,
+)
+from nexus_lsp.checkpoints.history import read_facts, reverted_messages
 from nexus_lsp.config import PermissionMode, ProviderSettings, Settings
 from nexus_lsp.core.attachments import Attachment, render_prompt
 from nexus_lsp.core.cancel import CancellationToken
 from nexus_lsp.core.events import EventSink, TurnResult
 from nexus_lsp.core.messages import Message
-from nexus_lsp.errors import NexusError, SessionBusy, UnknownSession
+from nexus_lsp.errors import NexusError, SessionBusy, UnknownSession, UnknownTurn
 from nexus_lsp.keys import add_key_env
 from nexus_lsp.permissions.gate import PermissionAsker, PermissionGate
 from nexus_lsp.providers import create_provider
@@ -305,6 +313,54 @@ class SessionManager:
         await self._drop_live(session_id)
         return (await self.load(session_id)).session
 
+    async def revert(self, session_id: str, turn_id: int, *, code: bool = True,
+                     conversation: bool = True) -> RevertResult:
+        """Revert turn ``turn_id`` and every later one (protocol v2 §3).
+
+        The workspace must offer ``apply_all`` (DiskWorkspace, EditorWorkspace).
+        SessionBusy while a turn runs; UnknownSession / UnknownTurn.
+        """
+        live = self._sessions.get(session_id)
+        if (live is not None and live.running) or session_id in self._claimed:
+            raise SessionBusy(session_id)
+        await read_facts(self.store, session_id)  # UnknownSession before any lease
+        self._claimed.add(session_id)  # no turn starts here while the revert runs
+        try:
+            await self.store.claim(session_id, 0)  # ... nor in another process
+            result = await revert_turns(self.store, self.workspace, session_id,  # type: ignore[arg-type]
+                                        turn_id, code=code, conversation=conversation)
+            if conversation:
+                await self._drop_live(session_id)  # resumed from the store next time
+            return result
+        finally:
+            self._claimed.discard(session_id)
+            try:
+                await self.store.release(session_id)
+            except Exception:  # the lease then expires on its own
+                log.warning("session %s: releasing its lease failed", session_id,
+                            exc_info=True)
+
+    async def fork(self, session_id: str, turn_id: int | None = None) -> SessionRecord:
+        """A new session holding the history up to the end of ``turn_id`` (default all)."""
+        live = self._sessions.get(session_id)
+        if live is not None and live.running and (turn_id is None or turn_id >= live.turn_count):
+            raise SessionBusy(session_id)  # the turn asked for is still being written
+        await self.store.flush()
+        return await fork_session(self.store, session_id, turn_id, new_session_id(),
+                                  self.settings.model_dump(by_alias=True, mode="json"))
+
+    async def last_turn(self, session_id: str) -> int:
+        """The last turn of the session that is not reverted (UnknownTurn if none)."""
+        facts = await read_facts(self.store, session_id)
+        turns = facts.live_turns | facts.journaled_turns
+        if not turns:
+            raise UnknownTurn(session_id, 0, "no turn is left to revert")
+        return max(turns)
+
+    async def reverted_messages(self, session_id: str) -> list[tuple[int, Message]]:
+        """The messages of reverted turns (turn id, message), for ``load``."""
+        return [(r.turn, r.message) for r in await reverted_messages(self.store, session_id)]
+
     def cancel(self, session_id: str, reason: str = "cancelled by the user") -> bool:
         live = self._sessions.get(session_id)
         if live is None:
@@ -383,7 +439,11 @@ class SessionManager:
         created_at: datetime | None = None,
     ) -> Session:
         provider = self._provider_factory(provider_settings, self.store.raw_logger(session_id))
-        registry = self.tools.registry(self._command_limits)
+        # Every change the session's tools make is journaled first (checkpoints);
+        # the turn is read when the change is made.
+        turn = _TurnOf()
+        tools_workspace = JournaledWorkspace(self.workspace, Journal(self.store), session_id, turn)
+        registry = self.tools.registry(self._command_limits, tools_workspace)
         source = self.diagnostics_source
         if source is not None:
             registry.register(GetDiagnostics(self.workspace, source))
@@ -401,6 +461,7 @@ class SessionManager:
             permissions=self.permissions,
             tool_source=self.tools.tool_source,
         )
+        turn.session = session
         session.add_sink(self.store.sink(session_id))
         if source is not None:
             session.diagnostics = DiagnosticsWatch(
@@ -438,6 +499,15 @@ class SessionManager:
         session.provider = self._provider_factory(wanted, self.store.raw_logger(session.id))
         self._provider_settings[session.id] = wanted
         await old.aclose()
+
+
+class _TurnOf:
+    """The running turn's id of a session made after its tools' workspace."""
+
+    session: Session | None = None
+
+    def __call__(self) -> int:
+        return self.session.turn_count if self.session is not None else 0
 
 
 def title_from(prompt: str) -> str:

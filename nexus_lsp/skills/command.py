@@ -204,6 +204,17 @@ class RunCommand(Skill[RunCommandArgs]):
         env = command_environment(os.environ, limits.key_env, limits.commands.env_deny)
         limit = limits.max_output_chars
         output = _Output(limit, limit, limits.commands.max_stored_output_bytes, report)
+        # The checkpoint journal's scan before and after (nexus_lsp.checkpoints), when
+        # the workspace keeps one: what the command changed can then be reverted.
+        checkpoint = getattr(self.workspace, "command_checkpoint", None)
+        if checkpoint is None:
+            return await self._run(args, cwd, env, output, (timeout, limit))
+        async with checkpoint():
+            return await self._run(args, cwd, env, output, (timeout, limit))
+
+    async def _run(self, args: RunCommandArgs, cwd: Path, env: dict[str, str],
+                   output: _Output, bounds: tuple[float, int]) -> SkillOutput:
+        timeout, limit = bounds
         started = time.monotonic()
         try:
             run = await _Run.spawn(args.command, cwd, env, output)

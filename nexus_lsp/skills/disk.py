@@ -22,7 +22,7 @@ import re
 import stat
 import tempfile
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -173,6 +173,14 @@ class DiskWorkspace:
     async def apply(self, change: FileChange, label: str, cancel_token: CancellationToken) -> None:
         cancel_token.raise_if_cancelled()
         await run_in_thread(self.apply_to_disk, change, cancel_token)
+
+    async def apply_all(self, changes: Sequence[FileChange], label: str) -> None:
+        """Apply several changes in order (a revert: protocol v2 §3)."""
+        await run_in_thread(self.apply_all_to_disk, list(changes))
+
+    def apply_all_to_disk(self, changes: list[FileChange]) -> None:
+        for change in changes:
+            self.apply_to_disk(change)
 
     def apply_to_disk(self, change: FileChange,
                       cancel_token: CancellationToken | None = None) -> None:

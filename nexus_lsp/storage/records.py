@@ -56,6 +56,7 @@ class SessionRecord:
     turn_count: int
     status: SessionStatus
     model: str
+    parent_id: str | None = None  # the session this one was forked from
 
 
 @dataclass(frozen=True)

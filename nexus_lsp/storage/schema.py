@@ -27,6 +27,10 @@ from typing import Any
 import aiosqlite
 
 from nexus_lsp.errors import NotANexusDatabase, StoreError, StoreVersionError
+from nexus_lsp.storage.checkpoints_schema import (
+    CHECKPOINTS_MIGRATION_DESCRIPTION,
+    CHECKPOINTS_MIGRATION_SQL,
+)
 from nexus_lsp.storage.grants_schema import (
     GRANTS_MIGRATION_DESCRIPTION,
     GRANTS_MIGRATION_SQL,
@@ -48,7 +52,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x4E584C53  # "NXLS"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     # Its own module (storage/grants.py): parallel branches renumber at merge.
     Migration(4, GRANTS_MIGRATION_DESCRIPTION, GRANTS_MIGRATION_SQL),
+    # Its own module (storage/checkpoints_schema.py): parallel branches renumber.
+    Migration(5, CHECKPOINTS_MIGRATION_DESCRIPTION, CHECKPOINTS_MIGRATION_SQL),
 )
 
 

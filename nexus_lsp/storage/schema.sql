@@ -17,7 +17,8 @@ CREATE TABLE sessions (
     -- The process running a turn ("host:pid:nonce") and until when its lease holds
     -- (renewed while it runs; storage/lease.py). NULL: nobody.
     owner         TEXT,
-    lease_expires TEXT
+    lease_expires TEXT,
+    parent_id     TEXT                       -- the session this one was forked from
 );
 
 -- list_sessions: newest first.
@@ -62,3 +63,40 @@ CREATE TABLE permission_grants (
     created_at TEXT NOT NULL,
     UNIQUE (tool, match)
 );
+
+-- Messages of reverted turns (protocol v2 §3): moved here, so the history in
+-- `messages` stays contiguous for the turns that follow; listed by load.
+CREATE TABLE reverted_messages (
+    session_id   TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    ord          INTEGER NOT NULL,
+    turn         INTEGER NOT NULL,
+    role         TEXT NOT NULL,
+    content      TEXT NOT NULL,
+    tool_calls   TEXT,
+    tool_call_id TEXT,
+    name         TEXT,
+    cancelled    INTEGER NOT NULL DEFAULT 0,
+    is_error     INTEGER NOT NULL DEFAULT 0,
+    created_at   TEXT NOT NULL,
+    reverted_at  TEXT NOT NULL
+);
+CREATE INDEX reverted_messages_by_session ON reverted_messages (session_id, reverted_at, ord);
+
+-- The checkpoint journal (protocol v2 §3): one row per change a tool made, written
+-- BEFORE the change is applied. Texts are zlib-compressed UTF-8.
+CREATE TABLE checkpoints (
+    id         INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    turn       INTEGER NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('write', 'delete', 'rename', 'command')),
+    path       TEXT NOT NULL,                 -- workspace-relative, forward slashes
+    new_path   TEXT,                          -- rename: where it went
+    existed    INTEGER NOT NULL,
+    before     BLOB,                          -- the text before (null: did not exist)
+    after_hash TEXT,                          -- sha256 of the text after (null: gone)
+    after      BLOB,                          -- the text after: the three-way merge's base
+    git_object TEXT,                          -- command: the pre-image's blob in git
+    reverted   INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX checkpoints_by_turn ON checkpoints (session_id, turn, id);

@@ -46,7 +46,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SESSION_COLUMNS = "id, title, created_at, updated_at, turn_count, status, model"
+SESSION_COLUMNS = "id, title, created_at, updated_at, turn_count, status, model, parent_id"
 
 # A message re-sent at the same position replaces the row (but keeps its in_context).
 UPSERT_MESSAGE = f"""
@@ -78,12 +78,14 @@ DELETE FROM events WHERE session_id = ? AND id < (
 """
 
 
-async def insert_session(db: aiosqlite.Connection, row: tuple[str, ...],
+async def insert_session(db: aiosqlite.Connection, row: tuple[str | None, ...],
                          system: MessageRow) -> None:
-    """A new session: (id, title, created, updated, model, system_prompt, settings)."""
+    """A new session: (id, title, created, updated, model, system_prompt, settings,
+    parent_id)."""
     await db.execute(
         "INSERT INTO sessions (id, title, created_at, updated_at, status, model,"
-        " system_prompt, settings, turn_count) VALUES (?, ?, ?, ?, 'idle', ?, ?, ?, 0)", row)
+        " system_prompt, settings, parent_id, turn_count)"
+        " VALUES (?, ?, ?, ?, 'idle', ?, ?, ?, ?, 0)", row)
     await insert_messages(db, [system])
 
 
@@ -91,13 +93,14 @@ def session_record(row: Any, *, running_here: bool, elsewhere: bool = False) -> 
     """A SessionRecord from SESSION_COLUMNS. A session another live process holds
     (``elsewhere``, see lease.py) is ``running``; a ``running`` row no live process
     runs is ``interrupted`` (its process ended mid-turn)."""
-    session_id, title, created, updated, turns, status, model = row
+    session_id, title, created, updated, turns, status, model, parent_id = row
     if elsewhere:
         status = "running"
     elif status == "running" and not running_here:
         status = "interrupted"
     return SessionRecord(str(session_id), str(title), from_db_time(created),
-                         from_db_time(updated), int(turns), status, str(model))
+                         from_db_time(updated), int(turns), status, str(model),
+                         str(parent_id) if parent_id is not None else None)
 
 
 async def insert_messages(db: aiosqlite.Connection, rows: Iterable[MessageRow]) -> None:

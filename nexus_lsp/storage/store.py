@@ -23,7 +23,7 @@ import json
 import logging
 import shutil
 import sqlite3
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -163,7 +163,8 @@ class SessionStore:
 
     async def create_session(self, session_id: str, *, title: str, model: str,
                              system_prompt: str,
-                             settings: dict[str, Any] | None = None) -> SessionRecord:
+                             settings: dict[str, Any] | None = None,
+                             parent_id: str | None = None) -> SessionRecord:
         folder = self.session_dir(session_id)
         self._check_open()
         try:
@@ -176,7 +177,7 @@ class SessionStore:
         stamp = to_db_time(at)
         system = StoredMessage(0, 0, Message.system(system_prompt), True, stamp)
 
-        row = (session_id, title, stamp, stamp, model, system_prompt, settings_json)
+        row = (session_id, title, stamp, stamp, model, system_prompt, settings_json, parent_id)
 
         async def create() -> None:
             make_private_dir(self._folder.sessions_dir)
@@ -194,7 +195,7 @@ class SessionStore:
 
         await self._db.locked(create)
         self._recorder(session_id).created(title, model, system_prompt, at)
-        return SessionRecord(session_id, title, at, at, 0, "idle", model)
+        return SessionRecord(session_id, title, at, at, 0, "idle", model, parent_id)
 
     def sink(self, session_id: str) -> EventSink:
         """An event sink recording ``session_id``'s events. It never raises.
@@ -273,7 +274,7 @@ class SessionStore:
             f"SELECT {sql.SESSION_COLUMNS}, owner, lease_expires FROM sessions"
             " ORDER BY updated_at DESC, rowid DESC"))
         at = now()
-        return [self._record(row[:7], lease.Lease(row[7], row[8]), at) for row in rows]
+        return [self._record(row[:8], lease.Lease(row[8], row[9]), at) for row in rows]
 
     # -- leases: one writer per session across processes (lease.py) -----------------
 
@@ -368,6 +369,25 @@ class SessionStore:
             return deleted > 0 or existed
 
         return await self._db.locked(delete)
+
+    # -- for the checkpoints (nexus_lsp.checkpoints owns their SQL) -------------------
+
+    async def write(self, body: Callable[[aiosqlite.Connection], Awaitable[None]]) -> None:
+        """Run ``body`` in one write transaction of the store's connection, committed
+        before this returns (the journal must be on disk before a change is made)."""
+        self._check_open()
+        await self._db.locked(lambda: self._db.transaction(body))
+
+    async def read(self, query: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """The rows of a query, after everything buffered is written."""
+        self._check_open()
+        await self.flush()
+        return await self._db.locked(lambda: self._db.fetchall(query, params))
+
+    def note(self, session_id: str, markdown: str) -> None:
+        """Append ``markdown`` to the session's ``context.md`` (e.g. a rewind)."""
+        if session_id in self._known:
+            self._recorder(session_id).files.write("context", markdown)
 
     # -- flushing and closing --------------------------------------------------------
 
@@ -502,11 +522,11 @@ class SessionStore:
     async def _load(self, session_id: str) -> LoadedSession:
         row, stored = await sql.read_session(self._db, session_id)
         at = now()
-        held = lease.Lease(row[9], row[10])
+        held = lease.Lease(row[10], row[11])
         if self._lease.held_by_other(held, at):
             raise SessionBusy(session_id, elsewhere=held.describe())
-        record = self._record(row[:7], held, at)
-        system_prompt, settings = str(row[7]), sql.json_object(row[8])
+        record = self._record(row[:8], held, at)
+        system_prompt, settings = str(row[8]), sql.json_object(row[9])
         self._known.add(session_id)
         if session_id in self._running:  # its turn runs here: nothing to repair
             return LoadedSession(record, system_prompt, [s.message for s in stored],

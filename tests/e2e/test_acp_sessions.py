@@ -105,18 +105,37 @@ async def test_stop_reasons_and_provider_errors(
         assert caught.value.data["reason"] == "providerUnavailable"
 
 
-async def test_slash_commands_say_what_is_not_available(
+async def test_revert_and_fork_slash_commands(
     model: ScriptedModelServer, workspace: Path
 ) -> None:
-    async with acp_connected(settings(model.openai_base_url)) as (editor, conn):
+    app = workspace / "src" / "app.py"
+    before = app.read_text()
+    model.extend([
+        {"toolCalls": [{"id": "e1", "name": "edit_file", "arguments": {
+            "path": "src/app.py", "oldText": "'hi '", "newText": "'hello '"}}]},
+        {"text": "Done."},
+    ])
+    async with acp_connected(settings(model.openai_base_url), fs=False) as (editor, conn):
         sid = (await conn.new_session(cwd=str(workspace), mcp_servers=[])).session_id
-        for name in ("fork", "revert"):  # /compact: test_acp_context.py
-            answer = await conn.prompt(session_id=sid, prompt=[helpers.text_block(f"/{name}")])
-            assert answer.stop_reason == "end_turn"
+        with pytest.raises(RequestError) as caught:  # nothing to revert yet
+            await conn.prompt(session_id=sid, prompt=[helpers.text_block("/revert")])
+        assert caught.value.data["reason"] == "unknownTurn"
+        await conn.prompt(session_id=sid, prompt=[helpers.text_block("fix it")])
+        assert "'hello '" in app.read_text()
+        forked = await conn.prompt(session_id=sid, prompt=[helpers.text_block("/fork")])
+        assert forked.stop_reason == "end_turn"
+        with pytest.raises(RequestError) as caught:
+            await conn.prompt(session_id=sid, prompt=[helpers.text_block("/revert soon")])
+        assert caught.value.code == -32602
+        answer = await conn.prompt(session_id=sid, prompt=[helpers.text_block("/revert")])
+        assert answer.stop_reason == "end_turn"
+        assert app.read_text() == before  # the agent's edit is undone on disk
         said = [u.content.text for u in editor.of(sid, "agent_message_chunk")]
-        assert said == [f"/{n} is not available yet in this version of nexus-lsp."
-                        for n in ("fork", "revert")]
-    assert model.requests == []
+        assert any(t.startswith("Forked into session ") for t in said)
+        assert any("Reverted turn 1" in t and "src/app.py: restored" in t for t in said)
+        listed = await conn.list_sessions(cwd=str(workspace))
+        assert len(listed.sessions) == 2  # the fork is listed beside its parent
+
 
 
 async def test_invalid_cwd_is_named(model: ScriptedModelServer, tmp_path: Path) -> None:

@@ -43,15 +43,17 @@ async def test_initialize_advertises_protocol_v1(
         assert capabilities.experimental == {
             "nexus": {
                 "protocolVersion": 1,
-                "methods": [*wire.REQUEST_METHODS, wire.SESSION_CANCEL, wire.SESSION_UPDATE],
+                "methods": [*wire.REQUEST_METHODS, *wire.CHECKPOINT_METHODS,
+                            wire.SESSION_CANCEL, wire.SESSION_UPDATE],
                 "tools": list(wire.BUILTIN_TOOLS),
-                "commands": [wire.COMMAND_ASK, wire.COMMAND_CANCEL],
+                "commands": [wire.COMMAND_ASK, wire.COMMAND_CANCEL, wire.COMMAND_REVERT,
+                             wire.COMMAND_FORK],
                 "clientFeatures": [],  # none declared: none used (protocol v2)
             }
         }
         assert capabilities.execute_command_provider is not None
         assert set(capabilities.execute_command_provider.commands) == {
-            wire.COMMAND_ASK, wire.COMMAND_CANCEL,
+            wire.COMMAND_ASK, wire.COMMAND_CANCEL, wire.COMMAND_REVERT, wire.COMMAND_FORK,
         }
         assert isinstance(capabilities.code_action_provider, types.CodeActionOptions)
         sync = capabilities.text_document_sync

@@ -90,6 +90,17 @@ export const CONTEXT_MD = 'context.md';
 export const VERBOSE_MD = 'verbose.md';
 export const RAW_JSONL = 'raw.jsonl';
 
+// Checkpoints: revert and fork (protocol v2 §3)
+export const SESSION_REVERT = 'nexus/session/revert';
+export const SESSION_FORK = 'nexus/session/fork';
+export const COMMAND_REVERT = 'nexus.revert';
+export const COMMAND_FORK = 'nexus.fork';
+export const REASON_UNKNOWN_TURN = 'unknownTurn';
+export const REVERT_RESTORED = 'restored';
+export const REVERT_DELETED = 'deleted';
+export const REVERT_RECREATED = 'recreated';
+export const REVERT_UNCHANGED = 'unchanged';
+
 export type StopReason = 'endTurn' | 'maxIterations' | 'cancelled' | 'error';
 export type ToolStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'skipped';
 export type SessionStatus = 'idle' | 'running' | 'interrupted';
@@ -143,6 +154,8 @@ export interface SessionSummary {
   updatedAt: string;
   turnCount: number;
   status: SessionStatus;
+  /** (v2 §3) The session this one was forked from. */
+  parentId?: string;
 }
 
 export interface ListResult {
@@ -166,6 +179,38 @@ export interface LoadResult {
   title: string;
   repaired: boolean;
   messages: LoadedMessage[];
+  /** (v2 §3) Messages of reverted turns, not in the history any more. */
+  reverted?: (LoadedMessage & { turnId: number; reverted: true })[];
+}
+
+// Checkpoints (protocol v2 §3; docs/protocol.md §13)
+export interface RevertParams {
+  sessionId: string;
+  turnId: number;
+  code?: boolean;
+  conversation?: boolean;
+}
+
+export type RevertAction = 'restored' | 'deleted' | 'recreated' | 'unchanged';
+
+export interface RevertResult {
+  files: { path: string; action: RevertAction }[];
+  /** Hunks overlapping the user's later edits: left as the user has them. */
+  conflicts: { path: string; reason: string }[];
+  /** Files not touched (not text; changed by a command outside git; ...). */
+  notRestored: { path: string; reason: string }[];
+  messagesReverted: number;
+}
+
+export interface ForkParams {
+  sessionId: string;
+  turnId?: number;
+}
+
+export interface ForkResult {
+  sessionId: string;
+  parentId: string;
+  title: string;
 }
 
 export interface DeleteResult {

@@ -33,7 +33,8 @@ def test_experimental_capabilities_list_the_declared_client_features_the_server_
 
 def test_commands_and_code_actions_are_registered() -> None:
     server = create_server()
-    assert set(server.protocol.fm.commands) == {wire.COMMAND_ASK, wire.COMMAND_CANCEL}
+    assert set(server.protocol.fm.commands) == {
+        wire.COMMAND_ASK, wire.COMMAND_CANCEL, wire.COMMAND_REVERT, wire.COMMAND_FORK}
     assert types.TEXT_DOCUMENT_CODE_ACTION in server.protocol.fm.features
-    for method in (*wire.REQUEST_METHODS, wire.SESSION_CANCEL):
+    for method in (*wire.REQUEST_METHODS, *wire.CHECKPOINT_METHODS, wire.SESSION_CANCEL):
         assert method in server.protocol.fm.features

@@ -126,4 +126,15 @@ M.STOP_MAX_ITERATIONS = "maxIterations"
 M.STOP_CANCELLED = "cancelled"
 M.STOP_ERROR = "error"
 
+-- Checkpoints: revert and fork (protocol v2 §3)
+M.SESSION_REVERT = "nexus/session/revert"
+M.SESSION_FORK = "nexus/session/fork"
+M.COMMAND_REVERT = "nexus.revert"
+M.COMMAND_FORK = "nexus.fork"
+M.REASON_UNKNOWN_TURN = "unknownTurn"
+M.REVERT_RESTORED = "restored"
+M.REVERT_DELETED = "deleted"
+M.REVERT_RECREATED = "recreated"
+M.REVERT_UNCHANGED = "unchanged"
+
 return M
