@@ -196,15 +196,7 @@ async def test_protocol_module_mirrors_wire_py(nvim: Nvim, tmp_path: Path) -> No
         assert lua.get(name) == value, f"protocol.lua {name}: {lua.get(name)!r} != {value!r}"
     # The Lua module adds only the stop reasons (protocol §2), which wire.py leaves to pydantic.
     extra = set(lua) - set(python)
-    # Until the checkpoints branch lands on main, its names (final in
-    # protocol-v2.md) are mirrored ahead of wire.py.
-    ahead = {
-        "SESSION_REVERT", "SESSION_FORK", "COMMAND_REVERT", "COMMAND_FORK",
-        "REASON_UNKNOWN_TURN", "REVERT_RESTORED", "REVERT_DELETED", "REVERT_RECREATED",
-        "REVERT_UNCHANGED",
-    }  # fmt: skip
-    assert extra - ahead == {"STOP_END_TURN", "STOP_MAX_ITERATIONS", "STOP_CANCELLED",
-                             "STOP_ERROR"}
+    assert extra == {"STOP_END_TURN", "STOP_MAX_ITERATIONS", "STOP_CANCELLED", "STOP_ERROR"}
 
 
 HELP_CHECK = """
