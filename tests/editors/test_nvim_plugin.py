@@ -88,6 +88,8 @@ async def test_chat_rendering_options_and_helpers(nvim: Nvim, tmp_path: Path) ->
     assert report["history"] == [
         "# Loaded title",
         "",
+        "_the conversation before this point was summarised (compaction; see :NexusLog)_",
+        "",
         "## You",
         "",
         "old question",
@@ -139,6 +141,43 @@ async def test_chat_rendering_options_and_helpers(nvim: Nvim, tmp_path: Path) ->
     ]
     assert report["status_idle"] == ""
 
+    # Protocol v2: a command's output streams under its own line (before the next
+    # tool's), colour codes and carriage returns dropped, then how it ended.
+    assert report["output_chat"][-8:] == [
+        "- [completed] run_command `make test` in sub",
+        "  ```",
+        "  ok 1",
+        "  partial",
+        "  ```",
+        "  _timed out · ended by SIGTERM · 2001 ms · output cut_",
+        "- [completed] run_command `true`",
+        "  _exit 0 · 3 ms_",
+    ]
+    assert report["usage_text"] == ["5.2k/128k (4%)", "~999/1k (100%)", ""]
+    assert report["item_names"] == ["src/app.py:3-9", "src/app.py:4", "diagnostics"]
+    assert report["file_item"] == {
+        "type": "file", "uri": "file:///tmp/unit-root/src/app.py",
+        "range": {"start": {"line": 2, "character": 0}, "end": {"line": 9, "character": 0}},
+    }
+    assert report["revert_summary"] == [
+        "reverted turn 3: a.py restored, n.py deleted; conflicts, your text kept: "
+        "c.py (you changed lines 3-4 too); 4 message(s) reverted",
+        False,
+    ]
+    assert report["mcp_line"] == (
+        "db: failed (project, stdio), 0 tools — exited at start (exit code 1)"
+    )
+    assert report["grant_line"] == "allow run_command `pytest *`  [2026-11-30 10:11]"
+    assert report["permission_prompt"] == "Nexus: Run `ls` now?"
+    assert report["settings_v2"] == []
+    assert report["settings_v2_bad"] == [
+        "mcpServers: broken: expected { command = string, args = {...} } or { url = string }",
+        'permissions.mode: expected one of default, plan, acceptEdits, strict, auto, got "yolo"',
+        "permissions.rules: item 1: expected { tool = string, match = string, "
+        "action = allow|deny|ask }",
+        "session.compactAt: expected a number in (0, 1], got 2",
+    ]
+
     assert report["missing_server_chat"][-1] == (
         "**Error:** could not start the nexus server (nexus-lsp-not-installed): "
         "is it installed? See :checkhealth nexus"
@@ -186,6 +225,9 @@ async def test_help_file_has_valid_tags_and_links(nvim: Nvim, tmp_path: Path) ->
         "nexus-commands", ":NexusAsk", ":NexusCancel", ":NexusNew", ":NexusSessions",
         ":NexusLog", ":NexusChat", "nexus-chat", "nexus-edits", "nexus-progress",
         "nexus-health", "nexus-api", "nexus-events", "nexus-highlights", "nexus.setup()",
+        ":NexusMode", ":NexusPermissions", "nexus-permissions", ":NexusAdd",
+        ":NexusAddDiagnostics", ":NexusCompact", ":NexusRevert", ":NexusFork", ":NexusMcp",
+        "nexus-context", "nexus-revert", "nexus-mcp",
     }  # fmt: skip
     assert expected <= tags, expected - tags
 

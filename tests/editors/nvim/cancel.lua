@@ -9,9 +9,6 @@ H.run(function(report)
     return H.chat_has("Working on")
   end)
   report.running_before_cancel = H.state().running
-  -- One turn at a time: a second ask is refused with a message.
-  vim.cmd("NexusAsk Another thing")
-  report.busy_message = H.messages[#H.messages] and H.messages[#H.messages].msg or vim.NIL
   report.session_before = H.state().session_id
 
   vim.cmd("NexusCancel")

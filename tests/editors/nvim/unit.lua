@@ -10,7 +10,9 @@ H.run(function(report)
     end
   end
   report.commands = {}
-  for _, name in ipairs({ "NexusAsk", "NexusCancel", "NexusNew", "NexusSessions", "NexusLog", "NexusChat" }) do
+  for _, name in ipairs({ "NexusAsk", "NexusCancel", "NexusNew", "NexusSessions", "NexusLog", "NexusChat",
+    "NexusMode", "NexusPermissions", "NexusAdd", "NexusAddDiagnostics", "NexusCompact",
+    "NexusRevert", "NexusFork", "NexusMcp" }) do
     report.commands[name] = vim.fn.exists(":" .. name) == 2
   end
 
@@ -60,6 +62,7 @@ H.run(function(report)
   chat:clear("Loaded title")
   chat:history({
     { role = "system", content = "You are..." },
+    { role = "system", name = "compaction", content = "Summary: the user asked..." },
     { role = "user", content = "old question" },
     { role = "assistant", content = "Reading.", toolCalls = {
       { toolCallId = "t1", name = "read_file", arguments = { path = "x.py" } },
@@ -99,8 +102,7 @@ H.run(function(report)
   report.context = commands.selection_context(buf, 2, 3, "/tmp/unit-root")
   report.context_single = commands.selection_context(buf, 4, 4, "/tmp/unit-root")
 
-  local session = require("nexus.session")
-  report.format_session = session.format_session({
+  report.format_session = require("nexus.sessions").format_session({
     sessionId = "s1", title = "Fix the parser", createdAt = "2025-01-02T03:04:05Z",
     updatedAt = "2025-01-02T04:05:06Z", turnCount = 3, status = "interrupted",
   })
@@ -112,6 +114,60 @@ H.run(function(report)
     progress.format({ kind = "end", title = "Nexus", message = "completed", percentage = 100 }),
   }
   report.status_idle = require("nexus").status()
+
+  -- Protocol v2 pieces: command output under its tool line, usage, summaries.
+  local out = require("nexus.chat").new("/tmp/unit-v2")
+  out:user("run")
+  out:tool_call("r1", "run_command", { command = "make test", cwd = "sub" }, "pending")
+  out:tool_call("r2", "run_command", { command = "true" }, "pending")
+  out:tool_update("r1", "run_command", "running", nil, { output = "\27[32mok\27[0m 1\r\npart" })
+  out:tool_update("r1", "run_command", "running", nil, { output = "ial\n" })
+  out:tool_update("r1", "run_command", "completed", nil, {
+    output = "$ make test\n...", exitCode = nil, signal = "SIGTERM", durationMs = 2001,
+    truncated = true, timedOut = true,
+  })
+  out:tool_update("r2", "run_command", "completed", nil, { exitCode = 0, durationMs = 3 })
+  report.output_chat = out:lines()
+  local context = require("nexus.context")
+  report.usage_text = {
+    context.usage_text({ usedTokens = 5210, contextTokens = 128000 }),
+    context.usage_text({ usedTokens = 999, contextTokens = 1000, estimated = true }),
+    context.usage_text({}),
+  }
+  report.item_names = {
+    context.item_name(context.file_item("/tmp/unit-root/src/app.py", 3, 9), "/tmp/unit-root"),
+    context.item_name(context.file_item("/tmp/unit-root/src/app.py", 4, 4), "/tmp/unit-root"),
+    context.item_name(context.diagnostics_item(nil), "/tmp/unit-root"),
+  }
+  report.file_item = context.file_item("/tmp/unit-root/src/app.py", 3, 9)
+  report.revert_summary = { require("nexus.checkpoints").summary(3, {
+    files = { { path = "a.py", action = "restored" }, { path = "b.py", action = "unchanged" },
+              { path = "n.py", action = "deleted" } },
+    conflicts = { { path = "c.py", reason = "you changed lines 3-4 too" } },
+    notRestored = {}, messagesReverted = 4,
+  }) }
+  report.mcp_line = require("nexus.mcp").format_server({
+    name = "db", source = "project", transport = "stdio", status = "failed", tools = {},
+    error = "exited at start (exit code 1)\nTraceback",
+  })
+  report.grant_line = require("nexus.permission").format_grant({
+    id = 1, tool = "run_command", match = "pytest *", action = "allow", createdAt = "2026-11-30T10:11:12Z",
+  })
+  report.permission_prompt = require("nexus.permission").prompt({
+    toolCall = { name = "run_command", title = "Run `ls`\nnow" },
+  })
+  report.settings_v2 = require("nexus.health").check_settings({
+    permissions = { mode = "acceptEdits", rules = { { tool = "run_command", match = "pytest *", action = "allow" } } },
+    commands = { timeoutSeconds = 30, envDeny = { "AWS_*" } },
+    session = { compactAt = 0.7, keepRecentExchanges = 2 },
+    edits = { diagnosticsDelayMs = 500 },
+    mcpServers = { everything = { command = "npx", args = { "-y", "x" } } },
+  })
+  report.settings_v2_bad = require("nexus.health").check_settings({
+    permissions = { mode = "yolo", rules = { { tool = "x" } } },
+    session = { compactAt = 2 },
+    mcpServers = { broken = { args = {} } },
+  })
 
   -- A server command that does not exist: the chat says so and the turn settles.
   require("nexus").setup({ cmd = { "nexus-lsp-not-installed" } })

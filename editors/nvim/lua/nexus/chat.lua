@@ -4,6 +4,7 @@
 --- call whose status is rewritten in place, and a footer at turnEnd.
 local config = require("nexus.config")
 local format = require("nexus.format")
+local tooloutput = require("nexus.tooloutput")
 
 local api = vim.api
 
@@ -21,6 +22,7 @@ local ns_meta = api.nvim_create_namespace("nexus_meta")
 ---@field tools table<string, {mark: integer, name: string, args: table|nil}>
 local Chat = {}
 Chat.__index = Chat
+Chat.ns_tools = ns_tools
 
 ---@param root string
 ---@return nexus.Chat
@@ -109,6 +111,8 @@ function Chat:open(focus)
     vim.wo[win].relativenumber = false
     vim.wo[win].signcolumn = "no"
     vim.wo[win].spell = false
+    -- Title, permission mode and the context meter (nexus.context).
+    vim.wo[win].winbar = require("nexus.context").WINBAR
     api.nvim_win_set_cursor(win, { api.nvim_buf_line_count(buf), 0 })
     if not focus and api.nvim_win_is_valid(previous) then
       api.nvim_set_current_win(previous)
@@ -202,6 +206,7 @@ function Chat:clear(title)
   for _, ns in ipairs({ ns_reasoning, ns_tools, ns_status, ns_meta }) do
     api.nvim_buf_clear_namespace(buf, ns, 0, -1)
   end
+  tooloutput.clear(buf)
   self.tools = {}
   self:_set(0, -1, { "# " .. ((title and title ~= "") and title or "Nexus"), "", "" })
   self.block = "header"
@@ -209,10 +214,11 @@ end
 
 --- The user's prompt, then the heading the answer streams under.
 ---@param prompt string
-function Chat:user(prompt)
+---@param heading string|nil default "You"
+function Chat:user(prompt, heading)
   self:_begin("user")
   local row = self:_last()
-  local lines = { "## You", "" }
+  local lines = { "## " .. (heading or "You"), "" }
   vim.list_extend(lines, vim.split(prompt, "\n", { plain = true }))
   vim.list_extend(lines, { "", "## Nexus", "", "" })
   self:_set(row, row + 1, lines)
@@ -280,22 +286,37 @@ function Chat:tool_call(id, name, args, status)
     self:_set(-1, -1, { line })
   end
   local mark = api.nvim_buf_set_extmark(self.buf, ns_tools, row, 0, { right_gravity = false })
-  self.tools[id] = { mark = mark, name = name, args = args }
+  self.tools[id] = { mark = mark, name = name, args = args, status = status }
   self:_status_hl(row, status)
 end
 
---- A tool call's new status (running, completed, failed, cancelled, skipped).
+--- A tool call's new status (running, completed, failed, cancelled, skipped);
+--- a running command's `output` chunk streams under its line, its exit status
+--- follows the final update.
 ---@param id string
 ---@param name string
 ---@param status string
 ---@param err string|nil
-function Chat:tool_update(id, name, status, err)
+---@param update table|nil the whole toolCallUpdate
+function Chat:tool_update(id, name, status, err, update)
   self:buffer()
   local tool = self.tools[id]
   if not tool then
     self:tool_call(id, name, nil, status)
     tool = self.tools[id]
   end
+  update = update or {}
+  -- The final update's `output` is what the model got: the chunks showed it already.
+  if status == "running" and type(update.output) == "string" then
+    tooloutput.append(self, tool, update.output)
+  elseif status ~= "running" then
+    tooloutput.asking(self, tool, nil)
+    tooloutput.finish(self, tool, update)
+  end
+  if tool.status == status then
+    return -- one more output chunk: the line stays as it is
+  end
+  tool.status = status
   local row = api.nvim_buf_get_extmark_by_id(self.buf, ns_tools, tool.mark, {})[1]
   local line = format.tool_line(tool.name or name, tool.args, status, err)
   local old = api.nvim_buf_get_lines(self.buf, row, row + 1, false)[1]
@@ -303,6 +324,13 @@ function Chat:tool_update(id, name, status, err)
   api.nvim_buf_set_text(self.buf, row, 0, row, #old, { line })
   vim.bo[self.buf].modifiable = false
   self:_status_hl(row, status)
+end
+
+--- Mark a tool line while its permission question is open (nil: clear).
+---@param id string
+---@param text string|nil
+function Chat:asking(id, text)
+  tooloutput.asking(self, self.tools[id], text)
 end
 
 --- The footer of a turn: how it stopped and the tokens it used.
@@ -332,7 +360,12 @@ end
 ---@param text string
 function Chat:note(text)
   self:_begin("note")
-  local row = self:_last()
+  local row, last = self:_last()
+  if last ~= "" then
+    -- Notes in a row: each on its own line.
+    self:_set(-1, -1, { "" })
+    row = row + 1
+  end
   self:_set(row, row + 1, { "_" .. text .. "_" })
   api.nvim_buf_set_extmark(self.buf, ns_meta, row, 0, { line_hl_group = "NexusFooter" })
 end
@@ -348,7 +381,9 @@ function Chat:history(messages)
   end
   for _, message in ipairs(messages) do
     local content = type(message.content) == "string" and message.content or ""
-    if message.role == "user" then
+    if message.role == "system" and message.name == "compaction" then
+      self:note("the conversation before this point was summarised (compaction; see :NexusLog)")
+    elseif message.role == "user" then
       self:user(content)
     elseif message.role == "assistant" then
       self:content(content)

@@ -8,6 +8,14 @@ local M = {}
 
 M.NAME = "nexus"
 
+--- The optional protocol v2 features this plugin implements, declared in
+--- `initializationOptions.clientFeatures`.
+M.FEATURES = {
+  [protocol.FEATURE_PERMISSION_REQUESTS] = true,
+  [protocol.FEATURE_USAGE] = true,
+  [protocol.FEATURE_DIAGNOSTICS] = true,
+}
+
 local api = vim.api
 local has_011 = vim.fn.has("nvim-0.11") == 1
 
@@ -50,6 +58,19 @@ end
 ---@param client vim.lsp.Client
 function M.notify(client, method, params)
   return call(client, "notify", method, params)
+end
+
+--- Whether the server said it uses an optional client feature (its initialize
+--- result's `experimental.nexus.clientFeatures`, protocol v2): servers that do
+--- also take attachments, queue and steer (protocol v2 §4).
+---@param client vim.lsp.Client|nil
+---@param feature string
+---@return boolean
+function M.uses(client, feature)
+  local caps = client and client.server_capabilities or {}
+  local nexus = type(caps.experimental) == "table" and caps.experimental.nexus or nil
+  local used = type(nexus) == "table" and nexus.clientFeatures or nil
+  return type(used) == "table" and vim.tbl_contains(used, feature)
 end
 
 --- An empty JSON object: `{}` would be sent as an array.
@@ -137,12 +158,43 @@ local function write_buffers(buffers)
   end
 end
 
+-- A text ending in a newline inserted into a file the edit created leaves an
+-- empty last line, which 'eol' then doubles ("x\n" would be written "x\n\n",
+-- and the server, its journal and a later revert would see a file it never
+-- wrote): drop it, in the edit's undo block. Only created files: elsewhere an
+-- empty last line is the file's own.
+local function fix_final_newline(edit)
+  local buffers = {}
+  for _, change in ipairs(edit.documentChanges or {}) do
+    if change.kind == "create" and change.uri then
+      local bufnr = vim.fn.bufnr(vim.uri_to_fname(change.uri))
+      if bufnr > 0 and api.nvim_buf_is_loaded(bufnr) then
+        buffers[#buffers + 1] = bufnr
+      end
+    end
+  end
+  for _, bufnr in ipairs(buffers) do
+    local count = api.nvim_buf_line_count(bufnr)
+    local eol = vim.bo[bufnr].eol or (vim.bo[bufnr].fixeol and not vim.bo[bufnr].binary)
+    if eol and count > 1 and api.nvim_buf_get_lines(bufnr, count - 1, count, false)[1] == "" then
+      api.nvim_buf_call(bufnr, function()
+        pcall(vim.cmd, "undojoin")
+        api.nvim_buf_set_lines(bufnr, count - 1, count, false, {})
+      end)
+    end
+  end
+end
+M.fix_final_newline = fix_final_newline
+
 -- Neovim applies workspace edits to buffers without saving them: wrap the
 -- default handler (whatever it is at call time) and save when asked to.
 local function apply_edit(err, params, ctx)
   local result = vim.lsp.handlers["workspace/applyEdit"](err, params, ctx)
-  if config.options.write_on_edit and type(result) == "table" and result.applied then
-    write_buffers(M.touched_buffers(params.edit or {}))
+  if type(result) == "table" and result.applied then
+    fix_final_newline(params.edit or {})
+    if config.options.write_on_edit then
+      write_buffers(M.touched_buffers(params.edit or {}))
+    end
   end
   return result
 end
@@ -209,6 +261,11 @@ local function start(root)
     capabilities = vim.tbl_deep_extend("force", capabilities, opts.capabilities)
   end
   local settings = object(vim.deepcopy(opts.settings))
+  -- clientFeatures rides with the settings in initializationOptions (the
+  -- server takes it out before reading them); workspace/configuration has none.
+  local init_options = vim.deepcopy(opts.settings)
+  init_options[protocol.CLIENT_FEATURES] = vim.deepcopy(M.FEATURES)
+  local permission = require("nexus.permission")
   local lsp_config = {
     name = M.NAME,
     cmd = cmd,
@@ -216,12 +273,15 @@ local function start(root)
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
     capabilities = capabilities,
-    init_options = settings,
+    init_options = init_options,
     -- Answers workspace/configuration for section "nexus".
     settings = { [protocol.SETTINGS_SECTION] = settings },
     handlers = {
       [protocol.SESSION_UPDATE] = on_update,
       ["workspace/applyEdit"] = apply_edit,
+      [protocol.PERMISSION_REQUEST] = permission.handle_request,
+      ["$/cancelRequest"] = permission.handle_cancel,
+      [protocol.EDITOR_DIAGNOSTICS] = require("nexus.context").handle_diagnostics,
     },
     on_attach = opts.on_attach,
     on_init = function(client)

@@ -21,6 +21,7 @@ local M = {}
 ---@field write_on_edit boolean write buffers changed by the agent's edits
 ---@field attach_buffers boolean attach the server to file buffers in the workspace
 ---@field cancel_timeout_ms integer settle the chat this long after a cancel without reply
+---@field diagnostics_wait_ms integer how long the server's diagnostics question waits for other language servers to report on a just-edited buffer
 ---@field chat nexus.ChatOptions
 ---@field progress nexus.ProgressOptions
 ---@field on_attach fun(client: vim.lsp.Client, bufnr: integer)|nil
@@ -35,6 +36,7 @@ M.defaults = {
   write_on_edit = false,
   attach_buffers = true,
   cancel_timeout_ms = 3000,
+  diagnostics_wait_ms = 2000,
   chat = { position = "right", size = 0.4, focus = false },
   progress = { notify = false },
   on_attach = nil,
@@ -80,6 +82,9 @@ function M.validate(opts)
   expect("attach_buffers", opts.attach_buffers, "boolean")
   if expect("cancel_timeout_ms", opts.cancel_timeout_ms, "number") and opts.cancel_timeout_ms <= 0 then
     problems[#problems + 1] = "cancel_timeout_ms: must be positive"
+  end
+  if expect("diagnostics_wait_ms", opts.diagnostics_wait_ms, "number") and opts.diagnostics_wait_ms < 0 then
+    problems[#problems + 1] = "diagnostics_wait_ms: must be 0 or more"
   end
   if expect("chat", opts.chat, "table") then
     if not positions[opts.chat.position] then

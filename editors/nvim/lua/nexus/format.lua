@@ -16,6 +16,8 @@ local highlights = {
   NexusToolFailed = "DiagnosticError",
   NexusToolCancelled = "DiagnosticHint",
   NexusToolSkipped = "DiagnosticHint",
+  NexusAsking = "DiagnosticWarn",
+  NexusUsage = "Comment",
 }
 local function set_highlights()
   for group, link in pairs(highlights) do
@@ -61,6 +63,13 @@ function M.describe_tool(name, args)
   end
   if type(args.newPath) == "string" then
     parts[#parts + 1] = "-> " .. args.newPath
+  end
+  if type(args.command) == "string" then
+    local command = vim.split(args.command, "\n", { plain = true })[1]
+    parts[#parts + 1] = "`" .. (#command > 80 and command:sub(1, 77) .. "..." or command) .. "`"
+  end
+  if type(args.cwd) == "string" and args.cwd ~= "" and args.cwd ~= "." then
+    parts[#parts + 1] = "in " .. args.cwd
   end
   if type(args.pattern) == "string" then
     parts[#parts + 1] = string.format("%q", args.pattern)

@@ -63,6 +63,53 @@ local function code_actions(value)
   end
 end
 
+local function fraction(value)
+  if type(value) ~= "number" or value <= 0 or value > 1 then
+    return "expected a number in (0, 1], got " .. vim.inspect(value)
+  end
+end
+
+local function non_negative_integer(value)
+  if type(value) ~= "number" or value < 0 or value % 1 ~= 0 then
+    return "expected an integer >= 0, got " .. vim.inspect(value)
+  end
+end
+
+local function string_list(value)
+  if not is_list(value) then
+    return "expected a list, got " .. vim.inspect(value)
+  end
+  for i, item in ipairs(value) do
+    if type(item) ~= "string" then
+      return string.format("item %d: expected a string", i)
+    end
+  end
+end
+
+local function rules(value)
+  if not is_list(value) then
+    return "expected a list, got " .. vim.inspect(value)
+  end
+  for i, rule in ipairs(value) do
+    if type(rule) ~= "table" or type(rule.tool) ~= "string"
+      or not vim.tbl_contains({ "allow", "deny", "ask" }, rule.action) then
+      return string.format("item %d: expected { tool = string, match = string, action = allow|deny|ask }", i)
+    end
+  end
+end
+
+-- `mcpServers`: name -> { command, args, env, cwd } or { url, headers } (mcp.json's shape).
+local function mcp_servers(value)
+  if type(value) ~= "table" or (is_list(value) and next(value) ~= nil) then
+    return "expected a table of servers by name, got " .. vim.inspect(value)
+  end
+  for name, server in pairs(value) do
+    if type(server) ~= "table" or (type(server.command) ~= "string" and type(server.url) ~= "string") then
+      return string.format("%s: expected { command = string, args = {...} } or { url = string }", name)
+    end
+  end
+end
+
 local schema = {
   provider = {
     kind = one_of("openai", "anthropic"),
@@ -79,9 +126,22 @@ local schema = {
     systemPrompt = "string",
     contextTokens = positive_integer,
     maxToolOutputChars = positive_integer,
+    compactAt = fraction,
+    keepRecentExchanges = non_negative_integer,
+    maxAttachmentChars = positive_integer,
   },
   logging = { streams = streams, markdownTruncate = "number", eventRetention = "number" },
-  edits = { fallbackToDisk = "boolean", confirm = "boolean" },
+  edits = { fallbackToDisk = "boolean", confirm = "boolean", diagnosticsDelayMs = non_negative_integer },
+  permissions = {
+    mode = one_of("default", "plan", "acceptEdits", "strict", "auto"),
+    rules = rules,
+  },
+  commands = {
+    timeoutSeconds = positive_number,
+    maxStoredOutputBytes = positive_integer,
+    envDeny = string_list,
+  },
+  mcpServers = mcp_servers,
   codeActions = code_actions,
 }
 
@@ -194,6 +254,35 @@ local function check_settings(opts)
   end
 end
 
+--- The MCP servers of a running server (nexus/mcp/list, protocol v2 §5).
+local function check_mcp(client)
+  local response
+  if vim.fn.has("nvim-0.11") == 1 then
+    response = client:request_sync(protocol.MCP_LIST, vim.empty_dict(), 5000, 0)
+  else
+    response = client.request_sync(protocol.MCP_LIST, vim.empty_dict(), 5000, 0)
+  end
+  if not response or response.err or type(response.result) ~= "table" then
+    local why = response and response.err and response.err.message or "no answer"
+    health.info(string.format("MCP servers: not listed (%s)", why))
+    return
+  end
+  local servers = response.result.servers or {}
+  if #servers == 0 then
+    health.info("MCP servers: none configured (settings.mcpServers, .mcp.json)")
+  end
+  for _, server in ipairs(servers) do
+    local text = require("nexus.mcp").format_server(server)
+    if server.status == "failed" then
+      health.error("MCP " .. text, { "The server log (nexus-lsp --log-file) has its stderr" })
+    elseif server.status == "notAllowed" then
+      health.warn("MCP " .. text, { "Allow it when the agent asks (a project .mcp.json server)" })
+    else
+      health.ok("MCP " .. text)
+    end
+  end
+end
+
 local function check_clients()
   local clients = vim.lsp.get_clients({ name = "nexus" })
   if #clients == 0 then
@@ -212,6 +301,9 @@ local function check_clients()
       )
     else
       health.info(string.format("server for %s is starting", client.root_dir))
+    end
+    if client.initialized then
+      check_mcp(client)
     end
   end
 end

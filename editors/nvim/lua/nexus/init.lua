@@ -58,7 +58,7 @@ end
 
 --- A snapshot of the current workspace's state (for statuslines and scripts).
 ---@param bufnr integer|nil
----@return { root: string, session_id: string|nil, title: string|nil, running: boolean, chat_buf: integer|nil, last_result: table|nil }
+---@return { root: string, session_id: string|nil, title: string|nil, running: boolean, chat_buf: integer|nil, last_result: table|nil, mode: string|nil, mode_session: string|nil }
 function M.state(bufnr)
   local ws = require("nexus.session").current(bufnr)
   return {
@@ -68,6 +68,8 @@ function M.state(bufnr)
     running = ws.turn ~= nil,
     chat_buf = ws.chat.buf,
     last_result = ws.last_result,
+    mode = ws.mode,
+    mode_session = ws.mode_session,
   }
 end
 

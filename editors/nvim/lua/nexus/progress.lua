@@ -43,13 +43,22 @@ end
 local group = vim.api.nvim_create_augroup("nexus_progress", { clear = true })
 vim.api.nvim_create_autocmd("LspProgress", { group = group, callback = on_progress })
 
---- A short text for statuslines: the running batch of any nexus client, or "".
+--- A short text for statuslines: the running batch of any nexus client and
+--- how full the current workspace's context is, or "".
 ---@return string
 function M.status()
+  local parts = {}
   for _, value in pairs(latest) do
-    return M.format(value)
+    parts[1] = M.format(value)
+    break
   end
-  return ""
+  if package.loaded["nexus.context"] then
+    local usage = require("nexus.context").status()
+    if usage ~= "" then
+      parts[#parts + 1] = usage
+    end
+  end
+  return table.concat(parts, " · ")
 end
 
 return M

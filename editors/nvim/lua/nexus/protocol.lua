@@ -86,6 +86,40 @@ M.FIELD_TOOL_KIND = "toolKind"
 M.TOOL_RUN_COMMAND = "run_command"
 M.REASON_PERMISSION_DENIED = "permissionDenied"
 
+-- Protocol v2 §4: usage, compaction, attachments, queue and steer, diagnostics
+M.SESSION_COMPACT = "nexus/session/compact"
+M.EDITOR_DIAGNOSTICS = "nexus/editor/diagnostics" -- server -> client
+M.FEATURE_DIAGNOSTICS = "diagnostics"
+M.FEATURE_USAGE = "usage"
+M.WHEN_BUSY_REJECT = "reject"
+M.WHEN_BUSY_QUEUE = "queue"
+M.WHEN_BUSY_STEER = "steer"
+M.CONTEXT_FILE = "file"
+M.CONTEXT_TEXT = "text"
+M.CONTEXT_DIAGNOSTICS = "diagnostics"
+M.UPDATE_USAGE = "usage"
+M.UPDATE_COMPACTION = "compaction"
+M.COMPACTION_START = "start"
+M.COMPACTION_END = "end"
+M.TOOL_GET_DIAGNOSTICS = "get_diagnostics"
+
+-- Protocol v2 §3: checkpoints, revert and fork
+M.SESSION_REVERT = "nexus/session/revert"
+M.SESSION_FORK = "nexus/session/fork"
+M.COMMAND_REVERT = "nexus.revert"
+M.COMMAND_FORK = "nexus.fork"
+M.REASON_UNKNOWN_TURN = "unknownTurn"
+M.REVERT_RESTORED = "restored"
+M.REVERT_DELETED = "deleted"
+M.REVERT_RECREATED = "recreated"
+M.REVERT_UNCHANGED = "unchanged"
+
+-- Protocol v2 §5: MCP servers
+M.MCP_LIST = "nexus/mcp/list"
+M.MCP_PROJECT_FILE = ".mcp.json"
+M.MCP_TOOL_PREFIX = "mcp__"
+M.MCP_SERVER_PERMISSION_PREFIX = "mcp_server:"
+
 -- Stop reasons of a turn (protocol section 2)
 M.STOP_END_TURN = "endTurn"
 M.STOP_MAX_ITERATIONS = "maxIterations"
