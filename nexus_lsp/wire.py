@@ -34,8 +34,13 @@ CLIENT_FEATURES: Final = "clientFeatures"
 FEATURE_PERMISSION_REQUESTS: Final = "permissionRequests"
 FEATURE_DIAGNOSTICS: Final = "diagnostics"
 FEATURE_USAGE: Final = "usage"
+# The client has its own revert/fork UI: the "revert the last turn" code action is
+# not offered to it (protocol v2 §3).
+FEATURE_REVERT: Final = "revert"
 # The optional client features this server uses (listed in experimental.nexus)
-USED_CLIENT_FEATURES: Final = (FEATURE_PERMISSION_REQUESTS, FEATURE_USAGE, FEATURE_DIAGNOSTICS)
+USED_CLIENT_FEATURES: Final = (
+    FEATURE_PERMISSION_REQUESTS, FEATURE_USAGE, FEATURE_DIAGNOSTICS, FEATURE_REVERT,
+)
 
 # nexus/session/send (protocol v2 §4): whenBusy values and context item types
 WHEN_BUSY_REJECT: Final = "reject"

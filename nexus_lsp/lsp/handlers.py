@@ -161,9 +161,10 @@ class Handlers:
         return session_id
 
     async def revert_action(self) -> list[types.CodeAction]:
-        """"Nexus: revert the last turn" when the command session has one left."""
+        """"Nexus: revert the last turn" when the command session has one left (not
+        to a client with its own revert UI: it declared ``clientFeatures.revert``)."""
         session_id = self.runtime.ask_session_id
-        if session_id is None:
+        if session_id is None or self.runtime.features.get(wire.FEATURE_REVERT):
             return []
         try:
             turn_id = await self.runtime.host.manager.last_turn(session_id)

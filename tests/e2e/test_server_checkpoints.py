@@ -274,3 +274,27 @@ async def test_generic_editor_command_and_code_action(
         command=wire.COMMAND_FORK, arguments=[]))
     assert fork["parentId"] == ask["sessionId"]
     assert uri(workspace)  # the workspace is still served
+
+
+async def test_a_client_with_its_own_revert_ui_gets_no_revert_code_action(
+    model: ScriptedModelServer, workspace: Path
+) -> None:
+    options: dict[str, Any] = {**settings(model.openai_base_url),
+                               "clientFeatures": {wire.FEATURE_REVERT: True}}
+    async with connected("visual-studio-code", workspace, options) as editor:
+        model.extend([
+            {"toolCalls": [call("w1", "write_file", path="made.txt", content="made\n")]},
+            {"text": "made it"},
+        ])
+        await editor.request(types.WORKSPACE_EXECUTE_COMMAND, types.ExecuteCommandParams(
+            command=wire.COMMAND_ASK,
+            arguments=[{"prompt": "make a file", "showTranscript": False, "wait": True}]))
+        doc = editor.open(workspace / "src" / "app.py")
+        params = types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=doc),
+            range=types.Range(start=types.Position(line=0, character=0),
+                              end=types.Position(line=0, character=1)),
+            context=types.CodeActionContext(diagnostics=[]))
+        actions = await editor.request(types.TEXT_DOCUMENT_CODE_ACTION, params)
+        titles = [a.title for a in actions]
+        assert titles and "Nexus: revert the last turn" not in titles

@@ -4,6 +4,7 @@ kill -9 and resume, TCP."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
 import sys
@@ -208,13 +209,21 @@ async def test_tcp_on_loopback(model: ScriptedModelServer, workspace: Path) -> N
         assert match, line
         client = TestEditor()
         await client.start_tcp("127.0.0.1", int(match.group(1)))
-        await start(client, pytest_caps("visual-studio-code"), workspace,
-                    settings(model.openai_base_url))
-        model.push({"text": "over tcp"})
-        assert (await client.send("hi"))["content"] == "over tcp"
-        await asyncio.wait_for(client.shutdown_session(), WAIT)
-        assert await asyncio.wait_for(process.wait(), WAIT) == 0
-        await client.stop()  # type: ignore[no-untyped-call]
+        # pygls' client never closes its TCP writer: closed here, or the socket is
+        # left to the garbage collector (a ResourceWarning in some later test)
+        writer = client.protocol.writer
+        try:
+            await start(client, pytest_caps("visual-studio-code"), workspace,
+                        settings(model.openai_base_url))
+            model.push({"text": "over tcp"})
+            assert (await client.send("hi"))["content"] == "over tcp"
+            await asyncio.wait_for(client.shutdown_session(), WAIT)
+            assert await asyncio.wait_for(process.wait(), WAIT) == 0
+            await client.stop()  # type: ignore[no-untyped-call]
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
     finally:
         if process.returncode is None:
             process.kill()

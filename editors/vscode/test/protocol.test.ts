@@ -11,10 +11,7 @@ import { NEXUS_PYTHON } from './harness';
  * absent from wire.py; once it lands the test fails until it is taken off this list
  * and checked like the others.
  */
-const NOT_LANDED = new Set<string>([
-  // §3: the server declares no `revert` client feature (yet); the extension declares it all the same
-  'FEATURE_REVERT',
-]);
+const NOT_LANDED = new Set<string>([]);
 
 describe('protocol mirror', () => {
   it('spells every wire name exactly as nexus_lsp/wire.py does', () => {

@@ -91,6 +91,7 @@ M.SESSION_COMPACT = "nexus/session/compact"
 M.EDITOR_DIAGNOSTICS = "nexus/editor/diagnostics" -- server -> client
 M.FEATURE_DIAGNOSTICS = "diagnostics"
 M.FEATURE_USAGE = "usage"
+M.FEATURE_REVERT = "revert"
 M.WHEN_BUSY_REJECT = "reject"
 M.WHEN_BUSY_QUEUE = "queue"
 M.WHEN_BUSY_STEER = "steer"
