@@ -68,22 +68,15 @@ class _Refused(Exception):
 
 
 class JsonRpcDoor(LanguageServerProtocol):
-    """pygls' protocol, fed with whole message bodies by ``lsp/framing.py``."""
+    """pygls' protocol, fed with parsed messages from ``lsp/framing.py``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._methods: dict[MsgId, str] = {}  # requests in flight, for the log line
 
-    def handle_body(self, body: bytes) -> None:
-        """Handle one framed message; a request is answered exactly once."""
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            self.refuse(None, PARSE_ERROR, f"the message is not JSON: {_short(exc)}")
-            return
-        self.handle_json(data)
-
     def handle_json(self, data: Any) -> None:
+        """Handle one parsed message (``lsp/framing.py`` answers what is not JSON);
+        a request is answered exactly once."""
         # The --log-file shows what came in (pygls logs what goes out).
         if log.isEnabledFor(logging.DEBUG):
             log.debug("received: %s", _preview(data))
@@ -207,8 +200,3 @@ def _preview(data: Any) -> str:
     if len(text) <= DEBUG_PREVIEW_CHARS:
         return text
     return f"{text[:DEBUG_PREVIEW_CHARS]}… ({len(text):,} characters)"
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) <= 200 else text[:200] + "…"
